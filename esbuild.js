@@ -1,0 +1,99 @@
+// Builds the four bundles (extension, conversion worker, CLI, webview) and copies the WASM codecs
+// beside them. `--production` minifies and drops source maps; `--watch` rebuilds on change.
+const esbuild = require("esbuild");
+const fs = require("node:fs");
+const path = require("node:path");
+
+const production = process.argv.includes("--production");
+const watch = process.argv.includes("--watch");
+
+/** The WASM files the decoders load at run time, copied to dist/ (the bundles look for them there). */
+const wasmFiles = [
+	"@cornerstonejs/codec-charls/dist/charlswasm_decode.wasm",
+	"@cornerstonejs/codec-openjpeg/dist/openjpegwasm_decode.wasm",
+	"@cornerstonejs/codec-libjpeg-turbo-8bit/dist/libjpegturbowasm_decode.wasm",
+	"@cornerstonejs/codec-openjph/dist/openjphjs.wasm",
+];
+
+/** Problem matcher output for `--watch` so errors reach VS Code's Problems view. */
+const problemMatcher = {
+	name: "problem-matcher",
+	setup(build) {
+		build.onStart(() => console.log("[watch] build started"));
+		build.onEnd((result) => {
+			for (const { text, location } of result.errors) {
+				console.error(`✘ [ERROR] ${text}`);
+				if (location) console.error(`    ${location.file}:${location.line}:${location.column}:`);
+			}
+			console.log("[watch] build finished");
+		});
+	},
+};
+
+const node = {
+	bundle: true,
+	platform: "node",
+	target: "node20",
+	format: "cjs",
+	minify: production,
+	sourcemap: !production,
+	sourcesContent: false,
+	logLevel: "warning",
+	external: ["vscode"],
+	plugins: watch ? [problemMatcher] : [],
+};
+
+const builds = [
+	{ ...node, entryPoints: ["src/extension/extension.ts"], outfile: "dist/extension.js" },
+	{ ...node, entryPoints: ["src/workers/convertWorker.ts"], outfile: "dist/convertWorker.js" },
+	{ ...node, entryPoints: ["src/cli/main.ts"], outfile: "dist/cli.js", banner: { js: "#!/usr/bin/env node" } },
+	{
+		bundle: true,
+		platform: "browser",
+		target: "es2022",
+		format: "iife",
+		minify: production,
+		sourcemap: !production,
+		sourcesContent: false,
+		logLevel: "warning",
+		entryPoints: { main: "src/webview/main.ts" },
+		outdir: "dist/webview",
+		loader: { ".ttf": "file" },
+		plugins: watch ? [problemMatcher] : [],
+	},
+].filter((b) => {
+	const entries = Array.isArray(b.entryPoints) ? b.entryPoints : Object.values(b.entryPoints);
+	return entries.every((e) => fs.existsSync(e));
+});
+
+function copyAssets() {
+	fs.mkdirSync("dist/webview", { recursive: true });
+	for (const rel of wasmFiles) {
+		const [scope, name, ...rest] = rel.split("/");
+		const from = path.join(path.dirname(require.resolve(`${scope}/${name}/package.json`)), ...rest);
+		fs.copyFileSync(from, path.join("dist", path.basename(rel)));
+	}
+	const codicons = path.dirname(require.resolve("@vscode/codicons/package.json"));
+	for (const f of ["codicon.css", "codicon.ttf"]) {
+		const from = path.join(codicons, "dist", f);
+		if (fs.existsSync(from)) fs.copyFileSync(from, path.join("dist/webview", f));
+	}
+	if (fs.existsSync("src/webview/styles.css")) fs.copyFileSync("src/webview/styles.css", "dist/webview/main.css");
+}
+
+async function main() {
+	copyAssets();
+	const contexts = await Promise.all(builds.map((b) => esbuild.context(b)));
+	if (watch) {
+		await Promise.all(contexts.map((c) => c.watch()));
+	} else {
+		await Promise.all(contexts.map((c) => c.rebuild()));
+		await Promise.all(contexts.map((c) => c.dispose()));
+		if (fs.existsSync("dist/cli.js")) fs.chmodSync("dist/cli.js", 0o755);
+	}
+}
+
+main().catch((e) => {
+	console.error(e);
+	process.exit(1);
+});

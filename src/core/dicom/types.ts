@@ -1,0 +1,62 @@
+/**
+ * Shared types of the DICOM converter. Everything here is plain data so that it can cross a
+ * worker boundary (structured clone) unchanged.
+ */
+
+/** The header fields the product keeps. Text fields are untrusted strings from the file. */
+export interface DicomMeta {
+	sopInstanceUid: string;
+	seriesInstanceUid: string;
+	studyInstanceUid: string;
+	sopClassUid: string;
+	modality: string;
+	transferSyntaxUid: string;
+	photometricInterpretation: string;
+	rows: number;
+	columns: number;
+	numberOfFrames: number;
+	bitsAllocated: number;
+	bitsStored: number;
+	/** Free-text fields, shown to the user (as text, never as HTML). Empty string when absent. */
+	seriesDescription: string;
+	studyDescription: string;
+	bodyPartExamined: string;
+	seriesNumber: string;
+	instanceNumber: string;
+}
+
+/** Stages at which a file can fail; part of failures.jsonl. */
+export type ConvertStage = "read" | "parse" | "decode" | "window" | "encode";
+
+/** Conversion settings. They are part of the resume key, so keep them few and explicit. */
+export interface ConvertOptions {
+	/** zlib level for the PNG sent to the endpoint (0–9). Does not change pixels. Default 6. */
+	pngCompressionLevel: number;
+	/** Longest side of the thumbnail PNG (pixels); 0 = no thumbnail. Default 0. */
+	thumbnailSize: number;
+	/** Refuse images with more pixels than this (protects against hostile headers). Default 64e6. */
+	maxPixels: number;
+}
+
+export const defaultConvertOptions: Readonly<ConvertOptions> = Object.freeze({
+	pngCompressionLevel: 6,
+	thumbnailSize: 0,
+	maxPixels: 64_000_000,
+});
+
+/** The outcome of converting one file: exactly one of image, skipped (holds no image) or failed. */
+export type ConvertOutcome =
+	| {
+			kind: "image";
+			/** 8-bit RGB PNG, the seed-exact picture. */
+			png: Uint8Array;
+			/** Small RGB PNG for the results view, when asked for. */
+			thumbnail?: Uint8Array;
+			width: number;
+			height: number;
+			meta: DicomMeta;
+			/** Notes about what was done differently from the reference, e.g. "MONOCHROME1 inverted". */
+			warnings: string[];
+	  }
+	| { kind: "skipped"; reason: string; meta?: Partial<DicomMeta> }
+	| { kind: "failed"; stage: ConvertStage; error: string; meta?: Partial<DicomMeta> };

@@ -1,0 +1,64 @@
+/**
+ * The contract of an embedding run, shared by the CLI and the extension (PRODUCT.md §4).
+ */
+import type { ConvertOptions } from "../dicom/types";
+import type { EndpointSettings, ImageEmbedder, ClientStatus } from "../endpoint/types";
+import type { Logger } from "../util/logger";
+
+export interface RunOptions {
+	/** Absolute paths of the selected folders and files. */
+	inputs: string[];
+	/** Output folder (created if missing). */
+	outDir: string;
+	convert: ConvertOptions;
+	/** Endpoint settings; `url` is recorded in run.json, the key never is. */
+	endpoint: EndpointSettings;
+	/** True when the endpoint is the built-in simulation (recorded in run.json, shown in the UI). */
+	simulated: boolean;
+	/** Conversion worker threads (default: availableParallelism() - 1, at least 1). */
+	workers?: number;
+	/** Only retry the files listed in failures.jsonl with a stage other than "skipped". */
+	retryFailedOnly?: boolean;
+}
+
+export interface RunDeps {
+	embedder: ImageEmbedder;
+	/** Absolute path of the conversion worker script (dist/convertWorker.js or out/... in tests). */
+	workerScript: string;
+	logger: Logger;
+	/** Called with progress snapshots (throttle in the UI, not here). */
+	onProgress?: (p: RunProgress) => void;
+}
+
+export interface RunProgress {
+	/** Files seen by discovery so far (DICOM candidates only) and whether discovery has finished. */
+	found: number;
+	discoveryDone: boolean;
+	/** Non-DICOM files ignored. */
+	ignored: number;
+	converted: number;
+	embedded: number;
+	/** Already embedded by an earlier run (resume), not sent again. */
+	alreadyDone: number;
+	failed: number;
+	skipped: number;
+	/** Images per second over the recent window, and estimated seconds left (undefined while unknown). */
+	rate: number;
+	etaSeconds?: number;
+	client: ClientStatus;
+	elapsedMs: number;
+}
+
+export interface RunSummary {
+	outDir: string;
+	found: number;
+	ignored: number;
+	embedded: number;
+	alreadyDone: number;
+	failed: number;
+	skipped: number;
+	cancelled: boolean;
+	/** Set when the run stopped early because of a fatal endpoint error. */
+	fatal?: { code: string; message: string };
+	elapsedMs: number;
+}

@@ -62,3 +62,26 @@ export interface RunSummary {
 	fatal?: { code: string; message: string };
 	elapsedMs: number;
 }
+
+/** A file found by discovery (src/core/pipeline/discover.ts). */
+export interface DiscoveredFile {
+	/** Absolute path. */
+	absPath: string;
+	/** Relative to the input it was found under (posix separators); a file input gives its base name. */
+	relPath: string;
+	/** The input (folder or file) it was found under. */
+	root: string;
+	size: number;
+	mtimeMs: number;
+}
+
+/** What discovery yields: a DICOM candidate, or a file it ignored (counted in the summary). */
+export type DiscoveryItem = ({ kind: "candidate" } & DiscoveredFile) | { kind: "ignored"; absPath: string };
+
+/** What the worker pool returns for one file (src/core/pipeline/workerPool.ts). */
+export interface FileConversion {
+	/** sha256 (hex) of the whole file, computed in the worker while it had the bytes; absent if unreadable. */
+	sha256?: string;
+	size: number;
+	outcome: import("../dicom/types").ConvertOutcome;
+}

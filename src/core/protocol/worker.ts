@@ -1,0 +1,40 @@
+/**
+ * Messages between the conversion worker pool (src/core/pipeline/workerPool.ts) and a worker
+ * (src/workers/convertWorker.ts). A discriminated union on `type`; every request carries an id the
+ * reply echoes. PNG buffers travel in the transfer list, never copied.
+ */
+import type { ConvertOptions } from "../dicom/types";
+import type { FileConversion } from "../pipeline/types";
+
+/** Pool → worker: convert the file at `absPath`. */
+export interface ConvertFileRequest {
+	type: "convertFile";
+	id: number;
+	absPath: string;
+	options: ConvertOptions;
+}
+
+export type ToWorker = ConvertFileRequest;
+
+/** Worker → pool: the conversion of request `id` (whatever its outcome). */
+export interface ConvertFileResult {
+	type: "result";
+	id: number;
+	result: FileConversion;
+}
+
+/** Worker → pool: request `id` threw outside the converter (a bug or an unexpected failure). */
+export interface ConvertFileError {
+	type: "error";
+	id: number;
+	error: string;
+}
+
+export type FromWorker = ConvertFileResult | ConvertFileError;
+
+/** Narrows an untrusted value received from a worker to a FromWorker message. */
+export function isFromWorker(value: unknown): value is FromWorker {
+	if (typeof value !== "object" || value === null) return false;
+	const v = value as { type?: unknown; id?: unknown };
+	return (v.type === "result" || v.type === "error") && typeof v.id === "number";
+}

@@ -9,6 +9,7 @@ export interface EmbeddingRecord {
 	seriesInstanceUid: string;
 	studyInstanceUid: string;
 	modality: string;
+	/** Always the last field of a line as written by the store (loading reads the fields before it only). */
 	embedding: number[];
 	/** Extra fields (allowed by the format, used by resume and the results view). */
 	scalingFactor?: number;
@@ -21,6 +22,11 @@ export interface EmbeddingRecord {
 	/** Thumbnail file name relative to the output folder, when saved. */
 	thumbnail?: string;
 	time: string;
+	/** File size and modification time when it was read (resume skips unchanged files without reading them). */
+	size?: number;
+	mtimeMs?: number;
+	/** Id of the settings that produced it: sha256 of (conversion settings that change pixels, endpoint, format version). */
+	config?: string;
 }
 
 /** failures.jsonl */
@@ -32,4 +38,19 @@ export interface FailureRecord {
 	sha256?: string;
 	key?: string;
 	time: string;
+	/** As in EmbeddingRecord. A "skipped" record with the same path, size, mtime and config is not read again. */
+	size?: number;
+	mtimeMs?: number;
+	config?: string;
 }
+
+/** File names inside the output folder. */
+export const resultFiles = Object.freeze({
+	embeddings: "embeddings.jsonl",
+	failures: "failures.jsonl",
+	npy: "embeddings.npy",
+	index: "index.csv",
+	run: "run.json",
+	thumbnails: "thumbnails",
+	lock: ".run.lock",
+});

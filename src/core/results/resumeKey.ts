@@ -1,0 +1,62 @@
+/**
+ * Resume identity (PRODUCT.md §4). An image's key is the sha256 of the JSON of (format version, the
+ * file's sha256, the conversion settings that change the pixels sent, the endpoint URL and
+ * deployment): the same bytes converted the same way and sent to the same model give the same key,
+ * wherever the file lies, so a re-run sends only what is missing. The config id is the same hash
+ * without the file: it tags every record so that a file left unchanged (same path, size and mtime)
+ * can be skipped without reading it.
+ */
+import { createHash } from "node:crypto";
+import type { ConvertOptions } from "../dicom/types";
+import type { EndpointSettings } from "../endpoint/types";
+
+/** Bump when a change of the converter or of the record format must invalidate earlier results. */
+export const resultsFormatVersion = 1;
+
+/**
+ * The conversion settings that change the picture sent to the endpoint. None of today's options
+ * does: the PNG compression level changes bytes, not pixels; the thumbnail size only the thumbnail;
+ * the pixel cap only which files fail. The pixel pipeline itself is named here instead.
+ */
+export function pixelSettings(_convert: ConvertOptions): Record<string, string | number | boolean> {
+	return { pipeline: "first-frame, percentile 10/90 clip, uint8 scale, RGB" };
+}
+
+/** The endpoint's identity for resume: the URL (normalised, without credentials or query values) and deployment. */
+export function endpointIdentity(endpoint: Pick<EndpointSettings, "url" | "deployment">): { url: string; deployment: string } {
+	return { url: normaliseUrl(endpoint.url), deployment: endpoint.deployment ?? "" };
+}
+
+function normaliseUrl(url: string): string {
+	try {
+		const u = new URL(url);
+		u.username = "";
+		u.password = "";
+		return u.href;
+	} catch {
+		return url.trim();
+	}
+}
+
+function sha256Hex(text: string): string {
+	return createHash("sha256").update(text).digest("hex");
+}
+
+/** Computes resume keys for one set of settings. */
+export class ResumeKeys {
+	/** Id of the settings (no file): tags records, selects which earlier records count as done. */
+	readonly config: string;
+	private readonly pixels: Record<string, string | number | boolean>;
+	private readonly endpoint: { url: string; deployment: string };
+
+	constructor(convert: ConvertOptions, endpoint: Pick<EndpointSettings, "url" | "deployment">) {
+		this.pixels = pixelSettings(convert);
+		this.endpoint = endpointIdentity(endpoint);
+		this.config = sha256Hex(JSON.stringify({ version: resultsFormatVersion, pixels: this.pixels, endpoint: this.endpoint }));
+	}
+
+	/** The resume key of an image whose file has this sha256 (hex). */
+	key(fileSha256: string): string {
+		return sha256Hex(JSON.stringify({ version: resultsFormatVersion, sha256: fileSha256, pixels: this.pixels, endpoint: this.endpoint }));
+	}
+}

@@ -2,8 +2,8 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { ArmClient, ArmError } from "../../../../src/core/azure/armClient";
-import type { Logger } from "../../../../src/core/util/logger";
+import { ArmClient, ArmError } from "../../../src/core/azure/armClient";
+import type { Logger } from "../../../src/core/util/logger";
 
 const token = "mgmt-token-CANARY-7f3a";
 const key = "endpoint-key-CANARY-91bc";
@@ -72,7 +72,7 @@ function captureLogger(lines: string[]): Logger {
 	return { trace: push, debug: push, info: push, warn: push, error: push };
 }
 
-test("subscriptions are listed across pages with the bearer token, sorted by name", async () => {
+void test("subscriptions are listed across pages with the bearer token, sorted by name", async () => {
 	const client = new ArmClient(async () => token, { baseUrl: base });
 	const subs = await client.listSubscriptions();
 	assert.deepEqual(
@@ -87,7 +87,7 @@ test("subscriptions are listed across pages with the bearer token, sorted by nam
 	assert.ok(calls.every((c) => c.auth === `Bearer ${token}`));
 });
 
-test("workspaces carry their resource group, endpoints their scoring URI and mapped auth mode", async () => {
+void test("workspaces carry their resource group, endpoints their scoring URI and mapped auth mode", async () => {
 	const client = new ArmClient(async () => token, { baseUrl: `${base}/` });
 	const [w] = await client.listWorkspaces("sub-2");
 	assert.ok(w);
@@ -104,7 +104,7 @@ test("workspaces carry their resource group, endpoints their scoring URI and map
 	assert.deepEqual(eps[1]?.traffic, { blue: 100 });
 });
 
-test("listKeys is a POST and its keys never reach the logger", async () => {
+void test("listKeys is a POST and its keys never reach the logger", async () => {
 	const lines: string[] = [];
 	const client = new ArmClient(async () => token, { baseUrl: base, logger: captureLogger(lines) });
 	const keys = await client.listEndpointKeys(`${ws}/onlineEndpoints/mii-key`);
@@ -114,7 +114,7 @@ test("listKeys is a POST and its keys never reach the logger", async () => {
 	assert.ok(lines.every((l) => !l.includes(key) && !l.includes(token)), lines.join("\n"));
 });
 
-test("a 403 becomes a one-line ArmError that names the cause, without the token", async () => {
+void test("a 403 becomes a one-line ArmError that names the cause, without the token", async () => {
 	const client = new ArmClient(async () => token, { baseUrl: base });
 	await assert.rejects(client.listEndpointKeys(`${ws}/onlineEndpoints/mii-aad`), (e: unknown) => {
 		assert.ok(e instanceof ArmError);
@@ -127,17 +127,17 @@ test("a 403 becomes a one-line ArmError that names the cause, without the token"
 	});
 });
 
-test("a wrong token gives 401 with a sign-in hint", async () => {
+void test("a wrong token gives 401 with a sign-in hint", async () => {
 	const client = new ArmClient(async () => "expired", { baseUrl: base });
 	await assert.rejects(client.listSubscriptions(), (e: unknown) => e instanceof ArmError && e.status === 401 && /Sign in again/.test(e.message));
 });
 
-test("a nextLink to another host is not followed (the token stays home)", async () => {
+void test("a nextLink to another host is not followed (the token stays home)", async () => {
 	const client = new ArmClient(async () => token, { baseUrl: base });
 	await assert.rejects(client.listWorkspaces("evil"), (e: unknown) => e instanceof ArmError && e.code === "ForeignNextLink");
 });
 
-test("an unreachable ARM gives a clear network error", async () => {
+void test("an unreachable ARM gives a clear network error", async () => {
 	const dead = createServer();
 	await new Promise<void>((r) => dead.listen(0, "127.0.0.1", r));
 	const port = (dead.address() as AddressInfo).port;
@@ -146,7 +146,7 @@ test("an unreachable ARM gives a clear network error", async () => {
 	await assert.rejects(client.listSubscriptions(), (e: unknown) => e instanceof ArmError && e.code === "Network" && /Could not reach/.test(e.message));
 });
 
-test("a resource id that is not one is refused before any request", async () => {
+void test("a resource id that is not one is refused before any request", async () => {
 	const before = seen.length;
 	const client = new ArmClient(async () => token, { baseUrl: base });
 	await assert.rejects(client.listOnlineEndpoints("https://attacker.example/x"), (e: unknown) => e instanceof ArmError && e.code === "BadId");

@@ -1,0 +1,108 @@
+/**
+ * MedImageInsight for VS Code: activate() builds the services and registers the commands. It does
+ * no I/O: workers, servers and clients are created when a command needs them.
+ */
+import * as fs from "node:fs";
+import * as vscode from "vscode";
+import type { RunProgress, RunSummary } from "../core/pipeline/types";
+import { configureEndpoint, clearApiKey, setApiKey, testConnection } from "./commands/endpoint";
+import { selectAzureEndpoint } from "./commands/azure";
+import { generateEmbeddings } from "./commands/generateEmbeddings";
+import { cancelRun, retryFailed, showResults } from "./commands/results";
+import { startSimulatedEndpoint, stopSimulatedEndpoint } from "./commands/simulation";
+import { EndpointService } from "./endpoints";
+import { RunController } from "./runController";
+import type { CommandFactory, Services } from "./services";
+import { SimulationHost } from "./simulation";
+import { Config } from "./ui/config";
+import { ExtensionLog } from "./ui/log";
+import { PersistentState } from "./ui/persistentState";
+import { ApiKeyStore } from "./ui/secrets";
+import { RunStatusBar } from "./ui/statusBar";
+import { registerResultsView } from "./ui/resultsFallback";
+
+/** What activate() returns: a small API the integration tests use. */
+export interface MedImageInsightApi {
+	readonly lastRun: RunSummary | undefined;
+	lastProgress(): RunProgress | undefined;
+	isRunning(): boolean;
+	statusBarText(): string;
+	simulationStatusText(): string;
+	simulationUrl(): string | undefined;
+	/** Recent log lines (all levels). */
+	logLines(): string[];
+	/** The output folder a selection of folders would get now. */
+	outDirFor(folders: string[]): string;
+}
+
+const commands: Record<string, CommandFactory> = {
+	"medImageInsight.generateEmbeddings": generateEmbeddings,
+	"medImageInsight.configureEndpoint": configureEndpoint,
+	"medImageInsight.setApiKey": setApiKey,
+	"medImageInsight.clearApiKey": clearApiKey,
+	"medImageInsight.selectAzureEndpoint": selectAzureEndpoint,
+	"medImageInsight.testConnection": testConnection,
+	"medImageInsight.showResults": showResults,
+	"medImageInsight.retryFailed": retryFailed,
+	"medImageInsight.cancelRun": cancelRun,
+	"medImageInsight.startSimulatedEndpoint": startSimulatedEndpoint,
+	"medImageInsight.stopSimulatedEndpoint": stopSimulatedEndpoint,
+	"medImageInsight.showLog": (s) => () => s.log.show(),
+};
+
+let runner: RunController | undefined;
+
+export function activate(context: vscode.ExtensionContext): MedImageInsightApi {
+	const log = new ExtensionLog();
+	context.subscriptions.push(log);
+	try {
+		const config = new Config();
+		const keys = push(context, new ApiKeyStore(context.secrets));
+		const state = new PersistentState(context.workspaceState);
+		const statusBar = push(context, new RunStatusBar());
+		const endpoints = push(context, new EndpointService(config, keys, log));
+		const simulation = push(context, new SimulationHost(config, keys, state, statusBar, log));
+		runner = push(context, new RunController({ context, log, config, keys, endpoints, simulation, statusBar, state }));
+		const results = registerResultsView(context, { log: log.scoped("results"), createEmbedder: () => endpoints.sharedClient() });
+		const services: Services = { context, log, config, keys, state, statusBar, endpoints, simulation, runner, showResults: (outDir) => results.show(outDir) };
+		for (const [id, factory] of Object.entries(commands)) {
+			context.subscriptions.push(vscode.commands.registerCommand(id, factory(services)));
+		}
+		context.subscriptions.push(
+			vscode.workspace.onDidChangeConfiguration((e) => {
+				if (Config.affectsRun(e) && runner?.isRunning()) log.info("[config] settings changed: the run in progress keeps its settings; the next run uses the new ones");
+			}),
+		);
+		const r = runner;
+		return {
+			get lastRun() {
+				return r.lastRun;
+			},
+			lastProgress: () => r.lastProgress,
+			isRunning: () => r.isRunning(),
+			statusBarText: () => statusBar.text,
+			simulationStatusText: () => statusBar.simulationText,
+			simulationUrl: () => simulation.url,
+			logLines: () => log.recentLines(),
+			outDirFor: (folders) => r.outDirFor(folders.map((p) => ({ path: p, isDirectory: fs.existsSync(p) && fs.statSync(p).isDirectory() }))),
+		};
+	} catch (e) {
+		// VS Code shows nothing when activation fails: say it, with the log.
+		const message = e instanceof Error ? e.message : String(e);
+		log.error(`activation failed: ${message}`);
+		void vscode.window.showErrorMessage(`MedImageInsight could not start: ${message}`);
+		throw e;
+	}
+}
+
+/** Waits for the active run to stop (it flushes its outputs); everything else is in subscriptions. */
+export async function deactivate(): Promise<void> {
+	const r = runner;
+	runner = undefined;
+	if (r?.isRunning()) await Promise.race([r.cancel(), new Promise((res) => setTimeout(res, 4000))]);
+}
+
+function push<T extends vscode.Disposable>(context: vscode.ExtensionContext, d: T): T {
+	context.subscriptions.push(d);
+	return d;
+}

@@ -1,0 +1,292 @@
+import * as path from "node:path";
+import * as vscode from "vscode";
+import { FatalEndpointError, type ImageEmbedder } from "../core/endpoint/types";
+import { runEmbedding } from "../core/pipeline/run";
+import type { RunOptions, RunProgress, RunSummary } from "../core/pipeline/types";
+import { Disposable } from "./disposable";
+import type { EndpointService } from "./endpoints";
+import type { SimulationHost } from "./simulation";
+import type { Config, ConfigSnapshot } from "./ui/config";
+import type { ExtensionLog } from "./ui/log";
+import { resolveOutDir, selectionName, type SelectedInput } from "./ui/outputLocation";
+import type { PersistentState } from "./ui/persistentState";
+import { percentDone, progressMessage, ReportThrottle, summaryMessage } from "./ui/progressText";
+import type { ApiKeyStore } from "./ui/secrets";
+import type { RunStatusBar } from "./ui/statusBar";
+
+export interface RunControllerDeps {
+	context: vscode.ExtensionContext;
+	log: ExtensionLog;
+	config: Config;
+	keys: ApiKeyStore;
+	endpoints: EndpointService;
+	simulation: SimulationHost;
+	statusBar: RunStatusBar;
+	state: PersistentState;
+}
+
+export interface StartRunOptions {
+	retryFailedOnly?: boolean;
+	/** Use this output folder instead of the computed one (Retry Failed of an earlier run). */
+	outDir?: string;
+}
+
+interface ActiveRun {
+	controller: AbortController;
+	outDir: string;
+}
+
+/**
+ * Owns the one run at a time: preflight (endpoint, credentials), the progress notification, the
+ * status bar, cancellation, and the message at the end. A second run while one runs is refused.
+ */
+export class RunController extends Disposable {
+	private active: ActiveRun | undefined;
+	private activePromise: Promise<RunSummary | undefined> | undefined;
+	private last: RunSummary | undefined;
+	private latestProgress: RunProgress | undefined;
+
+	constructor(private readonly d: RunControllerDeps) {
+		super();
+		this.register({ dispose: () => this.active?.controller.abort() });
+	}
+
+	get lastRun(): RunSummary | undefined {
+		return this.last;
+	}
+
+	get lastProgress(): RunProgress | undefined {
+		return this.latestProgress;
+	}
+
+	isRunning(): boolean {
+		return this.active !== undefined;
+	}
+
+	/** Aborts the active run; resolves when it has stopped (outputs flushed). */
+	async cancel(): Promise<boolean> {
+		const run = this.active;
+		if (!run) return false;
+		this.d.log.info("[run] cancel requested");
+		run.controller.abort();
+		await this.activePromise;
+		return true;
+	}
+
+	/** Waits for the active run, if any (deactivate). */
+	async whenIdle(): Promise<void> {
+		await this.activePromise;
+	}
+
+	/** The output folder a selection gets with the current settings. */
+	outDirFor(inputs: readonly SelectedInput[], snap: ConfigSnapshot = this.d.config.snapshot()): string {
+		const first = inputs[0];
+		const folder = first ? vscode.workspace.getWorkspaceFolder(vscode.Uri.file(first.path)) ?? vscode.workspace.workspaceFolders?.[0] : undefined;
+		return resolveOutDir({
+			name: selectionName(inputs),
+			workspaceFolder: folder?.uri.fsPath,
+			globalStorage: this.d.context.globalStorageUri.fsPath,
+			outputFolder: snap.outputFolder,
+		});
+	}
+
+	async run(inputs: readonly SelectedInput[], options: StartRunOptions = {}): Promise<RunSummary | undefined> {
+		if (this.active) {
+			void vscode.window
+				.showWarningMessage(vscode.l10n.t("A MedImageInsight run is already in progress (→ {0}). Wait for it or cancel it first.", this.active.outDir), vscode.l10n.t("Cancel Run"))
+				.then((c) => c && vscode.commands.executeCommand("medImageInsight.cancelRun"));
+			return undefined;
+		}
+		if (inputs.length === 0) return undefined;
+		// Claim the slot before any await, so two quick clicks cannot start two runs.
+		const controller = new AbortController();
+		const claim: ActiveRun = { controller, outDir: "" };
+		this.active = claim;
+		let release = true;
+		try {
+			const snap = await this.preflight(inputs[0] ? vscode.Uri.file(inputs[0].path) : undefined);
+			if (!snap) return undefined;
+			claim.outDir = options.outDir ?? this.outDirFor(inputs, snap);
+			release = false;
+			this.activePromise = this.execute(inputs, snap, claim, options);
+			return await this.activePromise;
+		} finally {
+			if (release && this.active === claim) this.active = undefined;
+		}
+	}
+
+	/** Settings + credentials ready, or undefined (the user was told why). */
+	private async preflight(scope: vscode.Uri | undefined): Promise<ConfigSnapshot | undefined> {
+		let snap = this.d.config.snapshot(scope);
+		const url = snap.endpoint.url;
+		if (url && this.d.simulation.isSimulationUrl(url) && this.d.simulation.url !== url) {
+			this.d.log.info(`[run] ${url} was the simulated endpoint of an earlier session: starting it again`);
+			await this.d.simulation.start();
+			snap = this.d.config.snapshot(scope);
+		}
+		if (!snap.endpoint.url) {
+			const configure = vscode.l10n.t("Configure Endpoint");
+			const azure = vscode.l10n.t("Pick Azure ML Endpoint");
+			const simulate = vscode.l10n.t("Start Simulated Endpoint");
+			const choice = await vscode.window.showWarningMessage(vscode.l10n.t("No MedImageInsight endpoint is configured."), configure, azure, simulate);
+			const command =
+				choice === configure ? "medImageInsight.configureEndpoint" : choice === azure ? "medImageInsight.selectAzureEndpoint" : choice === simulate ? "medImageInsight.startSimulatedEndpoint" : undefined;
+			if (!command) return undefined;
+			await vscode.commands.executeCommand(command);
+			snap = this.d.config.snapshot(scope);
+			if (!snap.endpoint.url) return undefined;
+		}
+		try {
+			new URL(snap.endpoint.url);
+		} catch {
+			void vscode.window.showErrorMessage(vscode.l10n.t("The endpoint URL “{0}” is not a URL.", snap.endpoint.url), vscode.l10n.t("Configure Endpoint")).then((c) => c && vscode.commands.executeCommand("medImageInsight.configureEndpoint"));
+			return undefined;
+		}
+		if (snap.authMode === "key" && !(await this.d.keys.has())) {
+			if (!(await this.d.keys.prompt(vscode.l10n.t("No endpoint key is set for {0}. Enter it to start (kept in VS Code's secret storage).", snap.endpoint.url)))) return undefined;
+		}
+		if (snap.authMode === "entra") {
+			try {
+				await this.d.endpoints.tokenProvider("entra").getToken();
+			} catch (e) {
+				void vscode.window.showErrorMessage(e instanceof Error ? e.message : String(e));
+				return undefined;
+			}
+		}
+		return snap;
+	}
+
+	private async execute(inputs: readonly SelectedInput[], snap: ConfigSnapshot, run: ActiveRun, options: StartRunOptions): Promise<RunSummary | undefined> {
+		const { log, statusBar } = this.d;
+		const simulated = this.d.simulation.isSimulationUrl(snap.endpoint.url);
+		const runOptions: RunOptions = Object.freeze({
+			inputs: inputs.map((i) => i.path),
+			outDir: run.outDir,
+			convert: snap.convert,
+			endpoint: snap.endpoint,
+			simulated,
+			...(snap.workers > 0 ? { workers: snap.workers } : {}),
+			...(options.retryFailedOnly ? { retryFailedOnly: true } : {}),
+		});
+		let embedder: ImageEmbedder;
+		try {
+			embedder = this.d.endpoints.create(snap.endpoint, snap.authMode);
+		} catch (e) {
+			this.active = undefined;
+			const message = e instanceof Error ? e.message : String(e);
+			void vscode.window.showErrorMessage(message, vscode.l10n.t("Configure Endpoint")).then((c) => c && vscode.commands.executeCommand("medImageInsight.configureEndpoint"));
+			return undefined;
+		}
+		this.latestProgress = undefined;
+		await vscode.commands.executeCommand("setContext", "medImageInsight.running", true);
+		statusBar.started(run.outDir);
+		log.info(`[run] ${options.retryFailedOnly ? "retrying the failed files of" : "embedding"} ${runOptions.inputs.join(", ")} → ${run.outDir} (endpoint ${snap.endpoint.url}${simulated ? ", simulation" : ""})`);
+		let summary: RunSummary | undefined;
+		let crash: unknown;
+		try {
+			summary = await vscode.window.withProgress(
+				{ location: vscode.ProgressLocation.Notification, title: simulated ? "MedImageInsight (simulation)" : "MedImageInsight", cancellable: true },
+				async (progress, token) => {
+					const onCancel = token.onCancellationRequested(() => run.controller.abort());
+					const throttle = new ReportThrottle(250);
+					let reported = 0;
+					const report = (p: RunProgress): void => {
+						const pct = percentDone(p);
+						const increment = pct > reported ? pct - reported : 0;
+						reported = Math.max(reported, pct);
+						progress.report({ message: progressMessage(p), increment });
+					};
+					progress.report({ message: vscode.l10n.t("Looking for DICOM files…") });
+					// While the endpoint is paused no progress arrives: keep the countdown moving.
+					const ticker = setInterval(() => {
+						const p = this.latestProgress;
+						if (p?.client.state === "paused" && throttle.shouldReport()) report(p);
+					}, 1000);
+					try {
+						return await runEmbedding(
+							runOptions,
+							{
+								embedder,
+								workerScript: path.join(this.d.context.extensionPath, "dist", "convertWorker.js"),
+								logger: log.scoped("run"),
+								onProgress: (p) => {
+									this.latestProgress = p;
+									if (throttle.shouldReport()) {
+										report(p);
+										statusBar.progress(p);
+									}
+								},
+							},
+							run.controller.signal,
+						);
+					} finally {
+						clearInterval(ticker);
+						onCancel.dispose();
+					}
+				},
+			);
+		} catch (e) {
+			crash = e;
+		} finally {
+			embedder.dispose();
+			this.active = undefined;
+			await vscode.commands.executeCommand("setContext", "medImageInsight.running", false);
+		}
+		if (crash !== undefined || !summary) {
+			if (crash instanceof FatalEndpointError) {
+				summary = { outDir: run.outDir, found: 0, ignored: 0, embedded: 0, alreadyDone: 0, failed: 0, skipped: 0, cancelled: false, fatal: { code: crash.code, message: crash.message }, elapsedMs: 0 };
+			} else {
+				const message = crash instanceof Error ? crash.message : String(crash);
+				log.error(`[run] the run stopped with an unexpected error: ${message}`);
+				if (crash instanceof Error && crash.stack) log.debug(crash.stack);
+				statusBar.crashed(message);
+				void vscode.window.showErrorMessage(vscode.l10n.t("The MedImageInsight run stopped with an error: {0}", message), vscode.l10n.t("Show Log")).then((c) => c && log.show());
+				return undefined;
+			}
+		}
+		this.last = summary;
+		statusBar.finished(summary, simulated);
+		log.info(`[run] ${summaryMessage(summary, simulated)} Outputs: ${summary.outDir}`);
+		await this.d.state.setLastRun({ inputs: runOptions.inputs, outDir: summary.outDir, failed: summary.failed, time: new Date().toISOString() });
+		await vscode.commands.executeCommand("setContext", "medImageInsight.hasFailures", summary.failed > 0);
+		this.notify(summary, simulated, snap);
+		return summary;
+	}
+
+	/** The message at the end of a run, with the actions that make sense. Not awaited. */
+	private notify(s: RunSummary, simulated: boolean, snap: ConfigSnapshot): void {
+		const showResults = vscode.l10n.t("Show Results");
+		const retry = vscode.l10n.t("Retry Failed");
+		const showLog = vscode.l10n.t("Show Log");
+		const setKey = vscode.l10n.t("Set API Key");
+		const configure = vscode.l10n.t("Configure Endpoint");
+		const act = (choice: string | undefined): void => {
+			if (choice === showResults) void vscode.commands.executeCommand("medImageInsight.showResults", s.outDir);
+			else if (choice === retry) void vscode.commands.executeCommand("medImageInsight.retryFailed");
+			else if (choice === showLog) this.d.log.show();
+			else if (choice === setKey) void vscode.commands.executeCommand("medImageInsight.setApiKey");
+			else if (choice === configure) void vscode.commands.executeCommand("medImageInsight.configureEndpoint");
+		};
+		if (s.fatal) {
+			const code = s.fatal.code;
+			if (code === "unauthorized" || code === "forbidden") {
+				const msg =
+					snap.authMode === "key"
+						? vscode.l10n.t("The endpoint rejected the key ({0}). Set the endpoint's current key and run again; what was done is kept.", s.fatal.message)
+						: vscode.l10n.t("The endpoint rejected the Microsoft Entra ID token ({0}). Check that your account may call it, or use a key.", s.fatal.message);
+				void vscode.window.showErrorMessage(msg, ...(snap.authMode === "key" ? [setKey] : [configure]), showLog).then(act);
+			} else if (code === "not-found" || code === "config" || code === "bad-request") {
+				void vscode.window.showErrorMessage(summaryMessage(s, simulated), configure, showLog).then(act);
+			} else {
+				void vscode.window.showErrorMessage(summaryMessage(s, simulated), showResults, showLog).then(act);
+			}
+			return;
+		}
+		if (s.failed > 0) {
+			void vscode.window.showWarningMessage(summaryMessage(s, simulated), showResults, retry, showLog).then(act);
+			return;
+		}
+		const results = s.embedded + s.alreadyDone > 0 ? [showResults] : [];
+		void vscode.window.showInformationMessage(summaryMessage(s, simulated), ...results, showLog).then(act);
+	}
+}

@@ -1,0 +1,99 @@
+import * as vscode from "vscode";
+import { defaultConvertOptions, type ConvertOptions } from "../../core/dicom/types";
+import { defaultEndpointSettings, type EndpointSettings } from "../../core/endpoint/types";
+
+export const configSection = "medImageInsight";
+
+export type AuthMode = "key" | "entra";
+
+/** Everything a run or the endpoint needs from the settings, read once and frozen. */
+export interface ConfigSnapshot {
+	readonly endpoint: Readonly<EndpointSettings>;
+	readonly authMode: AuthMode;
+	readonly convert: Readonly<ConvertOptions>;
+	/** 0 = automatic. */
+	readonly workers: number;
+	/** Empty = the default location. */
+	readonly outputFolder: string;
+}
+
+/** Settings whose change affects a run in progress (it keeps the snapshot it started with). */
+const runSettings = [
+	"endpoint",
+	"batchSize",
+	"maxConcurrentRequests",
+	"rateLimit",
+	"retries",
+	"requestTimeoutSeconds",
+	"outputFolder",
+	"thumbnailSize",
+	"workers",
+];
+
+/**
+ * The one typed reader of `medImageInsight.*`. Values outside the documented bounds (hand-edited
+ * settings.json) are clamped, so core always receives a valid, frozen options object.
+ */
+export class Config {
+	/** The settings as they are now. */
+	snapshot(scope?: vscode.Uri): ConfigSnapshot {
+		const c = vscode.workspace.getConfiguration(configSection, scope);
+		const int = (key: string, def: number, min: number, max: number): number => clamp(Math.round(num(c.get<unknown>(key), def)), min, max);
+		const real = (key: string, def: number, min: number, max: number): number => clamp(num(c.get<unknown>(key), def), min, max);
+		const deployment = str(c.get<unknown>("endpoint.deployment")).trim();
+		const endpoint: EndpointSettings = {
+			...defaultEndpointSettings,
+			url: str(c.get<unknown>("endpoint.url")).trim(),
+			...(deployment ? { deployment } : {}),
+			batchSize: int("batchSize", defaultEndpointSettings.batchSize, 1, 100),
+			maxConcurrentRequests: int("maxConcurrentRequests", defaultEndpointSettings.maxConcurrentRequests, 1, 64),
+			rateLimit: Object.freeze({
+				calls: int("rateLimit.calls", defaultEndpointSettings.rateLimit.calls, 1, 100000),
+				periodSeconds: real("rateLimit.periodSeconds", defaultEndpointSettings.rateLimit.periodSeconds, 1, 3600),
+			}),
+			retries: int("retries", defaultEndpointSettings.retries, 1, 20),
+			requestTimeoutMs: Math.round(real("requestTimeoutSeconds", defaultEndpointSettings.requestTimeoutMs / 1000, 5, 600) * 1000),
+		};
+		return Object.freeze({
+			endpoint: Object.freeze(endpoint),
+			authMode: c.get<unknown>("endpoint.authMode") === "entra" ? "entra" : "key",
+			convert: Object.freeze({ ...defaultConvertOptions, thumbnailSize: int("thumbnailSize", 128, 0, 512) }),
+			workers: int("workers", 0, 0, 32),
+			outputFolder: str(c.get<unknown>("outputFolder")).trim(),
+		});
+	}
+
+	/** True when a change touches a setting that a run uses (takes effect on the next run). */
+	static affectsRun(e: vscode.ConfigurationChangeEvent): boolean {
+		return runSettings.some((k) => e.affectsConfiguration(`${configSection}.${k}`));
+	}
+
+	/** True when a change touches the endpoint client (URL, auth, limits). */
+	static affectsEndpoint(e: vscode.ConfigurationChangeEvent): boolean {
+		return runSettings.filter((k) => !["outputFolder", "thumbnailSize", "workers"].includes(k)).some((k) => e.affectsConfiguration(`${configSection}.${k}`));
+	}
+
+	/** Writes the endpoint URL: to the workspace when one is open, else to the user settings. */
+	async setEndpointUrl(url: string, target?: vscode.ConfigurationTarget): Promise<void> {
+		const t = target ?? (vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global);
+		await vscode.workspace.getConfiguration(configSection).update("endpoint.url", url, t);
+	}
+
+	async setAuthMode(mode: AuthMode, target?: vscode.ConfigurationTarget): Promise<void> {
+		const t = target ?? (vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global);
+		const c = vscode.workspace.getConfiguration(configSection);
+		if (c.get("endpoint.authMode") !== mode) await c.update("endpoint.authMode", mode, t);
+	}
+}
+
+function num(v: unknown, def: number): number {
+	return typeof v === "number" && Number.isFinite(v) ? v : def;
+}
+
+function str(v: unknown): string {
+	return typeof v === "string" ? v : "";
+}
+
+function clamp(v: number, min: number, max: number): number {
+	return Math.min(max, Math.max(min, v));
+}

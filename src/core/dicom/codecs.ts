@@ -1,0 +1,120 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+/** What the cornerstone WASM decoders report about a decoded frame. */
+export interface CodecFrameInfo {
+	width: number;
+	height: number;
+	bitsPerSample: number;
+	componentCount: number;
+	isSigned?: boolean;
+}
+
+/** The common shape of the cornerstone WASM decoders (JPEG-LS, JPEG 2000, HTJ2K, libjpeg-turbo). */
+export interface WasmDecoder {
+	getEncodedBuffer(length: number): Uint8Array;
+	decode(): void;
+	getFrameInfo(): CodecFrameInfo;
+	getDecodedBuffer(): Uint8Array;
+	getInterleaveMode?(): number;
+	delete(): void;
+}
+
+interface CodecModule {
+	JpegLSDecoder?: new () => WasmDecoder;
+	J2KDecoder?: new () => WasmDecoder;
+	HTJ2KDecoder?: new () => WasmDecoder;
+	JPEGDecoder?: new () => WasmDecoder;
+}
+
+type Factory = (options: Record<string, unknown>) => Promise<CodecModule>;
+
+export type CodecName = "charls" | "openjpeg" | "openjph" | "libjpegturbo";
+
+/** The .wasm file each factory asks for (also the name esbuild.js copies into dist/). */
+const wasmNames: Record<CodecName, { pkg: string; file: string }> = {
+	charls: { pkg: "@cornerstonejs/codec-charls", file: "charlswasm_decode.wasm" },
+	openjpeg: { pkg: "@cornerstonejs/codec-openjpeg", file: "openjpegwasm_decode.wasm" },
+	openjph: { pkg: "@cornerstonejs/codec-openjph", file: "openjphjs.wasm" },
+	libjpegturbo: { pkg: "@cornerstonejs/codec-libjpeg-turbo-8bit", file: "libjpegturbowasm_decode.wasm" },
+};
+
+/**
+ * Requires the factory with a literal module name so esbuild bundles it. When bundled, the
+ * factory's own script directory is dist/ (where the build copies the .wasm files); unbundled
+ * (tests from out/) it is the package's dist/ in node_modules.
+ */
+function loadFactory(name: CodecName): Factory {
+	/* eslint-disable @typescript-eslint/no-require-imports */
+	let mod: unknown;
+	switch (name) {
+		case "charls":
+			mod = require("@cornerstonejs/codec-charls/decodewasmjs");
+			break;
+		case "openjpeg":
+			mod = require("@cornerstonejs/codec-openjpeg/decodewasmjs");
+			break;
+		case "openjph":
+			mod = require("@cornerstonejs/codec-openjph/wasmjs");
+			break;
+		case "libjpegturbo":
+			mod = require("@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs");
+			break;
+	}
+	/* eslint-enable @typescript-eslint/no-require-imports */
+	const factory = typeof mod === "function" ? mod : (mod as { default?: unknown }).default;
+	if (typeof factory !== "function") throw new Error(`codec ${name} has no factory export`);
+	return factory as Factory;
+}
+
+/** Finds the .wasm file: beside the running script (bundle), in the package (node_modules), or in dist/. */
+export function locateWasm(name: CodecName, requested: string, scriptDirectory: string): string {
+	const { pkg, file } = wasmNames[name];
+	const want = path.basename(requested) || file;
+	const candidates = [path.join(scriptDirectory || "", want), path.join(__dirname, want), path.join(__dirname, "..", "..", "..", "dist", want)];
+	try {
+		candidates.push(path.join(path.dirname(require.resolve(`${pkg}/package.json`)), "dist", want));
+	} catch (_) {
+		// Not resolvable from a bundle: the copies beside it are the ones to use.
+	}
+	return candidates.find((c) => fs.existsSync(c)) ?? candidates[0] ?? want;
+}
+
+const modules = new Map<CodecName, Promise<CodecModule>>();
+
+/** Loads a codec module once per thread (lazily); its stdout/stderr chatter is dropped. */
+export function loadCodec(name: CodecName): Promise<CodecModule> {
+	let p = modules.get(name);
+	if (!p) {
+		const quiet = (): void => undefined;
+		p = loadFactory(name)({
+			locateFile: (requested: string, scriptDirectory: string) => locateWasm(name, requested, scriptDirectory),
+			print: quiet,
+			printErr: quiet,
+		});
+		p.catch(() => modules.delete(name));
+		modules.set(name, p);
+	}
+	return p;
+}
+
+/** Decodes one codestream with a WASM decoder; returns the frame info and a copy of the pixels. */
+export async function decodeWithWasm(
+	name: CodecName,
+	encoded: Uint8Array,
+): Promise<{ info: CodecFrameInfo; pixels: Uint8Array; interleaveMode: number | undefined }> {
+	const mod = await loadCodec(name);
+	const Ctor = name === "charls" ? mod.JpegLSDecoder : name === "openjpeg" ? mod.J2KDecoder : name === "openjph" ? mod.HTJ2KDecoder : mod.JPEGDecoder;
+	if (!Ctor) throw new Error(`codec ${name} has no decoder class`);
+	const decoder = new Ctor();
+	try {
+		decoder.getEncodedBuffer(encoded.length).set(encoded);
+		decoder.decode();
+		const info = { ...decoder.getFrameInfo() };
+		const pixels = decoder.getDecodedBuffer().slice();
+		const interleaveMode = decoder.getInterleaveMode ? decoder.getInterleaveMode() : undefined;
+		return { info, pixels, interleaveMode };
+	} finally {
+		decoder.delete();
+	}
+}

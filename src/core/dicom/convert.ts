@@ -1,0 +1,75 @@
+import { boxDownscale } from "../imaging/thumbnail";
+import { encodeRgbPng } from "../png/encodePng";
+import { ConvertError, errorText } from "./convertError";
+import { windowFrame } from "./decode";
+import { readMeta } from "./meta";
+import { parseDicomBytes, type ParsedDicom } from "./parse";
+import { decodeFirstFrame, type FrameValues } from "./pixels";
+import { defaultConvertOptions, type ConvertOptions, type ConvertOutcome, type DicomMeta } from "./types";
+
+/** Readable names of SOP classes that hold no image (for the "skipped" reason). */
+function noImageKind(sopClassUid: string): string {
+	if (sopClassUid === "1.2.840.10008.1.3.10") return "a DICOMDIR (media directory)";
+	if (sopClassUid.startsWith("1.2.840.10008.5.1.4.1.1.88.")) return "a structured report or key object selection";
+	if (sopClassUid.startsWith("1.2.840.10008.5.1.4.1.1.11.")) return "a presentation state";
+	if (sopClassUid.startsWith("1.2.840.10008.5.1.4.1.1.9.")) return "a waveform";
+	if (sopClassUid.startsWith("1.2.840.10008.5.1.4.1.1.481.")) return "an RT object without an image";
+	if (sopClassUid === "1.2.840.10008.5.1.4.39.1") return "a color palette";
+	if (sopClassUid.startsWith("1.2.840.10008.5.1.4.1.1.104.")) return "an encapsulated document";
+	if (sopClassUid.startsWith("1.2.840.10008.5.1.4.1.1.66")) return "a raw data / registration / segmentation object";
+	return sopClassUid ? `an object of SOP class ${sopClassUid}` : "an object without an image";
+}
+
+function hasPixelData(parsed: ParsedDicom): boolean {
+	const e = parsed.dataSet.elements;
+	return Boolean(e["x7fe00010"] ?? e["x7fe00008"] ?? e["x7fe00009"]);
+}
+
+/**
+ * Converts one DICOM file to the seed-exact 8-bit RGB PNG (first frame, 10/90 percentile window).
+ * Never throws: every problem becomes `failed` with a stage and a one-line reason; a file without an
+ * image (report, presentation state, DICOMDIR, ...) becomes `skipped`.
+ */
+export async function convertDicomBytes(bytes: Uint8Array, options: ConvertOptions = defaultConvertOptions, _fileName?: string): Promise<ConvertOutcome> {
+	let parsed: ParsedDicom;
+	try {
+		parsed = parseDicomBytes(bytes);
+	} catch (e) {
+		return { kind: "failed", stage: e instanceof ConvertError ? e.stage : "parse", error: errorText(e) };
+	}
+	let meta: DicomMeta;
+	try {
+		meta = readMeta(parsed.dataSet, parsed.transferSyntaxUid);
+	} catch (e) {
+		return { kind: "failed", stage: "parse", error: `cannot read the header: ${errorText(e)}` };
+	}
+	if (!hasPixelData(parsed)) {
+		const reason = `holds no image: ${noImageKind(meta.sopClassUid)}${parsed.truncated ? " (file truncated)" : ""}`;
+		return { kind: "skipped", reason, meta };
+	}
+	let frame: FrameValues;
+	try {
+		frame = await decodeFirstFrame(parsed, options.maxPixels > 0 ? options.maxPixels : defaultConvertOptions.maxPixels);
+	} catch (e) {
+		return { kind: "failed", stage: e instanceof ConvertError ? e.stage : "decode", error: errorText(e), meta };
+	}
+	let image;
+	try {
+		image = windowFrame(frame);
+	} catch (e) {
+		return { kind: "failed", stage: "window", error: errorText(e), meta };
+	}
+	try {
+		const png = encodeRgbPng(image.data, image.width, image.height, image.channels, options.pngCompressionLevel);
+		const warnings = [...parsed.warnings, ...frame.warnings];
+		if (meta.numberOfFrames > 1) warnings.push(`first of ${meta.numberOfFrames} frames`);
+		const result: ConvertOutcome = { kind: "image", png, width: image.width, height: image.height, meta, warnings };
+		if (options.thumbnailSize > 0) {
+			const t = boxDownscale(image.data, image.width, image.height, image.channels, options.thumbnailSize);
+			result.thumbnail = encodeRgbPng(t.data, t.width, t.height, image.channels, options.pngCompressionLevel);
+		}
+		return result;
+	} catch (e) {
+		return { kind: "failed", stage: "encode", error: errorText(e), meta };
+	}
+}

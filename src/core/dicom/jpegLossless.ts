@@ -1,0 +1,30 @@
+/** A decoded JPEG frame: interleaved samples. */
+export interface DecodedJpeg {
+	width: number;
+	height: number;
+	components: number;
+	precision: number;
+	samples: Uint8Array | Uint16Array | Int32Array;
+}
+
+interface LosslessDecoder {
+	decode(buffer: ArrayBuffer, offset: number, length: number, numBytes?: number): Uint8Array | Uint16Array;
+	frame: { dimX: number; dimY: number };
+	numComp: number;
+	precision: number;
+}
+
+let ctor: (new () => LosslessDecoder) | undefined;
+
+/** Decodes a JPEG Lossless (process 14) codestream with jpeg-lossless-decoder-js. */
+export function decodeJpegLossless(frame: Uint8Array, bitsAllocated: number): DecodedJpeg {
+	if (!ctor) {
+		// eslint-disable-next-line @typescript-eslint/no-require-imports
+		const mod = require("jpeg-lossless-decoder-js") as { Decoder: new () => LosslessDecoder };
+		ctor = mod.Decoder;
+	}
+	const decoder = new ctor();
+	const copy = new Uint8Array(frame); // a copy with its own buffer (Buffer#slice would not copy)
+	const samples = decoder.decode(copy.buffer, 0, copy.byteLength, bitsAllocated > 8 ? 2 : 1);
+	return { width: decoder.frame.dimX, height: decoder.frame.dimY, components: decoder.numComp, precision: decoder.precision, samples };
+}

@@ -1,0 +1,389 @@
+import * as zlib from "node:zlib";
+import type * as dicomParser from "dicom-parser";
+import { decodeWithWasm } from "./codecs";
+import { applyPalette, expandYbr422, ybrFullToRgb } from "./color";
+import { ConvertError, errorText } from "./convertError";
+import { firstEncapsulatedFrame } from "./frames";
+import { decodeJpegLossless } from "./jpegLossless";
+import { decodeJpegDct } from "./jpegDct";
+import type { ParsedDicom } from "./parse";
+import { decodeRleFrame } from "./rle";
+import { pixelEncodingOf, TS, transferSyntaxName, type PixelEncoding } from "./transferSyntax";
+
+/** The first frame as modality values (after MONOCHROME1 inversion and rescale) in float32. */
+export interface FrameValues {
+	width: number;
+	height: number;
+	channels: 1 | 3;
+	/** Pixel-interleaved values, float32 as the reference casts them. */
+	values: Float32Array;
+	warnings: string[];
+}
+
+/** Image attributes of the data set, with defaults for what is missing. */
+export interface PixelModule {
+	rows: number;
+	columns: number;
+	samplesPerPixel: number;
+	bitsAllocated: number;
+	bitsStored: number;
+	pixelRepresentation: number;
+	photometric: string;
+	planarConfiguration: number;
+	frames: number;
+	slope: number;
+	intercept: number;
+}
+
+function num(ds: dicomParser.DataSet, tag: string): number | undefined {
+	const el = ds.elements[tag];
+	if (!el || el.length < 2 || el.dataOffset + 2 > ds.byteArray.length) return undefined;
+	return ds.uint16(tag);
+}
+
+function ds(dsx: dicomParser.DataSet, tag: string): number | undefined {
+	try {
+		const v = dsx.floatString(tag);
+		return v !== undefined && Number.isFinite(v) ? v : undefined;
+	} catch (_) {
+		return undefined;
+	}
+}
+
+export function readPixelModule(dataSet: dicomParser.DataSet): PixelModule {
+	const bitsAllocated = num(dataSet, "x00280100") ?? 0;
+	const frames = Number.parseInt((dataSet.string("x00280008") ?? "1").trim(), 10);
+	return {
+		rows: num(dataSet, "x00280010") ?? 0,
+		columns: num(dataSet, "x00280011") ?? 0,
+		samplesPerPixel: num(dataSet, "x00280002") ?? 1,
+		bitsAllocated,
+		bitsStored: num(dataSet, "x00280101") ?? bitsAllocated,
+		pixelRepresentation: num(dataSet, "x00280103") ?? 0,
+		photometric: (dataSet.string("x00280004") ?? "").trim().toUpperCase(),
+		planarConfiguration: num(dataSet, "x00280006") ?? 0,
+		frames: Number.isFinite(frames) && frames > 0 ? frames : 1,
+		slope: ds(dataSet, "x00281053") ?? 1,
+		intercept: ds(dataSet, "x00281052") ?? 0,
+	};
+}
+
+/** Stored samples of frame 1, pixel-interleaved, as integers (or floats for float pixel data). */
+interface Stored {
+	samples: Int32Array | Float64Array;
+	channels: 1 | 3;
+	/** True when the codec already turned YBR into RGB (JPEG, JPEG 2000 with MCT). */
+	colorConverted: boolean;
+	/** Bits that carry the value (for MONOCHROME1 inversion). */
+	bits: number;
+	signed: boolean;
+	isFloat: boolean;
+}
+
+/** Mask to `bits` and sign-extend when signed. */
+function fixBits(v: number, bits: number, signed: boolean): number {
+	if (bits >= 32) return signed ? v | 0 : v >>> 0;
+	const masked = v & ((1 << bits) - 1);
+	if (signed && masked & (1 << (bits - 1))) return masked - (1 << bits);
+	return masked;
+}
+
+/** Reads native (uncompressed) samples of frame 1 from raw bytes in the data set's byte order. */
+function readNative(bytes: Uint8Array, pm: PixelModule, littleEndian: boolean, warnings: string[]): Int32Array | Float64Array {
+	const count = pm.rows * pm.columns * pm.samplesPerPixel;
+	const ba = pm.bitsAllocated;
+	const bs = Math.min(pm.bitsStored || ba, ba);
+	const signed = pm.pixelRepresentation === 1;
+	const need = Math.ceil((count * ba) / 8);
+	if (bytes.length < need) {
+		warnings.push(`pixel data holds ${bytes.length} of ${need} bytes; the rest is black`);
+		const padded = new Uint8Array(need);
+		padded.set(bytes);
+		bytes = padded;
+	}
+	const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+	if (ba === 1) {
+		const out = new Int32Array(count);
+		for (let i = 0; i < count; i++) out[i] = ((bytes[i >> 3] ?? 0) >> (i & 7)) & 1;
+		return out;
+	}
+	if (ba === 8) {
+		const out = new Int32Array(count);
+		if (bs === 8 && !signed) for (let i = 0; i < count; i++) out[i] = bytes[i] ?? 0;
+		else for (let i = 0; i < count; i++) out[i] = fixBits(bytes[i] ?? 0, bs, signed);
+		return out;
+	}
+	if (ba === 16) {
+		const out = new Int32Array(count);
+		if (bs === 16) {
+			if (signed) for (let i = 0; i < count; i++) out[i] = view.getInt16(2 * i, littleEndian);
+			else for (let i = 0; i < count; i++) out[i] = view.getUint16(2 * i, littleEndian);
+		} else {
+			for (let i = 0; i < count; i++) out[i] = fixBits(view.getUint16(2 * i, littleEndian), bs, signed);
+		}
+		return out;
+	}
+	if (ba === 32) {
+		const out = new Float64Array(count);
+		for (let i = 0; i < count; i++) out[i] = fixBits(view.getUint32(4 * i, littleEndian), bs, signed);
+		return out;
+	}
+	throw new ConvertError("decode", `unsupported Bits Allocated ${ba}`);
+}
+
+/** Turns planar (RRR…GGG…BBB…) samples into pixel-interleaved ones. */
+function interleave<T extends Int32Array | Float64Array>(planar: T, pixels: number): T {
+	const out = new (planar.constructor as new (n: number) => T)(planar.length);
+	for (let c = 0; c < 3; c++) for (let i = 0; i < pixels; i++) out[3 * i + c] = planar[c * pixels + i] ?? 0;
+	return out;
+}
+
+/** Reads decoded codec bytes (8 or 16 bits per sample, little endian) as integers. */
+function fromCodec(pixels: Uint8Array, bitsPerSample: number, count: number, signed: boolean, bits: number): Int32Array {
+	const out = new Int32Array(count);
+	if (bitsPerSample <= 8) {
+		const n = Math.min(count, pixels.length);
+		if (signed) for (let i = 0; i < n; i++) out[i] = fixBits(pixels[i] ?? 0, Math.min(bits, 8), true);
+		else for (let i = 0; i < n; i++) out[i] = pixels[i] ?? 0;
+		return out;
+	}
+	const view = new DataView(pixels.buffer, pixels.byteOffset, pixels.byteLength);
+	const n = Math.min(count, pixels.length >> 1);
+	if (signed) for (let i = 0; i < n; i++) out[i] = fixBits(view.getUint16(2 * i, true), Math.min(bits, 16), true);
+	else for (let i = 0; i < n; i++) out[i] = view.getUint16(2 * i, true);
+	return out;
+}
+
+async function decodeEncapsulated(
+	parsed: ParsedDicom,
+	el: dicomParser.Element,
+	pm: PixelModule,
+	encoding: PixelEncoding,
+	warnings: string[],
+): Promise<Stored> {
+	const frame = firstEncapsulatedFrame(parsed.dataSet, el, pm.frames, encoding);
+	const spp = pm.samplesPerPixel === 3 ? 3 : 1;
+	const pixelCount = pm.rows * pm.columns;
+	const count = pixelCount * spp;
+	const signed = pm.pixelRepresentation === 1;
+	const bits = pm.bitsStored || pm.bitsAllocated;
+	const base = { channels: spp as 1 | 3, bits, signed, isFloat: false };
+	switch (encoding) {
+		case "rle": {
+			const raw = decodeRleFrame(frame, pixelCount, spp, pm.bitsAllocated);
+			return { ...base, samples: readNative(raw, { ...pm, samplesPerPixel: spp }, true, warnings), colorConverted: false };
+		}
+		case "deflatedFrame": {
+			let raw: Uint8Array;
+			try {
+				raw = zlib.inflateRawSync(frame);
+			} catch (_) {
+				raw = zlib.inflateSync(frame);
+			}
+			return { ...base, samples: readNative(raw, { ...pm, samplesPerPixel: spp }, true, warnings), colorConverted: false };
+		}
+		case "jpegLossless": {
+			const d = decodeJpegLossless(frame, pm.bitsAllocated);
+			checkSize(d.width, d.height, d.components, pm, spp);
+			const out = new Int32Array(count);
+			const n = Math.min(count, d.samples.length);
+			if (signed) for (let i = 0; i < n; i++) out[i] = fixBits(d.samples[i] ?? 0, bits, true);
+			else for (let i = 0; i < n; i++) out[i] = d.samples[i] ?? 0;
+			return { ...base, samples: out, colorConverted: false };
+		}
+		case "jpeg": {
+			const precision = jpegPrecision(frame);
+			if (precision > 8) {
+				const d = decodeJpegDct(frame);
+				checkSize(d.width, d.height, d.components, pm, spp);
+				const out = new Int32Array(count);
+				const n = Math.min(count, d.samples.length);
+				if (signed) for (let i = 0; i < n; i++) out[i] = fixBits(d.samples[i] ?? 0, bits, true);
+				else for (let i = 0; i < n; i++) out[i] = d.samples[i] ?? 0;
+				return { ...base, samples: out, colorConverted: d.components === 3 };
+			}
+			// GDCM decodes JPEG marked RGB without colour conversion; libjpeg would assume YCbCr when
+			// there is no Adobe marker, so tell it (APP14, transform 0).
+			const input = spp === 3 && pm.photometric === "RGB" ? withAdobeNoTransform(frame) : frame;
+			const { info, pixels } = await decodeWithWasm("libjpegturbo", input);
+			checkSize(info.width, info.height, info.componentCount, pm, spp);
+			return { ...base, samples: fromCodec(pixels, 8, count, signed, bits), colorConverted: true };
+		}
+		case "jpegLs": {
+			const { info, pixels, interleaveMode } = await decodeWithWasm("charls", frame);
+			checkSize(info.width, info.height, info.componentCount, pm, spp);
+			let samples = fromCodec(pixels, info.bitsPerSample, count, signed, bits);
+			if (spp === 3 && interleaveMode === 0) samples = interleave(samples, pixelCount);
+			return { ...base, samples, colorConverted: false };
+		}
+		case "j2k":
+		case "htj2k": {
+			const { info, pixels } = await decodeWithWasm(encoding === "j2k" ? "openjpeg" : "openjph", frame);
+			checkSize(info.width, info.height, info.componentCount, pm, spp);
+			const codecSigned = info.isSigned ?? signed;
+			const samples = fromCodec(pixels, info.bitsPerSample, count, codecSigned, info.bitsPerSample);
+			return { ...base, samples, colorConverted: true };
+		}
+		default:
+			throw new ConvertError("decode", `no decoder for ${encoding}`);
+	}
+}
+
+function checkSize(width: number, height: number, components: number, pm: PixelModule, spp: number): void {
+	if (width !== pm.columns || height !== pm.rows) {
+		throw new ConvertError("decode", `codestream is ${width}×${height} but the header says ${pm.columns}×${pm.rows}`);
+	}
+	if (components !== spp) throw new ConvertError("decode", `codestream has ${components} components but Samples per Pixel is ${spp}`);
+}
+
+/** Inserts an Adobe APP14 marker with transform 0 (RGB, no colour conversion) unless one is there. */
+export function withAdobeNoTransform(b: Uint8Array): Uint8Array {
+	for (let i = 2; i + 9 < b.length && b[i] === 0xff; ) {
+		const m = b[i + 1] ?? 0;
+		if (m === 0xee && b[i + 4] === 0x41 && b[i + 5] === 0x64 && b[i + 6] === 0x6f && b[i + 7] === 0x62 && b[i + 8] === 0x65) return b;
+		if (m === 0xda || m === 0xd9) break;
+		i += 2 + (((b[i + 2] ?? 0) << 8) | (b[i + 3] ?? 0));
+	}
+	const app14 = [0xff, 0xee, 0x00, 0x0e, 0x41, 0x64, 0x6f, 0x62, 0x65, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00];
+	const out = new Uint8Array(b.length + app14.length);
+	out.set(b.subarray(0, 2), 0);
+	out.set(app14, 2);
+	out.set(b.subarray(2), 2 + app14.length);
+	return out;
+}
+
+/** The sample precision in a JPEG's SOF marker (8 for baseline, 12 for extended). */
+export function jpegPrecision(b: Uint8Array): number {
+	let i = 2;
+	while (i + 4 < b.length) {
+		if (b[i] !== 0xff) {
+			i++;
+			continue;
+		}
+		const m = b[i + 1] ?? 0;
+		if (m === 0xff) {
+			i++;
+			continue;
+		}
+		if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) return b[i + 4] ?? 8;
+		if (m === 0xd8 || (m >= 0xd0 && m <= 0xd7) || m === 0x01) {
+			i += 2;
+			continue;
+		}
+		i += 2 + (((b[i + 2] ?? 0) << 8) | (b[i + 3] ?? 0));
+	}
+	return 8;
+}
+
+/**
+ * Decodes the first frame of a parsed data set into float32 modality values: stored values →
+ * MONOCHROME1 inverted over the stored range → PALETTE COLOR / YBR to RGB → rescale (grayscale only).
+ * Throws ConvertError (stage "decode") with a one-line reason.
+ */
+export async function decodeFirstFrame(parsed: ParsedDicom, maxPixels: number): Promise<FrameValues> {
+	const { dataSet } = parsed;
+	const warnings: string[] = [];
+	const pm = readPixelModule(dataSet);
+	const el = dataSet.elements["x7fe00010"];
+	const floatEl = dataSet.elements["x7fe00008"] ?? dataSet.elements["x7fe00009"];
+	if (!el && !floatEl) throw new ConvertError("decode", "no pixel data");
+	if (pm.rows <= 0 || pm.columns <= 0) throw new ConvertError("decode", `invalid image size ${pm.columns}×${pm.rows}`);
+	const pixelCount = pm.rows * pm.columns;
+	if (pixelCount > maxPixels) {
+		throw new ConvertError("decode", `image of ${pm.columns}×${pm.rows} pixels exceeds the limit of ${maxPixels} pixels`);
+	}
+	if (pm.samplesPerPixel !== 1 && pm.samplesPerPixel !== 3) throw new ConvertError("decode", `unsupported Samples per Pixel ${pm.samplesPerPixel}`);
+	const littleEndian = parsed.transferSyntaxUid !== TS.explicitBE;
+	let stored: Stored;
+	if (!el && floatEl) {
+		const isDouble = floatEl.tag === "x7fe00009";
+		const size = isDouble ? 8 : 4;
+		const count = pixelCount * pm.samplesPerPixel;
+		const avail = Math.max(0, Math.min(floatEl.length, dataSet.byteArray.length - floatEl.dataOffset));
+		const view = new DataView(dataSet.byteArray.buffer, dataSet.byteArray.byteOffset + floatEl.dataOffset, avail);
+		const samples = new Float64Array(count);
+		const n = Math.min(count, Math.floor(avail / size));
+		if (n < count) warnings.push(`float pixel data holds ${n} of ${count} values; the rest is 0`);
+		for (let i = 0; i < n; i++) samples[i] = isDouble ? view.getFloat64(i * size, littleEndian) : view.getFloat32(i * size, littleEndian);
+		stored = { samples, channels: pm.samplesPerPixel === 3 ? 3 : 1, colorConverted: false, bits: 32, signed: true, isFloat: true };
+	} else if (el && el.encapsulatedPixelData) {
+		const encoding = pixelEncodingOf(parsed.transferSyntaxUid);
+		if (!encoding || encoding === "native") throw new ConvertError("decode", `unsupported transfer syntax ${transferSyntaxName(parsed.transferSyntaxUid)}`);
+		try {
+			stored = await decodeEncapsulated(parsed, el, pm, encoding, warnings);
+		} catch (e) {
+			if (e instanceof ConvertError) throw e;
+			throw new ConvertError("decode", `${transferSyntaxName(parsed.transferSyntaxUid)} decode failed: ${codecErrorText(e)}`);
+		}
+	} else if (el) {
+		const encoding = pixelEncodingOf(parsed.transferSyntaxUid);
+		if (encoding !== "native" && encoding !== undefined) {
+			throw new ConvertError("decode", `transfer syntax ${transferSyntaxName(parsed.transferSyntaxUid)} but pixel data is not encapsulated`);
+		}
+		if (![1, 8, 16, 32].includes(pm.bitsAllocated)) throw new ConvertError("decode", `unsupported Bits Allocated ${pm.bitsAllocated}`);
+		const start = Math.min(el.dataOffset, dataSet.byteArray.length);
+		const end = Math.min(el.dataOffset + el.length, dataSet.byteArray.length);
+		const bytes = dataSet.byteArray.subarray(start, end);
+		const spp = pm.samplesPerPixel === 3 ? 3 : 1;
+		let samples: Int32Array | Float64Array;
+		if (spp === 3 && pm.photometric === "YBR_FULL_422" && pm.bitsAllocated === 8) {
+			const need = pixelCount * 2;
+			let b = bytes;
+			if (b.length < need) {
+				warnings.push(`pixel data holds ${b.length} of ${need} bytes; the rest is black`);
+				b = new Uint8Array(need);
+				b.set(bytes);
+			}
+			samples = expandYbr422(b, pm.columns, pm.rows);
+		} else {
+			samples = readNative(bytes, { ...pm, samplesPerPixel: spp }, littleEndian, warnings);
+			if (spp === 3 && pm.planarConfiguration === 1) samples = interleave(samples, pixelCount);
+		}
+		stored = {
+			samples,
+			channels: spp,
+			colorConverted: false,
+			bits: Math.min(pm.bitsStored || pm.bitsAllocated, pm.bitsAllocated),
+			signed: pm.pixelRepresentation === 1,
+			isFloat: false,
+		};
+	} else {
+		throw new ConvertError("decode", "no pixel data");
+	}
+	if (parsed.truncated && warnings.length === 0) warnings.push("file is truncated");
+	return toValues(parsed, pm, stored, warnings);
+}
+
+function codecErrorText(e: unknown): string {
+	if (typeof e === "number") return `codec error ${e}`;
+	return errorText(e);
+}
+
+function toValues(parsed: ParsedDicom, pm: PixelModule, stored: Stored, warnings: string[]): FrameValues {
+	const pi = pm.photometric;
+	let samples = stored.samples;
+	let channels = stored.channels;
+	if (channels === 1 && pi === "PALETTE COLOR") {
+		samples = applyPalette(parsed.dataSet, samples, pm.bitsAllocated);
+		channels = 3;
+	} else if (channels === 3 && (pi === "YBR_FULL" || pi === "YBR_FULL_422") && !stored.colorConverted) {
+		ybrFullToRgb(samples, stored.bits >= 16 ? (1 << stored.bits) - 1 : 255);
+	}
+	const values = new Float32Array(samples.length);
+	if (channels === 1) {
+		const invert = pi === "MONOCHROME1" && !stored.isFloat;
+		if (invert) warnings.push("MONOCHROME1 inverted");
+		// GDCM inverts over the range of the stored bits: unsigned max - v, signed -1 - v.
+		const flip = stored.signed ? -1 : 2 ** stored.bits - 1;
+		const { slope, intercept } = pm;
+		const rescale = slope !== 1 || intercept !== 0;
+		for (let i = 0; i < samples.length; i++) {
+			let v = samples[i] ?? 0;
+			if (invert) v = flip - v;
+			values[i] = rescale ? v * slope + intercept : v;
+		}
+	} else {
+		for (let i = 0; i < samples.length; i++) values[i] = samples[i] ?? 0;
+	}
+	return { width: pm.columns, height: pm.rows, channels, values, warnings };
+}

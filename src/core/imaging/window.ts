@@ -1,0 +1,150 @@
+/**
+ * Percentile windowing, bit-exact with the reference (numpy 1.24):
+ *   lo, hi = numpy.percentile(a.astype(float32), [10, 90])   # "linear" method, float64 result
+ *   a = numpy.clip(a, lo, hi)                                  # float32 (lo, hi rounded to float32)
+ *   a = (a - lo) * 255 / (hi - lo)                             # float32 ops; hi - lo is a float64 scalar
+ *   a.astype(uint8)                                            # truncation; NaN (hi == lo) → 0
+ * The percentiles are found by counting (integer-valued data of modest range) or by selection,
+ * never by a full sort.
+ */
+
+const fround = Math.fround;
+
+/** Largest value range (max - min) for which integer-valued data is counted instead of selected. */
+const COUNTING_RANGE = 1 << 20;
+
+/** Hoare-style quickselect: after the call, a[k] holds the k-th smallest of a[left..right]. */
+function select(a: Float32Array, k: number, left: number, right: number): void {
+	while (right > left) {
+		// Median of three as the pivot.
+		const mid = (left + right) >>> 1;
+		let x = a[left] ?? 0;
+		let y = a[mid] ?? 0;
+		let z = a[right] ?? 0;
+		if (x > y) [x, y] = [y, x];
+		if (y > z) [y, z] = [z, y];
+		if (x > y) [x, y] = [y, x];
+		const pivot = y;
+		let i = left;
+		let j = right;
+		while (i <= j) {
+			while ((a[i] ?? 0) < pivot) i++;
+			while ((a[j] ?? 0) > pivot) j--;
+			if (i <= j) {
+				const t = a[i] ?? 0;
+				a[i] = a[j] ?? 0;
+				a[j] = t;
+				i++;
+				j--;
+			}
+		}
+		if (k <= j) right = j;
+		else if (k >= i) left = i;
+		else return;
+	}
+}
+
+function minOf(a: Float32Array, from: number): number {
+	let m = Infinity;
+	for (let i = from; i < a.length; i++) {
+		const v = a[i] ?? 0;
+		if (v < m) m = v;
+	}
+	return m;
+}
+
+/** numpy's _lerp in float64: a + (b-a)·t, or b - (b-a)·(1-t) when t ≥ 0.5. */
+function lerp(a: number, b: number, t: number): number {
+	const diff = b - a;
+	return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
+}
+
+/** Order statistics needed for the given percentiles: index → value. */
+function orderStatistics(values: Float32Array, indices: number[]): Map<number, number> {
+	const n = values.length;
+	const result = new Map<number, number>();
+	let min = Infinity;
+	let max = -Infinity;
+	let integral = true;
+	for (let i = 0; i < n; i++) {
+		const v = values[i] ?? 0;
+		if (v < min) min = v;
+		if (v > max) max = v;
+		if (integral && v !== Math.floor(v)) integral = false;
+	}
+	if (integral && max - min < COUNTING_RANGE) {
+		const counts = new Uint32Array(max - min + 1);
+		for (let i = 0; i < n; i++) {
+			const bin = (values[i] ?? 0) - min;
+			counts[bin] = (counts[bin] ?? 0) + 1;
+		}
+		const wanted = [...new Set(indices)].sort((x, y) => x - y);
+		let seen = 0;
+		let w = 0;
+		for (let bin = 0; bin < counts.length && w < wanted.length; bin++) {
+			seen += counts[bin] ?? 0;
+			while (w < wanted.length && (wanted[w] ?? 0) < seen) {
+				result.set(wanted[w] ?? 0, bin + min);
+				w++;
+			}
+		}
+		return result;
+	}
+	const a = values.slice();
+	const wanted = [...new Set(indices)].sort((x, y) => x - y);
+	let left = 0;
+	for (const k of wanted) {
+		if (k === left && k > 0 && result.has(k - 1)) {
+			// The element right after a selected one is the minimum of the rest.
+			const m = minOf(a, left);
+			result.set(k, m);
+			continue;
+		}
+		select(a, k, left, n - 1);
+		result.set(k, a[k] ?? 0);
+		left = k + 1;
+	}
+	return result;
+}
+
+/**
+ * numpy.percentile(values, qs) with the default "linear" method, for float32 input (NaN-free).
+ * Returns float64 results as numpy 1.24 does.
+ */
+export function percentiles(values: Float32Array, qs: readonly number[]): number[] {
+	const n = values.length;
+	if (n === 0) return qs.map(() => Number.NaN);
+	const plan = qs.map((q) => {
+		const vi = (n - 1) * (q / 100);
+		const prev = Math.min(Math.max(Math.floor(vi), 0), n - 1);
+		const next = Math.min(prev + 1, n - 1);
+		return { prev, next, gamma: vi - prev };
+	});
+	const stats = orderStatistics(
+		values,
+		plan.flatMap((p) => [p.prev, p.next]),
+	);
+	return plan.map((p) => lerp(stats.get(p.prev) ?? 0, stats.get(p.next) ?? 0, p.gamma));
+}
+
+/**
+ * Windows float32 values to uint8 between their 10th and 90th percentiles, bit-exact with the
+ * reference. A constant image (or one where the two percentiles coincide) gives all zeros.
+ */
+export function windowToUint8(values: Float32Array): Uint8Array {
+	const out = new Uint8Array(values.length);
+	if (values.length === 0) return out;
+	const [lo = 0, hi = 0] = percentiles(values, [10, 90]);
+	const lo32 = fround(lo);
+	const hi32 = fround(hi);
+	const den = fround(hi - lo);
+	if (!(den > 0)) return out;
+	for (let i = 0; i < values.length; i++) {
+		let v = values[i] ?? 0;
+		if (v < lo32) v = lo32;
+		else if (v > hi32) v = hi32;
+		const scaled = fround(fround(fround(v - lo32) * 255) / den);
+		out[i] = scaled >= 255 ? 255 : scaled > 0 ? scaled : 0;
+	}
+	return out;
+}

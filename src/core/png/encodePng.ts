@@ -1,0 +1,31 @@
+import { PNG } from "pngjs";
+
+/** PNG filter used for every row: 1 = Sub (fast and compresses smooth medical images well). */
+export const PNG_FILTER = 1;
+
+/**
+ * Encodes 8-bit pixels as an 8-bit RGB PNG. Gray input (1 channel) is replicated to three equal
+ * channels, as the reference does. `level` is the zlib level (0–9); it changes size and speed, never
+ * pixels.
+ */
+export function encodeRgbPng(data: Uint8Array, width: number, height: number, channels: 1 | 3, level = 6): Uint8Array {
+	const pixels = width * height;
+	if (data.length !== pixels * channels) throw new Error(`PNG input has ${data.length} bytes, expected ${pixels * channels}`);
+	let rgb: Buffer;
+	if (channels === 3) {
+		rgb = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+	} else {
+		rgb = Buffer.allocUnsafe(pixels * 3);
+		for (let i = 0, o = 0; i < pixels; i++, o += 3) {
+			const v = data[i] ?? 0;
+			rgb[o] = v;
+			rgb[o + 1] = v;
+			rgb[o + 2] = v;
+		}
+	}
+	const png = PNG.sync.write(
+		{ width, height, data: rgb } as unknown as PNG,
+		{ colorType: 2, inputColorType: 2, inputHasAlpha: false, bitDepth: 8, deflateLevel: Math.max(0, Math.min(9, Math.round(level))), deflateStrategy: 0, filterType: PNG_FILTER },
+	);
+	return new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
+}

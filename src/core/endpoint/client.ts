@@ -1,0 +1,495 @@
+/**
+ * The endpoint client (PRODUCT.md §2–§3): turns batches of PNGs into embeddings through an Azure ML
+ * online endpoint, at the highest rate the endpoint allows and without losing an image.
+ *
+ * Layers, outermost first:
+ * 1. the pause gate: while the endpoint as a whole refuses (429/503 streaks) nothing new is sent; one
+ *    request at a time probes, and a `Retry-After` holds every request until it has passed;
+ * 2. the concurrency cap, adaptive (AIMD): halved on "Too many pending requests", +1 after a run of
+ *    successes, never above `maxConcurrentRequests`;
+ * 3. the rate limiter (bottleneck, `minTime` spacing with a small margin, shared by the whole client),
+ *    taken right before sending so that the spacing survives waits for a slot;
+ * 4. retries (p-retry, exponential backoff with jitter) following `retryPolicy`;
+ * 5. the per-request timeout, `AbortSignal.any([signal, AbortSignal.timeout(requestTimeoutMs)])`.
+ * Around them: payload-cap splitting, 413 halving, and the split of a failed batch into single images.
+ */
+import Bottleneck from "bottleneck";
+import { Emitter, type Event } from "../util/events";
+import type { Logger } from "../util/logger";
+import { buildPayload, payloadBytes, splitByPayload, type PayloadRow } from "./payload";
+import { MalformedResponseError, parseEmbeddingResponse, type ParsedEmbeddings } from "./response";
+import { AttemptError, classifyHttpFailure, isRetryable, retryPolicy } from "./retryPolicy";
+import {
+	FatalEndpointError,
+	type ClientStatus,
+	type EmbedItemResult,
+	type EmbedRequestItem,
+	type EndpointSettings,
+	type ImageEmbedder,
+	type TextEmbeddings,
+	type TokenProvider,
+} from "./types";
+
+type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+
+interface Row extends PayloadRow {
+	id: string;
+}
+
+type PRetryModule = typeof import("p-retry", { with: { "resolution-mode": "import" } });
+let pRetryModule: Promise<PRetryModule> | undefined;
+/** p-retry is ESM-only; load it once, lazily (works under tsc's CommonJS output and in esbuild bundles). */
+function loadPRetry(): Promise<PRetryModule> {
+	pRetryModule ??= import("p-retry");
+	return pRetryModule;
+}
+
+function abortReason(signal: AbortSignal): unknown {
+	return signal.reason ?? new DOMException("The operation was aborted.", "AbortError");
+}
+
+function causeMessage(e: unknown): string {
+	if (!(e instanceof Error)) return String(e);
+	const cause = (e as Error & { cause?: unknown }).cause;
+	if (cause instanceof Error) return `${e.message} (${(cause as Error & { code?: string }).code ?? cause.message})`;
+	return e.message;
+}
+
+export class EndpointClient implements ImageEmbedder {
+	private readonly emitter = new Emitter<ClientStatus>();
+	readonly onDidChangeStatus: Event<ClientStatus> = this.emitter.event;
+
+	private readonly limiter: Bottleneck;
+	/** Current adaptive concurrency and the requests holding a slot. */
+	private concurrency: number;
+	private inFlight = 0;
+	private readonly slotWaiters: { resolve: () => void }[] = [];
+	private successRun = 0;
+	private lastDecreaseAt = 0;
+
+	/** Endpoint-wide refusal: when the current streak of refusals started (reset by any success). */
+	private refusalSince: number | undefined;
+	private paused: { reason: string; resumeAt: number } | undefined;
+	private probeInFlight = false;
+	/** No request leaves before this time (a Retry-After received by any request). */
+	private holdUntil = 0;
+	private fatal: unknown;
+	private readonly wakers = new Set<() => void>();
+
+	constructor(
+		private readonly settings: EndpointSettings,
+		private readonly tokens: TokenProvider,
+		private readonly logger: Logger,
+		private readonly fetchImpl: FetchLike = fetch,
+	) {
+		if (!/^https?:\/\//i.test(settings.url)) throw new FatalEndpointError("config", `The endpoint URL must start with https:// (or http:// for a local endpoint): "${settings.url}".`);
+		if (!(settings.batchSize >= 1) || !(settings.maxConcurrentRequests >= 1) || !(settings.retries >= 1)) {
+			throw new FatalEndpointError("config", "batchSize, maxConcurrentRequests and retries must each be at least 1.");
+		}
+		if (!(settings.rateLimit.calls >= 1) || !(settings.rateLimit.periodSeconds > 0)) {
+			throw new FatalEndpointError("config", "The rate limit needs at least 1 call per period and a period above 0 s.");
+		}
+		this.concurrency = settings.maxConcurrentRequests;
+		this.limiter = new Bottleneck({ minTime: EndpointClient.spacingMs(settings.rateLimit) });
+	}
+
+	/**
+	 * Gap between two requests so that no window of `periodSeconds` ever holds more than `calls`
+	 * requests, even measured on the server with a little network jitter: the period plus a margin
+	 * (1 %, at least 20 ms), spread evenly. A long run gets ~99 % of the ceiling, in a steady stream.
+	 */
+	static spacingMs(rate: { calls: number; periodSeconds: number }): number {
+		const periodMs = rate.periodSeconds * 1000;
+		return (periodMs + Math.max(periodMs * 0.01, 20)) / rate.calls;
+	}
+
+	get status(): ClientStatus {
+		return this.paused
+			? { state: "paused", reason: this.paused.reason, resumeAt: this.paused.resumeAt }
+			: { state: "running", inFlight: this.inFlight, concurrency: this.concurrency };
+	}
+
+	async embedImages(items: EmbedRequestItem[], signal: AbortSignal): Promise<EmbedItemResult[]> {
+		signal.throwIfAborted();
+		const rows: Row[] = items.map((it) => ({
+			id: it.id,
+			image: Buffer.from(it.png.buffer, it.png.byteOffset, it.png.byteLength).toString("base64"),
+			text: "",
+		}));
+		const results = new Map<string, EmbedItemResult>();
+		const groups = splitByPayload(rows, this.settings.batchSize, this.settings.maxPayloadBytes);
+		await Promise.all(
+			groups.map(async (group) => {
+				if (group.length === 1 && payloadBytes(group) > this.settings.maxPayloadBytes) {
+					const row = group[0] as Row;
+					results.set(row.id, { id: row.id, ok: false, error: `image too large: its request body (${payloadBytes(group)} bytes) exceeds the payload cap of ${this.settings.maxPayloadBytes} bytes` });
+					return;
+				}
+				for (const r of await this.embedGroup(group, signal, true)) results.set(r.id, r);
+			}),
+		);
+		return items.map((it) => results.get(it.id) ?? { id: it.id, ok: false, error: "internal error: no result" });
+	}
+
+	async embedTexts(texts: string[], signal: AbortSignal): Promise<TextEmbeddings> {
+		signal.throwIfAborted();
+		const rows: Row[] = texts.map((text, i) => ({ id: String(i), image: "", text }));
+		const groups = splitByPayload(rows, this.settings.batchSize, this.settings.maxPayloadBytes);
+		const parsed = await Promise.all(
+			groups.map(async (group) => {
+				try {
+					return await this.send(group, "text_features", signal);
+				} catch (e) {
+					if (e instanceof AttemptError) throw new Error(`Text embedding failed: ${e.message}`);
+					throw e;
+				}
+			}),
+		);
+		const embeddings = parsed.flatMap((p) => p.vectors);
+		const scalingFactor = parsed.find((p) => p.scalingFactor !== undefined)?.scalingFactor;
+		return scalingFactor === undefined ? { embeddings } : { embeddings, scalingFactor };
+	}
+
+	dispose(): void {
+		this.fatal ??= new DOMException("The endpoint client was disposed.", "AbortError");
+		this.wake();
+		this.limiter.stop({ dropWaitingJobs: true }).catch(() => undefined);
+		this.emitter.dispose();
+	}
+
+	/** One group of images: send it; on 413 halve it; after a permanent failure, try the images one by one. */
+	private async embedGroup(group: Row[], signal: AbortSignal, mayTrySingles: boolean): Promise<EmbedItemResult[]> {
+		try {
+			const { vectors, scalingFactor } = await this.send(group, "image_features", signal);
+			return group.map((row, i) => {
+				const embedding = vectors[i] as Float32Array;
+				return scalingFactor === undefined ? { id: row.id, ok: true, embedding } : { id: row.id, ok: true, embedding, scalingFactor };
+			});
+		} catch (e) {
+			if (!(e instanceof AttemptError)) throw e;
+			if (e.kind === "too-large") {
+				if (group.length === 1) return [{ id: (group[0] as Row).id, ok: false, error: "image too large for the endpoint (HTTP 413)" }];
+				const half = Math.ceil(group.length / 2);
+				this.logger.info(`Endpoint refused a batch of ${group.length} images as too large; splitting it in two.`);
+				const parts = await Promise.all([this.embedGroup(group.slice(0, half), signal, mayTrySingles), this.embedGroup(group.slice(half), signal, mayTrySingles)]);
+				return parts.flat();
+			}
+			if (group.length > 1 && mayTrySingles && retryPolicy.splitToSingles.has(e.kind)) {
+				this.logger.warn(`A batch of ${group.length} images failed (${e.message}); retrying its images one by one.`);
+				const singles = await Promise.all(group.map((row) => this.embedGroup([row], signal, false)));
+				return singles.flat();
+			}
+			return group.map((row) => ({ id: row.id, ok: false, error: e.message }));
+		}
+	}
+
+	/**
+	 * Sends one group with retries. Endpoint-wide refusal that outlasts the retries pauses the client
+	 * and re-queues the group; resolves with the vectors, or rejects with an AttemptError (the group
+	 * failed), a FatalEndpointError, or the abort reason.
+	 */
+	private async send(group: Row[], field: "image_features" | "text_features", signal: AbortSignal): Promise<ParsedEmbeddings> {
+		const { default: pRetry } = await loadPRetry();
+		const body = buildPayload(group);
+		for (;;) {
+			try {
+				return await pRetry(() => this.attempt(body, group.length, field, signal), {
+					retries: this.settings.retries - 1,
+					factor: 2,
+					minTimeout: this.settings.minRetryDelayMs,
+					maxTimeout: this.settings.maxRetryDelayMs,
+					randomize: true,
+					signal,
+					shouldRetry: (err) => !signal.aborted && this.fatal === undefined && isRetryable(err, err.attemptNumber),
+					onFailedAttempt: (err) => {
+						if (err instanceof AttemptError && isRetryable(err, err.attemptNumber) && err.retriesLeft > 0 && !signal.aborted) {
+							this.logger.debug(`Request of ${group.length} rows failed (${err.message}); attempt ${err.attemptNumber} of ${this.settings.retries}, retrying.`);
+						}
+					},
+				});
+			} catch (e) {
+				if (signal.aborted) throw abortReason(signal);
+				if (this.fatal !== undefined) throw this.fatal;
+				if (e instanceof AttemptError && retryPolicy.endpointWide.has(e.kind)) {
+					// Not this group's fault: the endpoint refuses everyone. Pause, then send it again.
+					this.enterPause(`endpoint refusing requests: ${e.message}`, e.retryAfterMs);
+					if (this.fatal !== undefined) throw this.fatal;
+					continue;
+				}
+				throw e;
+			}
+		}
+	}
+
+	/** One request through every layer. While paused, the request may be the probe; a refused probe waits again. */
+	private async attempt(body: string, rowCount: number, field: "image_features" | "text_features", signal: AbortSignal): Promise<ParsedEmbeddings> {
+		for (;;) {
+			const probe = await this.passGate(signal);
+			let outcome: ParsedEmbeddings | AttemptError;
+			try {
+				outcome = await this.request(body, rowCount, field, signal);
+			} catch (e) {
+				if (probe) this.endProbe();
+				if (e instanceof FatalEndpointError) this.setFatal(e);
+				throw e;
+			}
+			if (!probe) {
+				if (outcome instanceof AttemptError) throw outcome;
+				return outcome;
+			}
+			if (outcome instanceof AttemptError && retryPolicy.endpointWide.has(outcome.kind)) {
+				this.probeRefused(outcome);
+				continue;
+			}
+			this.resume();
+			if (outcome instanceof AttemptError) throw outcome;
+			return outcome;
+		}
+	}
+
+	/** Takes a slot and a rate token, sends, classifies. Refusals and successes update the shared state. */
+	private async request(body: string, rowCount: number, field: "image_features" | "text_features", signal: AbortSignal): Promise<ParsedEmbeddings | AttemptError> {
+		await this.acquireSlot(signal);
+		const startedAt = Date.now();
+		try {
+			await this.rateToken(signal);
+			const token = await this.tokens.getToken(signal);
+			const headers: Record<string, string> = { "Content-Type": "application/json", Authorization: `Bearer ${token}` };
+			if (this.settings.deployment) headers["azureml-model-deployment"] = this.settings.deployment;
+			const requestSignal = AbortSignal.any([signal, AbortSignal.timeout(this.settings.requestTimeoutMs)]);
+			let status: number;
+			let responseHeaders: Headers;
+			let text: string;
+			try {
+				const res = await this.fetchImpl(this.settings.url, { method: "POST", headers, body, signal: requestSignal });
+				status = res.status;
+				responseHeaders = res.headers;
+				text = await res.text();
+			} catch (e) {
+				if (signal.aborted) throw abortReason(signal);
+				if (requestSignal.aborted) return this.noteFailure(new AttemptError("timeout", `no answer within ${this.settings.requestTimeoutMs} ms (timeout)`), startedAt);
+				return this.noteFailure(new AttemptError("network", `connection error: ${causeMessage(e).split(token).join("***")}`), startedAt);
+			}
+			if (status >= 200 && status < 300) {
+				try {
+					const parsed = parseEmbeddingResponse(text, rowCount, field);
+					this.noteSuccess();
+					return parsed;
+				} catch (e) {
+					if (e instanceof MalformedResponseError) return this.noteFailure(new AttemptError("malformed", e.message, status), startedAt);
+					throw e;
+				}
+			}
+			const failure = classifyHttpFailure(status, responseHeaders, text, token, this.settings.url);
+			if (failure instanceof FatalEndpointError) {
+				this.setFatal(failure);
+				throw failure;
+			}
+			return this.noteFailure(failure, startedAt);
+		} finally {
+			this.releaseSlot();
+		}
+	}
+
+	private noteSuccess(): void {
+		this.refusalSince = undefined;
+		this.successRun++;
+		if (this.concurrency < this.settings.maxConcurrentRequests && this.successRun >= 2 * this.concurrency) {
+			this.concurrency++;
+			this.successRun = 0;
+			this.logger.debug(`Endpoint keeps up: concurrency raised to ${this.concurrency}.`);
+			this.pumpSlots();
+			this.fireStatus();
+		}
+	}
+
+	private noteFailure(e: AttemptError, startedAt: number): AttemptError {
+		if (e.retryAfterMs !== undefined && (e.kind === "refusal" || e.kind === "overload" || e.kind === "server")) {
+			this.holdUntil = Math.max(this.holdUntil, Date.now() + e.retryAfterMs);
+		}
+		if (retryPolicy.endpointWide.has(e.kind)) {
+			this.successRun = 0;
+			this.refusalSince ??= Date.now();
+			if (e.kind === "overload" && startedAt >= this.lastDecreaseAt && this.concurrency > 1) {
+				// One decrease per wave: requests started before the last decrease do not count again.
+				this.concurrency = Math.max(1, Math.floor(this.concurrency / 2));
+				this.lastDecreaseAt = Date.now();
+				this.logger.info(`Endpoint has too many pending requests: concurrency lowered to ${this.concurrency}.`);
+				this.fireStatus();
+			}
+			const streakMs = Date.now() - this.refusalSince;
+			if (!this.paused && streakMs > this.settings.maxRetryDelayMs * 2) {
+				this.enterPause(`endpoint refusing requests for ${Math.round(streakMs / 1000)} s: ${e.message}`, e.retryAfterMs);
+			}
+		}
+		return e;
+	}
+
+	// ---- pause, probe, resume ----
+
+	private enterPause(reason: string, retryAfterMs: number | undefined): void {
+		const now = Date.now();
+		this.refusalSince ??= now;
+		const deadline = this.refusalSince + this.settings.maxPauseMs;
+		if (now >= deadline) {
+			this.setFatal(new FatalEndpointError("paused-too-long", `The endpoint has refused requests for ${Math.round((now - this.refusalSince) / 1000)} s (longer than the allowed ${Math.round(this.settings.maxPauseMs / 1000)} s); the run stops. Last answer: ${reason}`));
+			return;
+		}
+		if (this.paused) return;
+		const resumeAt = Math.min(deadline, now + Math.max(retryAfterMs ?? this.settings.maxRetryDelayMs, this.settings.minRetryDelayMs));
+		this.paused = { reason, resumeAt };
+		this.logger.warn(`Paused: ${reason}. Probing again at ${new Date(resumeAt).toISOString()}.`);
+		this.fireStatus();
+		this.wake();
+	}
+
+	private probeRefused(e: AttemptError): void {
+		this.probeInFlight = false;
+		const now = Date.now();
+		const since = this.refusalSince ?? now;
+		if (now - since >= this.settings.maxPauseMs) {
+			this.setFatal(new FatalEndpointError("paused-too-long", `The endpoint has refused requests for ${Math.round((now - since) / 1000)} s (longer than the allowed ${Math.round(this.settings.maxPauseMs / 1000)} s); the run stops. Last answer: ${e.message}`));
+			return;
+		}
+		const resumeAt = Math.min(since + this.settings.maxPauseMs, now + Math.max(e.retryAfterMs ?? this.settings.maxRetryDelayMs, this.settings.minRetryDelayMs));
+		this.paused = { reason: `endpoint refusing requests: ${e.message}`, resumeAt };
+		this.logger.info(`Probe refused (${e.message}); next probe at ${new Date(resumeAt).toISOString()}.`);
+		this.fireStatus();
+		this.wake();
+	}
+
+	private endProbe(): void {
+		this.probeInFlight = false;
+		this.wake();
+	}
+
+	private resume(): void {
+		this.probeInFlight = false;
+		if (this.paused) {
+			this.logger.info("Endpoint accepts requests again: resuming.");
+			this.paused = undefined;
+			this.holdUntil = 0;
+			this.fireStatus();
+		}
+		this.wake();
+	}
+
+	private setFatal(e: FatalEndpointError): void {
+		if (this.fatal !== undefined) return;
+		this.fatal = e;
+		this.logger.error(e.message);
+		this.paused = undefined;
+		this.wake();
+	}
+
+	/** Waits while paused or held by a Retry-After; returns true when this request is the probe. */
+	private async passGate(signal: AbortSignal): Promise<boolean> {
+		for (;;) {
+			if (this.fatal !== undefined) throw this.fatal;
+			signal.throwIfAborted();
+			const now = Date.now();
+			if (this.paused) {
+				if (!this.probeInFlight && now >= this.paused.resumeAt) {
+					this.probeInFlight = true;
+					return true;
+				}
+				await this.waitForChange(this.probeInFlight ? undefined : this.paused.resumeAt - now, signal);
+				continue;
+			}
+			if (now < this.holdUntil) {
+				await this.waitForChange(this.holdUntil - now, signal);
+				continue;
+			}
+			return false;
+		}
+	}
+
+	private wake(): void {
+		const wakers = [...this.wakers];
+		this.wakers.clear();
+		for (const w of wakers) w();
+	}
+
+	/** Resolves on the next state change, after `ms` (if given), or rejects when `signal` aborts. */
+	private waitForChange(ms: number | undefined, signal: AbortSignal): Promise<void> {
+		return new Promise((resolve, reject) => {
+			let timer: NodeJS.Timeout | undefined;
+			const done = () => {
+				if (timer) clearTimeout(timer);
+				signal.removeEventListener("abort", onAbort);
+				this.wakers.delete(done);
+				resolve();
+			};
+			const onAbort = () => {
+				if (timer) clearTimeout(timer);
+				this.wakers.delete(done);
+				reject(abortReason(signal));
+			};
+			if (ms !== undefined) timer = setTimeout(done, Math.max(0, ms));
+			this.wakers.add(done);
+			signal.addEventListener("abort", onAbort, { once: true });
+		});
+	}
+
+	// ---- concurrency and rate ----
+
+	private async acquireSlot(signal: AbortSignal): Promise<void> {
+		if (this.inFlight < this.concurrency && this.slotWaiters.length === 0) {
+			this.inFlight++;
+			this.fireStatus();
+			return;
+		}
+		await new Promise<void>((resolve, reject) => {
+			const waiter = {
+				resolve: () => {
+					signal.removeEventListener("abort", onAbort);
+					resolve();
+				},
+			};
+			const onAbort = () => {
+				const i = this.slotWaiters.indexOf(waiter);
+				if (i >= 0) this.slotWaiters.splice(i, 1);
+				reject(abortReason(signal));
+			};
+			this.slotWaiters.push(waiter);
+			signal.addEventListener("abort", onAbort, { once: true });
+		});
+	}
+
+	private releaseSlot(): void {
+		this.inFlight--;
+		this.pumpSlots();
+		this.fireStatus();
+	}
+
+	private pumpSlots(): void {
+		while (this.inFlight < this.concurrency && this.slotWaiters.length > 0) {
+			this.inFlight++;
+			this.slotWaiters.shift()?.resolve();
+		}
+	}
+
+	/** A token from the shared rate limiter; an abort stops waiting (the token is then simply unused). */
+	private async rateToken(signal: AbortSignal): Promise<void> {
+		const token = this.limiter.schedule(() => Promise.resolve());
+		await new Promise<void>((resolve, reject) => {
+			const onAbort = () => reject(abortReason(signal));
+			if (signal.aborted) return onAbort();
+			signal.addEventListener("abort", onAbort, { once: true });
+			token.then(
+				() => {
+					signal.removeEventListener("abort", onAbort);
+					resolve();
+				},
+				(e: unknown) => {
+					signal.removeEventListener("abort", onAbort);
+					reject(this.fatal ?? e);
+				},
+			);
+		});
+	}
+
+	private fireStatus(): void {
+		this.emitter.fire(this.status);
+	}
+}

@@ -22,8 +22,8 @@ function assertAllOk(results: EmbedItemResult[], n: number): void {
 	for (const r of results) assert.ok(r.ok, `expected ${r.id} embedded, got ${r.ok ? "" : r.error}`);
 }
 
-describe("EndpointClient request contract", () => {
-	it("sends POST with JSON content type, bearer key, deployment header and the exact body, byte for byte", async () => {
+void describe("EndpointClient request contract", () => {
+	void it("sends POST with JSON content type, bearer key, deployment header and the exact body, byte for byte", async () => {
 		const server = await startTestServer((_req, res) => jsonAnswer(res, 200, [{ image_features: [vec(1)], scaling_factor: 4.2 }, { image_features: [vec(2)], scaling_factor: 4.2 }]));
 		try {
 			const pngs = [makePng(4, 3, (x) => x * 60), makePng(5, 2, (x, y) => x * 40 + y)];
@@ -53,7 +53,7 @@ describe("EndpointClient request contract", () => {
 		}
 	});
 
-	it("sends no deployment header when none is set, and accepts a flat image_features vector without scaling_factor", async () => {
+	void it("sends no deployment header when none is set, and accepts a flat image_features vector without scaling_factor", async () => {
 		const server = await startTestServer((_req, res) => jsonAnswer(res, 200, [{ image_features: vec(7) }]));
 		try {
 			const client = new EndpointClient(fastSettings(server.url), tokens, nullLogger);
@@ -67,7 +67,7 @@ describe("EndpointClient request contract", () => {
 		}
 	});
 
-	it("embeds texts as rows [\"\", text] and reads text_features", async () => {
+	void it("embeds texts as rows [\"\", text] and reads text_features", async () => {
 		const server = await startTestServer((_req, res) => jsonAnswer(res, 200, [{ text_features: [vec(3)], scaling_factor: 4.5 }, { text_features: [vec(4)], scaling_factor: 4.5 }]));
 		try {
 			const client = new EndpointClient(fastSettings(server.url), tokens, nullLogger);
@@ -81,7 +81,7 @@ describe("EndpointClient request contract", () => {
 		}
 	});
 
-	it("cuts a batch to stay under maxPayloadBytes, and fails an image too large for the cap without sending it", async () => {
+	void it("cuts a batch to stay under maxPayloadBytes, and fails an image too large for the cap without sending it", async () => {
 		const pngs = distinctPngs(10, 24);
 		const server = await startTestServer((req, res) => {
 			const rows = (JSON.parse(req.body) as { input_data: { data: unknown[] } }).input_data.data.length;
@@ -104,7 +104,7 @@ describe("EndpointClient request contract", () => {
 	});
 });
 
-describe("EndpointClient response validation", () => {
+void describe("EndpointClient response validation", () => {
 	const bad: [string, string][] = [
 		["a wrong row count", JSON.stringify([{ image_features: [vec(1)] }, { image_features: [vec(1)] }])],
 		["a NaN in a vector", `[{"image_features": [[0.1, NaN, 0.3]]}]`],
@@ -115,7 +115,7 @@ describe("EndpointClient response validation", () => {
 		["a non-numeric scaling_factor", JSON.stringify([{ image_features: [vec(1)], scaling_factor: "4.5" }])],
 	];
 	for (const [what, body] of bad) {
-		it(`fails the image after 3 attempts on ${what}`, async () => {
+		void it(`fails the image after 3 attempts on ${what}`, async () => {
 			const server = await startTestServer((_req, res) => jsonAnswer(res, 200, body));
 			try {
 				const client = new EndpointClient(fastSettings(server.url, { retries: 6 }), tokens, nullLogger);
@@ -129,7 +129,7 @@ describe("EndpointClient response validation", () => {
 		});
 	}
 
-	it("fails a batch whose vectors differ in length, then retries its images one by one", async () => {
+	void it("fails a batch whose vectors differ in length, then retries its images one by one", async () => {
 		const server = await startTestServer((req, res) => {
 			const rows = (JSON.parse(req.body) as { input_data: { data: unknown[] } }).input_data.data.length;
 			if (rows > 1) return jsonAnswer(res, 200, [{ image_features: [vec(1, 4)] }, { image_features: [vec(1, 5)] }]);
@@ -146,10 +146,10 @@ describe("EndpointClient response validation", () => {
 	});
 });
 
-describe("EndpointClient retries and faults", () => {
+void describe("EndpointClient retries and faults", () => {
 	const kinds: SimulatorFault[] = ["500", "503", "429", "424-503", "drop", "slow", "malformed", "wrong-rows", "nan"];
 	for (const fault of kinds) {
-		it(`recovers from a "${fault}" fault: every image embedded exactly once`, async () => {
+		void it(`recovers from a "${fault}" fault: every image embedded exactly once`, async () => {
 			const sim = await startSimulator({ key, schedule: [fault], slowMs: 5000, retryAfterSeconds: 0 });
 			try {
 				const pngs = distinctPngs(3);
@@ -166,7 +166,7 @@ describe("EndpointClient retries and faults", () => {
 		});
 	}
 
-	it("a 429 with Retry-After: 2 waits ≥ 2 s before the next request (server-side timestamps)", async () => {
+	void it("a 429 with Retry-After: 2 waits ≥ 2 s before the next request (server-side timestamps)", async () => {
 		const server = await startTestServer((_req, res, n) => {
 			if (n === 0) return jsonAnswer(res, 429, { message: "slow down" }, { "Retry-After": "2" });
 			jsonAnswer(res, 200, [{ image_features: [vec(1)] }]);
@@ -183,7 +183,7 @@ describe("EndpointClient retries and faults", () => {
 		}
 	});
 
-	it("a 424 whose model status is 503 is retried; one whose model status is 400 is not", async () => {
+	void it("a 424 whose model status is 503 is retried; one whose model status is 400 is not", async () => {
 		for (const [modelStatus, expectRequests, expectOk] of [["503", 2, true], ["400", 1, false]] as const) {
 			const server = await startTestServer((_req, res, n) => {
 				if (n === 0) return jsonAnswer(res, 424, { message: "model error" }, { "ms-azureml-model-error-statuscode": modelStatus });
@@ -201,7 +201,7 @@ describe("EndpointClient retries and faults", () => {
 		}
 	});
 
-	it("a poison image fails alone: the failed batch is retried image by image", async () => {
+	void it("a poison image fails alone: the failed batch is retried image by image", async () => {
 		const sim = await startSimulator({ key });
 		try {
 			const good = distinctPngs(4);
@@ -221,7 +221,7 @@ describe("EndpointClient retries and faults", () => {
 		}
 	});
 
-	it("a 413 splits the batch in halves until it fits; a single image answered 413 fails as too large", async () => {
+	void it("a 413 splits the batch in halves until it fits; a single image answered 413 fails as too large", async () => {
 		const pngs = distinctPngs(10, 24);
 		const sim = await startSimulator({ key, maxBodyBytes: 3 * b64(pngs[0]!).length + 200 });
 		try {
@@ -239,7 +239,7 @@ describe("EndpointClient retries and faults", () => {
 		}
 	});
 
-	it("a request that never answers times out after requestTimeoutMs and the image fails after the retries", async () => {
+	void it("a request that never answers times out after requestTimeoutMs and the image fails after the retries", async () => {
 		const server = await startTestServer(() => undefined);
 		try {
 			const client = new EndpointClient(fastSettings(server.url, { requestTimeoutMs: 150, retries: 2 }), tokens, nullLogger);
@@ -252,7 +252,7 @@ describe("EndpointClient retries and faults", () => {
 		}
 	});
 
-	it("stays under the client-side rate limit: zero 429s from a simulator with the same limit", async () => {
+	void it("stays under the client-side rate limit: zero 429s from a simulator with the same limit", async () => {
 		const sim = await startSimulator({ key, rate: { calls: 5, periodSeconds: 0.5 } });
 		try {
 			const pngs = distinctPngs(15);
@@ -267,7 +267,7 @@ describe("EndpointClient retries and faults", () => {
 	});
 });
 
-describe("EndpointClient fatal errors", () => {
+void describe("EndpointClient fatal errors", () => {
 	const cases: [number, string, RegExp][] = [
 		[401, "unauthorized", /key/],
 		[403, "forbidden", /access/],
@@ -275,7 +275,7 @@ describe("EndpointClient fatal errors", () => {
 		[400, "bad-request", /400/],
 	];
 	for (const [status, code, says] of cases) {
-		it(`HTTP ${status} stops at once with FatalEndpointError "${code}" and no retry`, async () => {
+		void it(`HTTP ${status} stops at once with FatalEndpointError "${code}" and no retry`, async () => {
 			const server = await startTestServer((_req, res) => jsonAnswer(res, status, { message: "no" }));
 			try {
 				const client = new EndpointClient(fastSettings(server.url), tokens, nullLogger);
@@ -296,7 +296,7 @@ describe("EndpointClient fatal errors", () => {
 		});
 	}
 
-	it("the simulator's 401 for a wrong key is fatal with zero retries", async () => {
+	void it("the simulator's 401 for a wrong key is fatal with zero retries", async () => {
 		const sim = await startSimulator({ key: "right-key" });
 		try {
 			const client = new EndpointClient(fastSettings(sim.url), keyTokenProvider(async () => "wrong-key"), nullLogger);
@@ -309,8 +309,8 @@ describe("EndpointClient fatal errors", () => {
 	});
 });
 
-describe("EndpointClient cancellation", () => {
-	it("an abort rejects with AbortError within a second, aborting in-flight and pending requests", async () => {
+void describe("EndpointClient cancellation", () => {
+	void it("an abort rejects with AbortError within a second, aborting in-flight and pending requests", async () => {
 		const sim = await startSimulator({ key, latencyMs: 10_000 });
 		try {
 			const client = new EndpointClient(fastSettings(sim.url, { maxConcurrentRequests: 1, requestTimeoutMs: 30_000 }), tokens, nullLogger);
@@ -336,8 +336,8 @@ describe("EndpointClient cancellation", () => {
 	});
 });
 
-describe("EndpointClient endpoint-wide refusal", () => {
-	it("pauses while the endpoint refuses everything, probes, resumes, and fails no image", async () => {
+void describe("EndpointClient endpoint-wide refusal", () => {
+	void it("pauses while the endpoint refuses everything, probes, resumes, and fails no image", async () => {
 		const refuseMs = 1500;
 		const sim = await startSimulator({ key, retryAfterSeconds: 0, fault: (info) => (info.elapsedMs < refuseMs ? "503" : undefined) });
 		try {
@@ -361,7 +361,7 @@ describe("EndpointClient endpoint-wide refusal", () => {
 		}
 	});
 
-	it("stops with FatalEndpointError paused-too-long when the refusal outlasts maxPauseMs", async () => {
+	void it("stops with FatalEndpointError paused-too-long when the refusal outlasts maxPauseMs", async () => {
 		const sim = await startSimulator({ key, retryAfterSeconds: 0, fault: () => "503" });
 		try {
 			const client = new EndpointClient(fastSettings(sim.url, { retries: 2, minRetryDelayMs: 20, maxRetryDelayMs: 100, maxPauseMs: 800 }), tokens, nullLogger);
@@ -374,7 +374,7 @@ describe("EndpointClient endpoint-wide refusal", () => {
 		}
 	});
 
-	it("backs off on 'Too many pending requests' (AIMD) and still embeds everything", async () => {
+	void it("backs off on 'Too many pending requests' (AIMD) and still embeds everything", async () => {
 		const sim = await startSimulator({ key, capacity: 2, latencyMs: 80 });
 		try {
 			const client = new EndpointClient(fastSettings(sim.url, { maxConcurrentRequests: 8, batchSize: 1, retries: 8 }), tokens, nullLogger);
@@ -395,8 +395,8 @@ describe("EndpointClient endpoint-wide refusal", () => {
 	});
 });
 
-describe("EndpointClient secrets", () => {
-	it("the canary key never appears in a logged message, an error or a result", async () => {
+void describe("EndpointClient secrets", () => {
+	void it("the canary key never appears in a logged message, an error or a result", async () => {
 		const canary = "CANARY-9f2c7e1b-key";
 		const server = await startTestServer((req, res, n) => {
 			const auth = String(req.headers["authorization"]);

@@ -46,15 +46,15 @@ function rec(p: string, values: number[], extra: Partial<EmbeddingRecord> = {}):
 	};
 }
 
-describe("exports (embeddings.npy, index.csv)", () => {
-	it("quotes CSV fields that hold commas, quotes or line breaks", () => {
+void describe("exports (embeddings.npy, index.csv)", () => {
+	void it("quotes CSV fields that hold commas, quotes or line breaks", () => {
 		assert.equal(csvField("plain/path.dcm"), "plain/path.dcm");
 		assert.equal(csvField('a,"b"'), '"a,""b"""');
 		assert.equal(csvField("line\nbreak"), '"line\nbreak"');
 		assert.equal(csvField(7), "7");
 	});
 
-	it("pads the .npy header so that the data starts at a multiple of 64 bytes", () => {
+	void it("pads the .npy header so that the data starts at a multiple of 64 bytes", () => {
 		for (const shape of [[0, 0], [3, 1024], [123456, 7]]) {
 			const h = npyHeader(shape);
 			assert.equal(h.length % 64, 0);
@@ -65,7 +65,7 @@ describe("exports (embeddings.npy, index.csv)", () => {
 		}
 	});
 
-	it("exports the latest record of each path, in order, readable by numpy.load with the right values", async () => {
+	void it("exports the latest record of each path, in order, readable by numpy.load with the right values", async () => {
 		const dir = path.join(tmpRoot, "a");
 		fs.mkdirSync(dir);
 		const v = (k: number) => [k + 0.5, -k - 0.25, k * 1e-3 + 0.1];
@@ -108,7 +108,7 @@ describe("exports (embeddings.npy, index.csv)", () => {
 		}
 	});
 
-	it("exports an empty store as a 0×0 array and a header-only index", async () => {
+	void it("exports an empty store as a 0×0 array and a header-only index", async () => {
 		const dir = path.join(tmpRoot, "empty");
 		const store = await ResultsStore.open(dir, { config: "c" });
 		await store.close();
@@ -117,7 +117,7 @@ describe("exports (embeddings.npy, index.csv)", () => {
 		if (havePythonNumpy()) assert.deepEqual(numpyLoad(path.join(dir, "embeddings.npy")).shape, [0, 0]);
 	});
 
-	it("leaves out embeddings of another length than the first row's", async () => {
+	void it("leaves out embeddings of another length than the first row's", async () => {
 		const dir = path.join(tmpRoot, "dims");
 		fs.mkdirSync(dir);
 		fs.writeFileSync(path.join(dir, "embeddings.jsonl"), [rec("a", [1, 2]), rec("b", [3, 4, 5]), rec("c", [6, 7])].map(serializeEmbeddingRecord).join(""));

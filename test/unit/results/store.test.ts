@@ -44,10 +44,10 @@ function lines(file: string): string[] {
 	return fs.readFileSync(file, "utf8").split("\n").filter((l) => l.length > 0);
 }
 
-describe("results store", () => {
+void describe("results store", () => {
 	const config = new ResumeKeys(defaultConvertOptions, { url: "http://127.0.0.1:1/score" }).config;
 
-	it("writes each record as one line with the embedding last, exact to float32", () => {
+	void it("writes each record as one line with the embedding last, exact to float32", () => {
 		const r = record(3, config);
 		const line = serializeEmbeddingRecord(r);
 		assert.ok(line.endsWith("]}\n"));
@@ -60,7 +60,7 @@ describe("results store", () => {
 		assert.equal(back.key, r.key);
 	});
 
-	it("keeps appended records across a reopen and answers resume questions from them", async () => {
+	void it("keeps appended records across a reopen and answers resume questions from them", async () => {
 		const dir = freshDir();
 		const store = await ResultsStore.open(dir, { config });
 		await store.append({ embeddings: [record(1, config), record(2, config)] });
@@ -83,7 +83,7 @@ describe("results store", () => {
 		await again.close();
 	});
 
-	it("does not count records made with other settings or another endpoint as done", async () => {
+	void it("does not count records made with other settings or another endpoint as done", async () => {
 		const dir = freshDir();
 		const other = new ResumeKeys(defaultConvertOptions, { url: "http://127.0.0.1:2/score" }).config;
 		assert.notEqual(other, config);
@@ -96,7 +96,7 @@ describe("results store", () => {
 		await again.close();
 	});
 
-	it("cuts off a last line torn by a crash and appends cleanly after it", async () => {
+	void it("cuts off a last line torn by a crash and appends cleanly after it", async () => {
 		const dir = freshDir();
 		const store = await ResultsStore.open(dir, { config });
 		await store.append({ embeddings: [record(1, config), record(2, config)] });
@@ -123,7 +123,7 @@ describe("results store", () => {
 		assert.equal(fs.readFileSync(path.join(dir, "failures.jsonl"), "utf8"), "");
 	});
 
-	it("writes concurrent appends completely, each record on its own line (group commit)", async () => {
+	void it("writes concurrent appends completely, each record on its own line (group commit)", async () => {
 		const dir = freshDir();
 		const store = await ResultsStore.open(dir, { config });
 		const jobs: Promise<void>[] = [];
@@ -143,7 +143,7 @@ describe("results store", () => {
 		assert.equal(new Set(emb.map((r) => r.key)).size, 200);
 	});
 
-	it("refuses a second writer on the same folder and takes over a lock left by a dead process", async () => {
+	void it("refuses a second writer on the same folder and takes over a lock left by a dead process", async () => {
 		const dir = freshDir();
 		const store = await ResultsStore.open(dir, { config });
 		await assert.rejects(ResultsStore.open(dir, { config }), /Another run is writing to/);
@@ -159,7 +159,7 @@ describe("results store", () => {
 		assert.equal(fs.existsSync(path.join(dir, ".run.lock")), false, "the lock is released on close");
 	});
 
-	it("saves thumbnails under thumbnails/ named by the file hash", async () => {
+	void it("saves thumbnails under thumbnails/ named by the file hash", async () => {
 		const dir = freshDir();
 		const store = await ResultsStore.open(dir, { config });
 		const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]);
@@ -169,7 +169,7 @@ describe("results store", () => {
 		assert.deepEqual(new Uint8Array(fs.readFileSync(path.join(dir, rel))), png);
 	});
 
-	it("lists for retry the files whose latest outcome is a failure, not the skipped or since embedded ones", async () => {
+	void it("lists for retry the files whose latest outcome is a failure, not the skipped or since embedded ones", async () => {
 		const dir = freshDir();
 		const store = await ResultsStore.open(dir, { config });
 		const t = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();

@@ -52,7 +52,7 @@ void describe("discover", () => {
 		w(".medimageinsight/thumbs/a.dcm", part10()); // our own output folder
 		w("excluded/y.dcm", part10());
 		w("empty/.keep", "");
-		if (haveNoPreamble) fs.copyFileSync(noPreambleSource, path.join(root, "nopreamble/scan"));
+		if (haveNoPreamble) w("nopreamble/scan", fs.readFileSync(noPreambleSource));
 		fs.symlinkSync(root, path.join(root, "series1/loop")); // a loop back to the top
 		fs.symlinkSync(path.join(root, "series1/IM0002.dcm"), path.join(root, "link.dcm"));
 	});

@@ -51,7 +51,7 @@ if (shared) {
 		const bytes = (): Uint8Array => fs.readFileSync(path.join(dir, f.path));
 		const expectedNpy = sameAs[f.path] ?? (f.reference.ok ? f.reference.output_npy : undefined);
 		if (expectedNpy) {
-			test(`${f.path}: uint8 array and PNG pixels equal ${sameAs[f.path] ? `the reference of the same picture (${path.basename(expectedNpy)})` : "the reference"}`, async () => {
+			void test(`${f.path}: uint8 array and PNG pixels equal ${sameAs[f.path] ? `the reference of the same picture (${path.basename(expectedNpy)})` : "the reference"}`, async () => {
 				const npy = readNpy(path.join(dir, expectedNpy));
 				assert.equal(npy.dtype, "|u1");
 				const img = await decodeToUint8(bytes());
@@ -76,7 +76,7 @@ if (shared) {
 			});
 		} else if (pictures[f.path]) {
 			const [w, h, c] = pictures[f.path] ?? [0, 0, 0];
-			test(`${f.path}: reference fails (${f.note ?? ""}); we give a ${w}×${h} picture`, async () => {
+			void test(`${f.path}: reference fails (${f.note ?? ""}); we give a ${w}×${h} picture`, async () => {
 				const out = await convertDicomBytes(bytes(), defaultConvertOptions);
 				assert.equal(out.kind, "image", out.kind === "failed" ? out.error : out.kind);
 				const img = await decodeToUint8(bytes());
@@ -85,14 +85,14 @@ if (shared) {
 				assert.ok(distinct >= 2, `a real picture has more than one value (got ${distinct})`);
 			});
 		} else {
-			test(`${f.path}: reference fails (${f.note ?? ""}); we skip it with a reason`, async () => {
+			void test(`${f.path}: reference fails (${f.note ?? ""}); we skip it with a reason`, async () => {
 				const out = await convertDicomBytes(bytes(), defaultConvertOptions);
 				assert.equal(out.kind, "skipped", JSON.stringify(out).slice(0, 200));
 				if (out.kind === "skipped") assert.match(out.reason, /^holds no image/);
 			});
 		}
 	}
-	test("CT0012 JPEG-LS near-lossless (.81) is within a few levels of the lossless picture", async () => {
+	void test("CT0012 JPEG-LS near-lossless (.81) is within a few levels of the lossless picture", async () => {
 		const near = await decodeToUint8(fs.readFileSync(path.join(dir, "files/dicomParser/encapsulated/multi-frame/CT0012.fragmented_no_bot_jpeg_ls.81.dcm")));
 		const ref = readNpy(path.join(dir, "reference/dicomParser/encapsulated/multi-frame/CT0012.fragmented_no_bot_jpeg_lossless.57.dcm.npy"));
 		let close = 0;
@@ -100,5 +100,5 @@ if (shared) {
 		assert.ok(close / ref.data.length > 0.95, `${close} of ${ref.data.length} within 8 levels`);
 	});
 } else {
-	test("reference parity (SKIPPED: ../shared/dicom not found)", { skip: "../shared/dicom not found" }, () => undefined);
+	void test("reference parity (SKIPPED: ../shared/dicom not found)", { skip: "../shared/dicom not found" }, () => undefined);
 }

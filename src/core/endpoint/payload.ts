@@ -10,7 +10,7 @@ export interface PayloadRow {
 }
 
 /** `{"input_data":{"columns":["image","text"],"index":[],"data":[]},"params":{}}` without rows. */
-const emptyBodyBytes = 74;
+const emptyBodyBytes = 76;
 
 /** The JSON body for `rows`, exactly as the endpoint expects it. */
 export function buildPayload(rows: readonly PayloadRow[]): string {
@@ -25,19 +25,20 @@ export function buildPayload(rows: readonly PayloadRow[]): string {
 }
 
 /**
- * Bytes a row adds to the body at position `index`: `["<image>","<text>"]`, a comma, and its index.
- * Exact for base64 images and plain texts; texts with characters JSON escapes are estimated from above.
+ * Bytes a row adds to the body at position `index`: `["<image>","<text>"]` and its index, each with
+ * a separating comma (UTF-8 bytes, after JSON escaping).
  */
 export function rowPayloadBytes(row: PayloadRow, index: number): number {
 	const text = Buffer.byteLength(JSON.stringify(row.text)) - 2;
 	return row.image.length + text + 7 + 1 + String(index).length + 1;
 }
 
-/** Size of the body for `rows` (an upper bound, within a few bytes). */
+/** Size in bytes of `buildPayload(rows)`, without building it. */
 export function payloadBytes(rows: readonly PayloadRow[]): number {
 	let n = emptyBodyBytes;
 	rows.forEach((r, i) => (n += rowPayloadBytes(r, i)));
-	return n;
+	// The first row has no separating commas (one in "index", one in "data").
+	return rows.length > 0 ? n - 2 : n;
 }
 
 /**

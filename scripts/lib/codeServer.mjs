@@ -39,7 +39,7 @@ export function ensureCodeServer() {
 		writeFileSync(join(installDir, "package.json"), JSON.stringify({ name: "test-host", private: true }, null, "\t"));
 	}
 	npm(["install", "--no-save", "--ignore-scripts", "--no-package-lock", `code-server@${codeServerVersion}`], installDir);
-	npm(["rebuild", "argon2"], pkgDir);
+	npm(["rebuild", "argon2"], installDir);
 	npm(["install", "--omit=dev", "--ignore-scripts", "--no-package-lock"], vscodeDir);
 	npm(["rebuild", "kerberos", "@parcel/watcher", "node-pty", "@vscode/spdlog", "native-watchdog", "@vscode/deviceid"], vscodeDir);
 	const rgDir = join(vscodeDir, "node_modules", "@vscode", "ripgrep", "bin");

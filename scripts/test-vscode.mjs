@@ -1,0 +1,331 @@
+// The extension in a real VS Code: code-server 4.100.3 (installed once into .test-host/) with
+// Debian's chromium driven by playwright-core (see the shared TESTING.md).
+//   (c) the .vsix holds only what users need;
+//   (a) the in-host mocha suite (test/integration) runs inside the real extension host;
+//   (b) a UI test: the .vsix installed into code-server, the Explorer context menu, the progress
+//       notification, screenshots in docs/screenshots/.
+// Options: --only=vsix,inhost,ui   --grep=<mocha grep>   --keep (leave temp folders).
+// The last line is "N passed, N failed".
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, relative, resolve } from "node:path";
+import { chromiumArgs, ensureChromium, ensureDebianPackages } from "./lib/chromium.mjs";
+import { ensureCodeServer, hostDir, installVsix, startCodeServer } from "./lib/codeServer.mjs";
+
+const root = resolve(import.meta.dirname, "..");
+process.chdir(root);
+const args = process.argv.slice(2);
+const only = args.find((a) => a.startsWith("--only="))?.slice(7).split(",");
+const grep = args.find((a) => a.startsWith("--grep="))?.slice(7);
+const keep = args.includes("--keep");
+const wants = (part) => !only || only.includes(part);
+const started = Date.now();
+const results = [];
+const temps = [];
+
+function record(name, ok, detail = "") {
+	results.push({ name, ok });
+	console.log(`${ok ? "✔" : "✖"} ${name}${detail ? `  — ${detail}` : ""}`);
+}
+
+function sh(cmd, cmdArgs, opts = {}) {
+	const r = spawnSync(cmd, cmdArgs, { encoding: "utf8", stdio: opts.quiet ? "pipe" : "inherit", ...opts });
+	return r;
+}
+
+function tempDir(prefix) {
+	const d = mkdtempSync(join(tmpdir(), prefix));
+	temps.push(d);
+	return d;
+}
+
+/** The DICOM fixtures: real files from ../shared/dicom, chosen by the reference manifest's outcome. */
+const sharedDicom = resolve(root, "..", "shared", "dicom");
+const fixtureFiles = {
+	images: [
+		"files/pydicom/MR_small.dcm",
+		"files/pydicom/MR_small_implicit.dcm",
+		"files/pydicom/CT_small.dcm",
+		"files/pydicom/SC_rgb_small_odd.dcm",
+		"files/pydicom/dicomdirtests/77654033/CT2/17106",
+		"files/pydicom/dicomdirtests/77654033/CR1/6154",
+		"files/pydicom-data/SC_rgb.dcm",
+		"files/pydicom/liver_1frame.dcm",
+		"files/pydicom-data/SC_ybr_full_uncompressed.dcm",
+		"files/pydicom/MR_small_padded.dcm",
+	],
+	skipped: ["files/pydicom/reportsi.dcm"],
+};
+
+/** Copies test/fixtures/workspace to a temp folder and adds the DICOMs under scans/ with fixture.json. */
+function prepareWorkspace(prefix) {
+	const ws = tempDir(prefix);
+	cpSync(join(root, "test", "fixtures", "workspace"), ws, { recursive: true });
+	const manifestPath = join(sharedDicom, "reference", "manifest.json");
+	if (!existsSync(manifestPath)) {
+		console.log(`\n!!!!! ${sharedDicom} not found: the tests that need DICOM files will be SKIPPED (not passed) !!!!!\n`);
+		return { ws, fixture: undefined };
+	}
+	const manifest = JSON.parse(readFileSync(manifestPath, "utf8"));
+	const byPath = new Map(manifest.files.map((f) => [f.path, f]));
+	const scans = join(ws, "scans");
+	const fx = { folder: "scans", images: [], skipped: [], corrupt: [], ignored: [] };
+	const place = (rel, kind) => {
+		const entry = byPath.get(rel);
+		if (!entry) throw new Error(`${rel} is not in the shared manifest`);
+		if (kind === "images" && !entry.reference?.ok) throw new Error(`${rel}: the reference does not convert it`);
+		// Flatten the name but keep files without a suffix suffix-less (discovery by content).
+		const name = rel.replace(/^files\//, "").replaceAll("/", "_");
+		const target = kind === "images" && rel.includes("dicomdirtests") ? join(scans, "no-suffix", name) : join(scans, name);
+		mkdirSync(dirname(target), { recursive: true });
+		cpSync(join(sharedDicom, rel), target);
+		fx[kind].push(relative(scans, target).split("\\").join("/"));
+	};
+	for (const rel of fixtureFiles.images) place(rel, "images");
+	for (const rel of fixtureFiles.skipped) place(rel, "skipped");
+	// A corrupt file that claims to be DICOM: must fail with a reason, never reach the endpoint.
+	const corrupt = Buffer.alloc(300);
+	corrupt.write("DICM", 128, "latin1");
+	corrupt.write("this is not a data set", 140, "latin1");
+	writeFileSync(join(scans, "broken.dcm"), corrupt);
+	fx.corrupt.push("broken.dcm");
+	writeFileSync(join(scans, "notes.txt"), "Scans of the test workspace; not DICOM.\n");
+	fx.ignored.push("notes.txt");
+	writeFileSync(join(ws, "fixture.json"), JSON.stringify(fx, null, "\t"));
+	return { ws, fixture: fx };
+}
+
+// ---------------------------------------------------------------- setup
+ensureDebianPackages();
+const chromiumPath = ensureChromium();
+if (!chromiumPath) {
+	console.log("chromium is missing: cannot run the VS Code tests.\n0 passed, 1 failed");
+	process.exit(1);
+}
+let t = Date.now();
+ensureCodeServer();
+console.log(`[setup] code-server ready (${((Date.now() - t) / 1000).toFixed(0)} s)`);
+const { chromium } = await import("playwright-core");
+
+// The .vsix: vscode:prepublish type-checks and makes the production bundles that the in-host
+// tests then load too (what users get).
+mkdirSync(hostDir, { recursive: true });
+const vsix = join(hostDir, "medimageinsight-test.vsix");
+rmSync(vsix, { force: true });
+if (wants("vsix") || wants("ui")) {
+	t = Date.now();
+	const r = sh("npx", ["vsce", "package", "--no-dependencies", "--allow-missing-repository", "--out", vsix], { quiet: true });
+	const ok = r.status === 0 && existsSync(vsix);
+	record("vsix: vsce package builds the extension", ok, ok ? `${(statSync(vsix).size / 1024).toFixed(0)} KB in ${((Date.now() - t) / 1000).toFixed(0)} s` : (r.stdout + r.stderr).split("\n").slice(-15).join("\n"));
+	if (ok && wants("vsix")) checkVsixContents(vsix);
+}
+if (!existsSync(join(root, "dist", "extension.js")) || !existsSync(vsix)) sh("node", ["esbuild.js"]);
+sh("npx", ["tsc", "-p", "tsconfig.test.json"], { quiet: true }); // emits even when someone else's file has a type error
+if (!existsSync(join(root, "out", "test", "integration", "index.js"))) {
+	record("in-host: test/integration compiled", false, "out/test/integration/index.js is missing");
+}
+
+function checkVsixContents(file) {
+	const r = sh("unzip", ["-Z1", file], { quiet: true });
+	const entries = r.stdout.split("\n").filter(Boolean);
+	const allowed = [
+		/^\[Content_Types\]\.xml$/,
+		/^extension\.vsixmanifest$/,
+		/^extension\/dist\/.+\.(js|wasm|css|ttf)$/,
+		/^extension\/media\//,
+		/^extension\/(package\.json|package\.nls\.json|readme\.md|README\.md|LICENSE(\.txt|\.md)?|CHANGELOG\.md|changelog\.md)$/i,
+	];
+	const bad = entries.filter((e) => !e.endsWith("/") && !allowed.some((re) => re.test(e)));
+	const forbidden = entries.filter((e) => /(^|\/)(src|test|out|node_modules)\/|\.map$|\.ts$|\.test-host|fixtures/.test(e.replace(/^extension\//, "")));
+	record("vsix: contains only dist/, media/, package.json, package.nls.json, README, LICENSE, CHANGELOG", bad.length === 0 && forbidden.length === 0, [...bad, ...forbidden].slice(0, 10).join(", "));
+	const needed = ["extension/dist/extension.js", "extension/dist/convertWorker.js", "extension/package.json", "extension/package.nls.json", "extension/LICENSE.txt"];
+	const missing = needed.filter((n) => !entries.includes(n) && !(n.endsWith("LICENSE.txt") && entries.some((e) => /^extension\/LICENSE/i.test(e))));
+	const wasm = entries.filter((e) => e.endsWith(".wasm"));
+	record("vsix: ships the bundles, the WASM codecs and the manifest", missing.length === 0 && wasm.length >= 4, missing.length ? `missing ${missing.join(", ")}` : `${wasm.length} wasm files`);
+}
+
+// ---------------------------------------------------------------- (a) in-host suite
+async function openWorkbench(server, folder, payload, onLog, onExit) {
+	const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: chromiumArgs });
+	const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+	await page.exposeFunction("codeAutomationLog", (type, logArgs) => onLog?.(type, logArgs));
+	await page.exposeFunction("codeAutomationExit", (code) => onExit?.(code));
+	let url = `${server.url}?folder=${encodeURIComponent(folder)}`;
+	if (payload) {
+		const html = await (await fetch(url)).text();
+		const authority = /remoteAuthority&quot;:&quot;([^&]+)&quot;/.exec(html)?.[1] ?? /"remoteAuthority":"([^"]+)"/.exec(html)?.[1] ?? new URL(server.url).host;
+		const remote = (p) => `vscode-remote://${authority}${p}`;
+		const entries = Object.entries(payload).map(([k, v]) => [k, k.endsWith("Path") ? remote(v) : v]);
+		url += `&payload=${encodeURIComponent(JSON.stringify(entries))}`;
+	}
+	await page.goto(url);
+	return { browser, page };
+}
+
+async function runInHost() {
+	const { ws, fixture } = prepareWorkspace("mii-ws-");
+	const resultsFile = join(tempDir("mii-results-"), "results.json");
+	process.env.MII_TEST_RESULTS = resultsFile;
+	if (grep) process.env.MII_TEST_GREP = grep;
+	const server = await startCodeServer({ workspace: ws });
+	process.env.MII_USER_SETTINGS = join(server.userDataDir, "User", "settings.json");
+	let browser;
+	let exitCode;
+	try {
+		const lines = [];
+		const session = await openWorkbench(
+			server,
+			ws,
+			{ extensionDevelopmentPath: root, extensionTestsPath: join(root, "out", "test", "integration", "index.js"), skipWelcome: "true" },
+			(type, logArgs) => {
+				const text = (Array.isArray(logArgs) ? logArgs : [logArgs]).map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" ");
+				lines.push(text);
+				if (/^\s+(✔|✖|- SKIPPED)|in-host:|^\s{6}|!!!!!/.test(text)) console.log(text);
+			},
+			(code) => {
+				exitCode = code;
+			},
+		);
+		browser = session.browser;
+		const deadline = Date.now() + 6 * 60_000;
+		const done = () => {
+			if (exitCode !== undefined) return true;
+			try {
+				return JSON.parse(readFileSync(resultsFile, "utf8")).some((r) => r.state === "done");
+			} catch {
+				return false;
+			}
+		};
+		while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+		let list = [];
+		try {
+			list = JSON.parse(readFileSync(resultsFile, "utf8"));
+		} catch {
+			/* nothing ran */
+		}
+		const tests = list.filter((r) => r.state !== "done");
+		if (!list.some((r) => r.state === "done")) {
+			mkdirSync(join(root, "test-results"), { recursive: true });
+			await session.page.screenshot({ path: join(root, "test-results", "inhost-timeout.png") }).catch(() => {});
+			record("in-host: the suite finished", false, `no result after ${Math.round((Date.now() - started) / 1000)} s (exit ${exitCode}); last log lines:\n${lines.slice(-25).join("\n")}`);
+		}
+		for (const r of tests) {
+			if (r.state === "skipped") console.log(`  (skipped, not counted as passed: ${r.title})`);
+			else results.push({ name: `in-host: ${r.title}`, ok: r.state === "passed" });
+		}
+		if (fixture === undefined) console.log("!!!!! the DICOM-based in-host tests were skipped: ../shared/dicom missing !!!!!");
+	} finally {
+		await browser?.close().catch(() => {});
+		await server.stop();
+	}
+}
+
+// ---------------------------------------------------------------- (b) UI test
+async function runUi() {
+	if (!existsSync(vsix)) {
+		record("ui: the .vsix exists", false, "vsce package failed");
+		return;
+	}
+	const { ws, fixture } = prepareWorkspace("mii-ui-ws-");
+	if (!fixture) {
+		console.log("!!!!! UI test SKIPPED: no DICOM fixtures !!!!!");
+		return;
+	}
+	const extDir = tempDir("mii-ui-ext-");
+	try {
+		installVsix(vsix, extDir);
+		record("ui: code-server installs the .vsix", readdirSync(extDir).some((d) => d.startsWith("medimageinsight.medimageinsight-vscode")));
+	} catch (e) {
+		record("ui: code-server installs the .vsix", false, String(e.message).slice(0, 500));
+		return;
+	}
+	const shots = join(root, "docs", "screenshots");
+	mkdirSync(shots, { recursive: true });
+	const server = await startCodeServer({ workspace: ws, extensionsDir: extDir });
+	let browser;
+	try {
+		const session = await openWorkbench(server, ws);
+		browser = session.browser;
+		const page = session.page;
+		await page.waitForSelector(".monaco-workbench .explorer-folders-view", { timeout: 60_000 });
+		await page.waitForSelector('.explorer-folders-view .monaco-list-row[aria-label="scans"]', { timeout: 30_000 });
+		await page.waitForTimeout(1500);
+
+		// The palette: start the simulated endpoint.
+		await page.keyboard.press("F1");
+		await page.waitForSelector(".quick-input-widget input", { timeout: 10_000 });
+		await page.keyboard.type("MedImageInsight: Start Simulated Endpoint");
+		await page.waitForSelector('.quick-input-list .monaco-list-row[aria-label*="Start Simulated Endpoint"]', { timeout: 10_000 });
+		await page.keyboard.press("Enter");
+		const simToast = page.locator(".notifications-toasts .notification-list-item", { hasText: "simulated endpoint runs on" });
+		await simToast.first().waitFor({ timeout: 30_000 });
+		const simLabel = await page.locator('.statusbar-item[id="medimageinsight.medimageinsight-vscode.medImageInsight.simulation"], .statusbar-item:has-text("MedImageInsight simulation")').count();
+		record("ui: the palette starts the simulated endpoint, labelled in the status bar", simLabel > 0);
+		await page.screenshot({ path: join(shots, "simulation-started.png") });
+		await page.keyboard.press("Escape");
+		await clearNotifications(page);
+
+		// The Explorer: right-click the folder → Generate Embeddings.
+		await page.click('.explorer-folders-view .monaco-list-row[aria-label="scans"]', { button: "right" });
+		const item = page.locator(".context-view .action-item", { hasText: "Generate Embeddings" });
+		await item.first().waitFor({ timeout: 10_000 });
+		await page.screenshot({ path: join(shots, "explorer-context-menu.png") });
+		await item.first().click();
+		const progress = page.locator(".notifications-toasts .notification-list-item", { hasText: "MedImageInsight" });
+		await progress.first().waitFor({ timeout: 30_000 });
+		const end = page.locator(".notifications-toasts .notification-list-item", { hasText: /embedded/ });
+		await end.first().waitFor({ timeout: 120_000 });
+		const endText = (await end.first().innerText()).replace(/\s+/g, " ");
+		await page.waitForTimeout(500);
+		await page.screenshot({ path: join(shots, "run-finished.png") });
+		record(
+			"ui: the context menu runs Generate Embeddings and the notification reports the counts",
+			endText.includes(`${fixture.images.length} embedded`) && /simulated/.test(endText),
+			endText.slice(0, 200),
+		);
+		const out = join(ws, ".medimageinsight", "scans", "embeddings.jsonl");
+		const lines = existsSync(out) ? readFileSync(out, "utf8").split("\n").filter(Boolean).length : 0;
+		record("ui: the run wrote one embedding per image into <workspace>/.medimageinsight/scans/", lines === fixture.images.length, `${lines} lines`);
+		const bar = await page.locator(".statusbar-item", { hasText: `${fixture.images.length} embedded` }).count();
+		record("ui: the status bar shows the summary", bar > 0);
+
+		// Show Results from the notification.
+		const show = end.first().locator(".monaco-button", { hasText: "Show Results" });
+		if ((await show.count()) > 0) {
+			await show.first().click();
+			await page.waitForTimeout(4000);
+			await page.screenshot({ path: join(shots, "results.png") });
+		}
+	} catch (e) {
+		mkdirSync(join(root, "test-results"), { recursive: true });
+		const pages = browser?.contexts().flatMap((c) => c.pages()) ?? [];
+		if (pages[0]) await pages[0].screenshot({ path: join(root, "test-results", "ui-failure.png") }).catch(() => {});
+		record("ui: the UI walk-through completed", false, `${String(e.message).split("\n")[0]} (screenshot: test-results/ui-failure.png)`);
+	} finally {
+		await browser?.close().catch(() => {});
+		await server.stop();
+	}
+}
+
+async function clearNotifications(page) {
+	await page.keyboard.press("F1");
+	await page.keyboard.type("Notifications: Clear All Notifications");
+	await page.waitForTimeout(300);
+	await page.keyboard.press("Enter");
+	await page.waitForTimeout(300);
+}
+
+try {
+	if (wants("inhost")) await runInHost();
+	if (wants("ui")) await runUi();
+} catch (e) {
+	record("vscode tests ran to the end", false, e.stack ?? String(e));
+} finally {
+	if (!keep) for (const d of temps) rmSync(d, { recursive: true, force: true });
+}
+const passed = results.filter((r) => r.ok).length;
+const failed = results.length - passed;
+console.log(`\n[vscode tests took ${Math.round((Date.now() - started) / 1000)} s]`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

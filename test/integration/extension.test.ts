@@ -1,0 +1,255 @@
+/**
+ * The extension in a real VS Code extension host (code-server here, @vscode/test-electron
+ * elsewhere): the real commands against a simulated endpoint on 127.0.0.1 started by the test,
+ * on DICOM files the test script copied into the workspace from ../shared/dicom.
+ */
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as vscode from "vscode";
+import { startSimulator, type SimulatorHandle } from "../../src/core/simulator/server";
+import type { RunSummary } from "../../src/core/pipeline/types";
+import { api, filesUnder, fixture, readJsonl, setSetting, waitFor, workspaceRoot, type FixtureManifest } from "./helpers";
+
+/** A key that must never show up anywhere but in SecretStorage and the Authorization header. */
+const canary = `CANARY-${Date.now().toString(36)}-e1b3f9c2d7a4`;
+
+const commandIds = [
+	"medImageInsight.generateEmbeddings",
+	"medImageInsight.configureEndpoint",
+	"medImageInsight.setApiKey",
+	"medImageInsight.clearApiKey",
+	"medImageInsight.selectAzureEndpoint",
+	"medImageInsight.testConnection",
+	"medImageInsight.showResults",
+	"medImageInsight.retryFailed",
+	"medImageInsight.cancelRun",
+	"medImageInsight.startSimulatedEndpoint",
+];
+
+interface ConnectionTest {
+	ok: boolean;
+	latencyMs: number;
+	dimensions?: number;
+	error?: string;
+}
+
+describe("MedImageInsight extension", function () {
+	let sim: SimulatorHandle | undefined;
+	let fx: FixtureManifest | undefined;
+	let scans = "";
+
+	before(async function () {
+		fx = fixture();
+		if (fx) scans = path.join(workspaceRoot(), fx.folder);
+		sim = await startSimulator({ port: 0, key: canary });
+		await setSetting("endpoint.url", sim.url);
+		await setSetting("endpoint.authMode", "key");
+		// Fast for the tests: the default 60 calls/min would make every test wait a second per request.
+		await setSetting("rateLimit.calls", 1000);
+		await setSetting("rateLimit.periodSeconds", 1);
+		await setSetting("retries", 2);
+	});
+
+	after(async function () {
+		await sim?.close();
+		for (const k of ["endpoint.url", "endpoint.authMode", "rateLimit.calls", "rateLimit.periodSeconds", "retries", "batchSize", "maxConcurrentRequests", "outputFolder"]) {
+			await setSetting(k, undefined);
+		}
+	});
+
+	function requireFixture(ctx: Mocha.Context): FixtureManifest {
+		if (!fx) ctx.skip();
+		return fx as FixtureManifest;
+	}
+
+	async function generate(...args: unknown[]): Promise<RunSummary | undefined> {
+		return vscode.commands.executeCommand<RunSummary | undefined>("medImageInsight.generateEmbeddings", ...args);
+	}
+
+	it("activates on a command and registers every contributed command", async function () {
+		const a = await api();
+		assert.equal(typeof a.isRunning, "function");
+		const all = await vscode.commands.getCommands(true);
+		for (const id of commandIds) assert.ok(all.includes(id), `${id} is registered`);
+		const pkg = vscode.extensions.getExtension("medimageinsight.medimageinsight-vscode")?.packageJSON as { contributes: { commands: { command: string }[] } };
+		const contributed = pkg.contributes.commands.map((c) => c.command);
+		for (const id of commandIds) assert.ok(contributed.includes(id), `${id} is contributed`);
+	});
+
+	it("the API key round-trips through SecretStorage: right key connects, no key and a wrong key are refused", async function () {
+		await vscode.commands.executeCommand("medImageInsight.setApiKey", canary);
+		const ok = await vscode.commands.executeCommand<ConnectionTest>("medImageInsight.testConnection");
+		assert.equal(ok.ok, true, ok.error);
+		assert.equal(ok.dimensions, 1024);
+
+		await vscode.commands.executeCommand("medImageInsight.clearApiKey");
+		const none = await vscode.commands.executeCommand<ConnectionTest>("medImageInsight.testConnection");
+		assert.equal(none.ok, false);
+		assert.match(none.error ?? "", /key/i);
+
+		const before401 = sim?.stats.rejected401 ?? 0;
+		await vscode.commands.executeCommand("medImageInsight.setApiKey", "wrong-key-123");
+		const wrong = await vscode.commands.executeCommand<ConnectionTest>("medImageInsight.testConnection");
+		assert.equal(wrong.ok, false);
+		assert.ok((sim?.stats.rejected401 ?? 0) > before401, "the simulator saw the wrong key and answered 401");
+
+		await vscode.commands.executeCommand("medImageInsight.setApiKey", canary);
+	});
+
+	it("Generate Embeddings on a folder embeds every image once and writes the outputs", async function () {
+		const f = requireFixture(this);
+		await vscode.commands.executeCommand("medImageInsight.setApiKey", canary);
+		const a = await api();
+		const uri = vscode.Uri.file(scans);
+		const summary = await generate(uri, [uri]);
+		assert.ok(summary, "the command resolved with a summary");
+		assert.equal(summary.cancelled, false);
+		assert.equal(summary.fatal, undefined);
+		assert.equal(summary.embedded, f.images.length);
+		assert.equal(summary.skipped, f.skipped.length);
+		assert.equal(summary.failed, f.corrupt.length);
+		assert.ok(summary.ignored >= f.ignored.length);
+		assert.equal(summary.outDir, path.join(workspaceRoot(), ".medimageinsight", path.basename(scans)));
+
+		const records = readJsonl<{ path: string; embedding: number[]; sopInstanceUid: string; sha256: string }>(path.join(summary.outDir, "embeddings.jsonl"));
+		assert.deepEqual(records.map((r) => r.path).sort(), [...f.images].sort());
+		for (const r of records) {
+			assert.equal(r.embedding.length, 1024);
+			assert.match(r.sha256, /^[0-9a-f]{64}$/);
+			assert.ok(r.sopInstanceUid.length > 0);
+		}
+		const failures = readJsonl<{ path: string; stage: string; error: string }>(path.join(summary.outDir, "failures.jsonl"));
+		for (const p of [...f.skipped, ...f.corrupt]) assert.ok(failures.some((x) => x.path === p && x.error.length > 0), `${p} is in failures.jsonl with a reason`);
+		assert.ok(fs.existsSync(path.join(summary.outDir, "run.json")));
+		assert.ok(fs.existsSync(path.join(summary.outDir, "embeddings.npy")));
+		assert.ok(!a.isRunning());
+		assert.match(a.statusBarText(), new RegExp(`${f.images.length} embedded`));
+	});
+
+	it("a second run of the same selection sends nothing", async function () {
+		const f = requireFixture(this);
+		const requests = sim?.stats.requests ?? 0;
+		const uri = vscode.Uri.file(scans);
+		const summary = await generate(uri);
+		assert.ok(summary);
+		assert.equal(summary.embedded, 0);
+		assert.equal(summary.alreadyDone, f.images.length);
+		assert.equal(sim?.stats.requests, requests, "no request reached the endpoint");
+	});
+
+	it("Retry Failed runs only the failed files again", async function () {
+		const f = requireFixture(this);
+		if (f.corrupt.length === 0) this.skip();
+		const requests = sim?.stats.requests ?? 0;
+		const summary = await vscode.commands.executeCommand<RunSummary | undefined>("medImageInsight.retryFailed");
+		assert.ok(summary);
+		assert.equal(summary.embedded, 0);
+		assert.equal(summary.failed, f.corrupt.length);
+		assert.equal(sim?.stats.requests, requests, "a corrupt file never reaches the endpoint");
+	});
+
+	it("the key is never in settings, outputs or the log", async function () {
+		requireFixture(this);
+		const a = await api();
+		const haystacks: string[] = [];
+		for (const file of [...filesUnder(path.join(workspaceRoot(), ".vscode")), ...filesUnder(path.join(workspaceRoot(), ".medimageinsight"))]) {
+			if (fs.statSync(file).size < 50_000_000) haystacks.push(file);
+		}
+		const userSettings = process.env["MII_USER_SETTINGS"];
+		if (userSettings && fs.existsSync(userSettings)) haystacks.push(userSettings);
+		assert.ok(haystacks.some((h) => h.endsWith("settings.json")), "workspace settings were checked");
+		assert.ok(haystacks.some((h) => h.endsWith("run.json")), "run.json was checked");
+		for (const file of haystacks) assert.ok(!fs.readFileSync(file).includes(canary), `${file} does not contain the key`);
+		const log = a.logLines().join("\n");
+		assert.ok(log.length > 0, "the log has lines");
+		assert.ok(!log.includes(canary), "the log does not contain the key");
+		for (const arg of process.argv) assert.ok(!arg.includes(canary));
+	});
+
+	it("a rejected key stops the run at once with an 'unauthorized' summary", async function () {
+		requireFixture(this);
+		await setSetting("outputFolder", fs.mkdtempSync(path.join(os.tmpdir(), "mii-401-")));
+		await vscode.commands.executeCommand("medImageInsight.setApiKey", "not-the-key");
+		try {
+			const summary = await generate(vscode.Uri.file(scans));
+			assert.ok(summary);
+			assert.equal(summary.fatal?.code, "unauthorized");
+			assert.equal(summary.embedded, 0);
+			assert.match((await api()).statusBarText(), /stopped/);
+		} finally {
+			await vscode.commands.executeCommand("medImageInsight.setApiKey", canary);
+			await setSetting("outputFolder", undefined);
+		}
+	});
+
+	it("cancel stops the run and keeps what was done; a second run is refused meanwhile; the next run sends only the rest", async function () {
+		const f = requireFixture(this);
+		const slow = await startSimulator({ port: 0, key: canary, latencyMs: 400 });
+		const out = fs.mkdtempSync(path.join(os.tmpdir(), "mii-cancel-"));
+		try {
+			await setSetting("endpoint.url", slow.url);
+			await setSetting("batchSize", 1);
+			await setSetting("maxConcurrentRequests", 1);
+			await setSetting("outputFolder", out);
+			const a = await api();
+			const uri = vscode.Uri.file(scans);
+			const first = generate(uri);
+			await waitFor("two images embedded", () => (a.lastProgress()?.embedded ?? 0) >= 2, 60_000);
+			assert.ok(a.isRunning());
+			assert.match(a.statusBarText(), /sync~spin/);
+
+			const refused = await generate(uri);
+			assert.equal(refused, undefined, "a second run while one runs is refused");
+
+			assert.equal(await vscode.commands.executeCommand("medImageInsight.cancelRun"), true);
+			const s1 = await first;
+			assert.ok(s1);
+			assert.equal(s1.cancelled, true);
+			assert.ok(s1.embedded >= 2 && s1.embedded < f.images.length, `embedded ${s1.embedded} of ${f.images.length}`);
+			assert.equal(readJsonl(path.join(s1.outDir, "embeddings.jsonl")).length, s1.embedded, "every embedding that came back was kept");
+			assert.ok(!a.isRunning());
+
+			const requestsBefore = slow.stats.requests;
+			const s2 = await generate(uri);
+			assert.ok(s2);
+			assert.equal(s2.cancelled, false);
+			assert.equal(s2.alreadyDone, s1.embedded);
+			assert.equal(s2.embedded, f.images.length - s1.embedded);
+			// One image per request: the second run sent exactly the images the first did not keep.
+			assert.equal(slow.stats.requests - requestsBefore, f.images.length - s1.embedded);
+			// Only the request in flight when the run was cancelled (its answer was dropped) can have reached the model twice.
+			const twice = [...slow.stats.embeddedSha256Counts.values()].filter((n) => n > 1).length;
+			assert.ok(twice <= 1, `${twice} images reached the model twice`);
+			assert.equal(readJsonl(path.join(s2.outDir, "embeddings.jsonl")).length, f.images.length);
+		} finally {
+			await setSetting("endpoint.url", sim?.url);
+			for (const k of ["batchSize", "maxConcurrentRequests", "outputFolder"]) await setSetting(k, undefined);
+			await slow.close();
+		}
+	});
+
+	it("Start Simulated Endpoint points the workspace at it, stores its key and labels the simulation", async function () {
+		const a = await api();
+		const url = await vscode.commands.executeCommand<string | undefined>("medImageInsight.startSimulatedEndpoint");
+		assert.ok(url);
+		assert.match(url, /^http:\/\/127\.0\.0\.1:\d+/);
+		assert.equal(a.simulationUrl(), url);
+		assert.equal(vscode.workspace.getConfiguration("medImageInsight").inspect("endpoint.url")?.workspaceValue, url);
+		assert.match(a.simulationStatusText(), /simulation/i);
+		const t = await vscode.commands.executeCommand<ConnectionTest>("medImageInsight.testConnection");
+		assert.equal(t.ok, true, t.error);
+		await vscode.commands.executeCommand("medImageInsight.stopSimulatedEndpoint");
+		assert.equal(a.simulationUrl(), undefined);
+		assert.equal(a.simulationStatusText(), "");
+		await setSetting("endpoint.url", sim?.url);
+		await vscode.commands.executeCommand("medImageInsight.setApiKey", canary);
+	});
+
+	it("Show Results opens the results of the last run", async function () {
+		requireFixture(this);
+		const outDir = await vscode.commands.executeCommand<string | undefined>("medImageInsight.showResults", path.join(workspaceRoot(), ".medimageinsight", path.basename(scans)));
+		assert.equal(outDir, path.join(workspaceRoot(), ".medimageinsight", path.basename(scans)));
+	});
+});

@@ -1,0 +1,143 @@
+/**
+ * `medimageinsight convert <paths…> --out DIR [--workers N]`: every DICOM image to DIR/<relPath>.png
+ * (the seed's picture), every failed or skipped file to DIR/failures.jsonl.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { defaultConvertOptions } from "../core/dicom/types";
+import { discover } from "../core/pipeline/discover";
+import type { DiscoveredFile, FileConversion } from "../core/pipeline/types";
+import { WorkerPool } from "../core/pipeline/workerPool";
+import { intOption, parseCommand, stringOption } from "./args";
+import type { CliContext } from "./context";
+import { formatDuration } from "./progressLine";
+import { UsageError } from "./usageError";
+
+export const convertHelp = `Usage: medimageinsight convert <paths…> --out DIR [--workers N]
+
+Converts every DICOM image under the given folders and files to an 8-bit RGB PNG exactly as the
+reference pipeline does (first frame, 10th–90th percentile window), mirroring the input tree:
+DIR/<path relative to the input>.png (a file argument gives DIR/<its name>.png). Files that fail
+or hold no image are listed in DIR/failures.jsonl ({"path","stage","error"}; stage "skipped" for
+files without an image). Non-DICOM files are ignored and counted.
+
+Options:
+  --out DIR       output folder (created if missing)          [required]
+  --workers N     conversion threads (default: cores - 1, at least 1)
+  --verbose       log details to stderr
+Exit status: 0 every image converted (skipped files are fine), 1 some failed, 2 usage error,
+130 cancelled (Ctrl+C).`;
+
+export interface ConvertCounts {
+	converted: number;
+	skipped: number;
+	failed: number;
+	ignored: number;
+	cancelled: boolean;
+}
+
+export async function convertCommand(argv: string[], ctx: CliContext): Promise<number> {
+	const p = parseCommand("convert", argv, { out: { type: "string" }, workers: { type: "string" }, verbose: { type: "boolean" } });
+	if (p.values["help"]) {
+		ctx.say(convertHelp);
+		return 0;
+	}
+	const out = stringOption(p, "out");
+	if (p.positionals.length === 0) throw new UsageError("convert: give at least one folder or DICOM file to convert");
+	if (!out) throw new UsageError("convert: --out DIR is required (where the PNGs go)");
+	const workers = intOption(p, "workers", 1, 64);
+	for (const input of p.positionals) {
+		if (!fs.existsSync(input)) throw new UsageError(`convert: input not found: ${input}`);
+	}
+	const outDir = path.resolve(out);
+	try {
+		fs.mkdirSync(outDir, { recursive: true });
+	} catch (e) {
+		throw new UsageError(`convert: cannot create the output folder ${outDir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+	}
+
+	const started = Date.now();
+	const counts = await convertAll(p.positionals, outDir, workers, ctx);
+	const seconds = (Date.now() - started) / 1000;
+	ctx.progress.clear();
+	const done = counts.converted + counts.skipped + counts.failed;
+	ctx.say(
+		`${counts.cancelled ? "Cancelled. " : ""}Converted ${counts.converted}, skipped ${counts.skipped} (no image), failed ${counts.failed}, ` +
+			`ignored ${counts.ignored} non-DICOM in ${formatDuration(seconds)} (${(done / Math.max(seconds, 1e-3)).toFixed(1)} img/s).`,
+	);
+	ctx.say(`PNGs in ${outDir}${counts.failed + counts.skipped > 0 ? `; failures and skips in ${path.join(outDir, "failures.jsonl")}` : ""}`);
+	if (counts.cancelled) return 130;
+	return counts.failed > 0 ? 1 : 0;
+}
+
+/** Discovers, converts in the worker pool and writes the PNGs and failures.jsonl. */
+export async function convertAll(inputs: string[], outDir: string, workers: number | undefined, ctx: CliContext): Promise<ConvertCounts> {
+	const counts: ConvertCounts = { converted: 0, skipped: 0, failed: 0, ignored: 0, cancelled: false };
+	const failures = fs.createWriteStream(path.join(outDir, "failures.jsonl"), { flags: "w" });
+	const pool = new WorkerPool({ script: ctx.workerScript, logger: ctx.logger, ...(workers ? { size: workers } : {}) });
+	const used = new Set<string>();
+	const inFlight = new Set<Promise<void>>();
+	const started = Date.now();
+	let found = 0;
+	const report = () => {
+		const done = counts.converted + counts.skipped + counts.failed;
+		const rate = done / Math.max((Date.now() - started) / 1000, 1e-3);
+		ctx.progress.update(`converted ${counts.converted}/${found} · skipped ${counts.skipped} · failed ${counts.failed} · ignored ${counts.ignored} · ${rate.toFixed(1)} img/s`);
+	};
+	const ticker = setInterval(report, 250);
+
+	const writeFailure = (file: DiscoveredFile, stage: string, error: string) =>
+		new Promise<void>((resolve) => failures.write(`${JSON.stringify({ path: file.relPath, stage, error })}\n`, () => resolve()));
+
+	const finish = async (file: DiscoveredFile, r: FileConversion): Promise<void> => {
+		const o = r.outcome;
+		if (o.kind === "image") {
+			let target = path.join(outDir, ...`${file.relPath}.png`.split("/"));
+			for (let n = 2; used.has(target); n++) target = path.join(outDir, ...`${file.relPath}~${n}.png`.split("/"));
+			used.add(target);
+			try {
+				await fs.promises.mkdir(path.dirname(target), { recursive: true });
+				await fs.promises.writeFile(target, o.png);
+				counts.converted++;
+			} catch (e) {
+				counts.failed++;
+				await writeFailure(file, "write", `Cannot write ${target}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+			}
+		} else if (o.kind === "skipped") {
+			counts.skipped++;
+			await writeFailure(file, "skipped", o.reason);
+		} else {
+			counts.failed++;
+			await writeFailure(file, o.stage, o.error);
+		}
+	};
+
+	try {
+		for await (const item of discover(inputs, { signal: ctx.signal, exclude: [outDir] })) {
+			if (item.kind === "ignored") {
+				counts.ignored++;
+				continue;
+			}
+			found++;
+			await pool.waitForCapacity(ctx.signal);
+			const task: Promise<void> = pool
+				.convertFile(item.absPath, defaultConvertOptions, ctx.signal)
+				.then((r) => finish(item, r))
+				.catch((e: unknown) => {
+					if ((e as Error).name !== "AbortError") throw e;
+				})
+				.finally(() => inFlight.delete(task));
+			inFlight.add(task);
+		}
+		await Promise.all(inFlight);
+	} catch (e) {
+		if ((e as Error).name !== "AbortError") throw e;
+		await Promise.allSettled(inFlight);
+	} finally {
+		clearInterval(ticker);
+		await pool.dispose();
+		await new Promise<void>((resolve) => failures.end(() => resolve()));
+	}
+	counts.cancelled = ctx.signal.aborted;
+	return counts;
+}

@@ -1,0 +1,204 @@
+/**
+ * `medimageinsight embed <paths…> --endpoint URL --out DIR [options]`: the whole run (discover →
+ * convert → embed → results on disk) on the shared core. The key comes ONLY from the environment
+ * variable MEDIMAGEINSIGHT_API_KEY; a --key flag is refused (argv is visible to every user of the machine).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { defaultConvertOptions } from "../core/dicom/types";
+import { entraTokenProvider, keyTokenProvider } from "../core/endpoint/auth";
+import { EndpointClient } from "../core/endpoint/client";
+import { defaultEndpointSettings, FatalEndpointError, type EndpointSettings, type TokenProvider } from "../core/endpoint/types";
+import { runEmbedding } from "../core/pipeline/run";
+import type { RunProgress, RunSummary } from "../core/pipeline/types";
+import { intOption, parseCommand, rateOption, stringOption } from "./args";
+import type { CliContext } from "./context";
+import { formatDuration } from "./progressLine";
+import { UsageError } from "./usageError";
+
+export const apiKeyVariable = "MEDIMAGEINSIGHT_API_KEY";
+
+export const embedHelp = `Usage: medimageinsight embed <paths…> --endpoint URL --out DIR [options]
+
+Finds every DICOM image under the given folders and files, converts it like the reference
+pipeline and sends it to a MedImageInsight endpoint (Azure ML online endpoint scoring URI).
+Results are written as they arrive: DIR/embeddings.jsonl, failures.jsonl, and at the end
+embeddings.npy, index.csv and run.json. A re-run sends only what is missing.
+
+The endpoint key is read from the environment variable ${apiKeyVariable}, never from the
+command line. With --auth entra a Microsoft Entra ID token is used instead (az login,
+managed identity, environment credentials: DefaultAzureCredential).
+
+Options:
+  --endpoint URL        scoring URI, e.g. https://NAME.REGION.inference.ml.azure.com/score  [required]
+  --out DIR             output folder (created if missing)                                  [required]
+  --batch-size N        images per request (default ${defaultEndpointSettings.batchSize})
+  --concurrency N       requests in flight at most (default ${defaultEndpointSettings.maxConcurrentRequests})
+  --rate CALLS/SECONDS  client-side rate limit (default ${defaultEndpointSettings.rateLimit.calls}/${defaultEndpointSettings.rateLimit.periodSeconds})
+  --retries N           attempts per request, first included (default ${defaultEndpointSettings.retries})
+  --timeout S           per-request timeout in seconds (default ${defaultEndpointSettings.requestTimeoutMs / 1000})
+  --max-pause MIN       give up when the endpoint refuses for longer than this (default ${defaultEndpointSettings.maxPauseMs / 60000})
+  --auth key|entra      authentication (default key)
+  --deployment NAME     send azureml-model-deployment: NAME
+  --workers N           conversion threads (default: cores - 1, at least 1)
+  --retry-failed        only retry the files listed as failed in DIR/failures.jsonl
+  --verbose             log details to stderr
+Exit status: 0 all embedded (skipped files are fine), 1 some failed, 2 usage or configuration
+error (bad option, missing key, 401/403/404 from the endpoint), 130 cancelled (Ctrl+C).`;
+
+/** A fully parsed embed run, shared by `embed` and `demo`. */
+export interface EmbedConfig {
+	inputs: string[];
+	outDir: string;
+	endpoint: EndpointSettings;
+	tokens: TokenProvider;
+	simulated: boolean;
+	workers?: number;
+	retryFailedOnly: boolean;
+}
+
+export async function embedCommand(argv: string[], ctx: CliContext): Promise<number> {
+	const keyFlag = argv.find((a) => /^--?(api-?key|key|token)(=|$)/i.test(a));
+	if (keyFlag) {
+		throw new UsageError(
+			`embed: ${keyFlag.split("=")[0]} is refused: a key on the command line is visible to other users (ps) and kept in shell history. ` +
+				`Set the environment variable ${apiKeyVariable} instead.`,
+		);
+	}
+	const p = parseCommand("embed", argv, {
+		endpoint: { type: "string" },
+		out: { type: "string" },
+		"batch-size": { type: "string" },
+		concurrency: { type: "string" },
+		rate: { type: "string" },
+		retries: { type: "string" },
+		timeout: { type: "string" },
+		"max-pause": { type: "string" },
+		auth: { type: "string" },
+		deployment: { type: "string" },
+		workers: { type: "string" },
+		"retry-failed": { type: "boolean" },
+		verbose: { type: "boolean" },
+	});
+	if (p.values["help"]) {
+		ctx.say(embedHelp);
+		return 0;
+	}
+	if (p.positionals.length === 0) throw new UsageError("embed: give at least one folder or DICOM file");
+	for (const input of p.positionals) {
+		if (!fs.existsSync(input)) throw new UsageError(`embed: input not found: ${input}`);
+	}
+	const url = stringOption(p, "endpoint");
+	if (!url) throw new UsageError("embed: --endpoint URL is required (the scoring URI of the online endpoint)");
+	if (!/^https?:\/\/[^\s/]+/i.test(url)) throw new UsageError(`embed: --endpoint must be an http(s) URL (got "${url}")`);
+	const out = stringOption(p, "out");
+	if (!out) throw new UsageError("embed: --out DIR is required (where the results go)");
+	const auth = stringOption(p, "auth") ?? "key";
+	if (auth !== "key" && auth !== "entra") throw new UsageError(`embed: --auth must be "key" or "entra" (got "${auth}")`);
+
+	const deployment = stringOption(p, "deployment");
+	const endpoint: EndpointSettings = {
+		...defaultEndpointSettings,
+		url,
+		...(deployment ? { deployment } : {}),
+		batchSize: intOption(p, "batch-size", 1, 1000, defaultEndpointSettings.batchSize),
+		maxConcurrentRequests: intOption(p, "concurrency", 1, 256, defaultEndpointSettings.maxConcurrentRequests),
+		rateLimit: rateOption(p, "rate", defaultEndpointSettings.rateLimit),
+		retries: intOption(p, "retries", 1, 100, defaultEndpointSettings.retries),
+		requestTimeoutMs: intOption(p, "timeout", 1, 3600, defaultEndpointSettings.requestTimeoutMs / 1000) * 1000,
+		maxPauseMs: intOption(p, "max-pause", 1, 24 * 60, defaultEndpointSettings.maxPauseMs / 60000) * 60000,
+	};
+
+	let tokens: TokenProvider;
+	if (auth === "key") {
+		if (!process.env[apiKeyVariable]?.trim()) {
+			throw new UsageError(`embed: no endpoint key: set the environment variable ${apiKeyVariable} (or use --auth entra for an endpoint in aad_token mode)`);
+		}
+		tokens = keyTokenProvider(async () => process.env[apiKeyVariable] ?? "");
+	} else {
+		const { DefaultAzureCredential } = await import("@azure/identity");
+		tokens = entraTokenProvider(new DefaultAzureCredential());
+	}
+	const workers = intOption(p, "workers", 1, 64);
+	const config: EmbedConfig = {
+		inputs: p.positionals.map((i) => path.resolve(i)),
+		outDir: path.resolve(out),
+		endpoint,
+		tokens,
+		simulated: false,
+		retryFailedOnly: p.values["retry-failed"] === true,
+		...(workers ? { workers } : {}),
+	};
+	const summary = await runEmbed(config, ctx);
+	return exitCodeOf(summary);
+}
+
+/** 0 all done, 1 some failed (or the endpoint refused too long), 2 configuration/auth, 130 cancelled. */
+export function exitCodeOf(s: RunSummary): number {
+	if (s.fatal) return ["paused-too-long"].includes(s.fatal.code) ? 1 : 2;
+	if (s.cancelled) return 130;
+	return s.failed > 0 ? 1 : 0;
+}
+
+function progressText(p: RunProgress): string {
+	const done = p.embedded + p.alreadyDone + p.failed + p.skipped;
+	const total = p.discoveryDone ? `${p.found}` : `${p.found}+`;
+	const parts = [`${done}/${total} done`, `embedded ${p.embedded}`];
+	if (p.alreadyDone) parts.push(`already done ${p.alreadyDone}`);
+	parts.push(`failed ${p.failed}`, `skipped ${p.skipped}`, `${p.rate.toFixed(1)} img/s`);
+	if (p.etaSeconds !== undefined) parts.push(`ETA ${formatDuration(p.etaSeconds)}`);
+	if (p.client.state === "paused") {
+		parts.push(`paused: ${p.client.reason} (retry in ${formatDuration(Math.max(0, (p.client.resumeAt - Date.now()) / 1000))})`);
+	}
+	return parts.join(" · ");
+}
+
+/** Runs one embedding run with progress on stderr and a summary at the end. */
+export async function runEmbed(config: EmbedConfig, ctx: CliContext): Promise<RunSummary> {
+	let client: EndpointClient;
+	try {
+		client = new EndpointClient(config.endpoint, config.tokens, ctx.logger);
+	} catch (e) {
+		if (e instanceof FatalEndpointError) throw new UsageError(`embed: ${e.message}`);
+		throw e;
+	}
+	try {
+		fs.mkdirSync(config.outDir, { recursive: true });
+	} catch (e) {
+		throw new UsageError(`embed: cannot create the output folder ${config.outDir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+	}
+	let last: RunProgress | undefined;
+	const ticker = setInterval(() => {
+		if (last) ctx.progress.update(progressText(last));
+	}, 250);
+	let summary: RunSummary;
+	try {
+		summary = await runEmbedding(
+			{
+				inputs: config.inputs,
+				outDir: config.outDir,
+				convert: { ...defaultConvertOptions },
+				endpoint: config.endpoint,
+				simulated: config.simulated,
+				retryFailedOnly: config.retryFailedOnly,
+				...(config.workers ? { workers: config.workers } : {}),
+			},
+			{ embedder: client, workerScript: ctx.workerScript, logger: ctx.logger, onProgress: (p) => (last = p) },
+			ctx.signal,
+		);
+	} finally {
+		clearInterval(ticker);
+		client.dispose();
+		ctx.progress.clear();
+	}
+	const s = summary;
+	const seconds = s.elapsedMs / 1000;
+	ctx.say(
+		`${s.cancelled ? "Cancelled (results so far are kept). " : ""}Embedded ${s.embedded}` +
+			`${s.alreadyDone ? ` (+${s.alreadyDone} already done earlier)` : ""}, failed ${s.failed}, skipped ${s.skipped} (no image), ` +
+			`ignored ${s.ignored} non-DICOM, in ${formatDuration(seconds)} (${(s.embedded / Math.max(seconds, 1e-3)).toFixed(1)} img/s).`,
+	);
+	if (s.fatal) ctx.say(`Stopped: ${s.fatal.message}`);
+	ctx.say(`Results in ${s.outDir}: embeddings.jsonl, embeddings.npy, index.csv, failures.jsonl, run.json`);
+	return s;
+}

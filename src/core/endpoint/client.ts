@@ -13,6 +13,7 @@
  * 5. the per-request timeout, `AbortSignal.any([signal, AbortSignal.timeout(requestTimeoutMs)])`.
  * Around them: payload-cap splitting, 413 halving, and the split of a failed batch into single images.
  */
+import { setMaxListeners } from "node:events";
 import Bottleneck from "bottleneck";
 import { Emitter, type Event } from "../util/events";
 import type { Logger } from "../util/logger";
@@ -65,6 +66,8 @@ export class EndpointClient implements ImageEmbedder {
 	private inFlight = 0;
 	private readonly slotWaiters: { resolve: () => void }[] = [];
 	private successRun = 0;
+	/** Grows by 2 % (up to 10 %) with every rate-limit 429: the server's clock or window is stricter than ours. */
+	private spacingWiden = 1;
 	private lastDecreaseAt = 0;
 
 	/** Endpoint-wide refusal: when the current streak of refusals started (reset by any success). */
@@ -96,11 +99,12 @@ export class EndpointClient implements ImageEmbedder {
 	/**
 	 * Gap between two requests so that no window of `periodSeconds` ever holds more than `calls`
 	 * requests, even measured on the server with a little network jitter: the period plus a margin
-	 * (1 %, at least 20 ms), spread evenly. A long run gets ~99 % of the ceiling, in a steady stream.
+	 * (1 %, at least 40 ms), spread evenly. A long run gets ~98–99 % of the ceiling, in a steady stream.
+	 * `widen` (≥ 1) stretches the gap after the server still answered "rate limit" 429s.
 	 */
-	static spacingMs(rate: { calls: number; periodSeconds: number }): number {
+	static spacingMs(rate: { calls: number; periodSeconds: number }, widen = 1): number {
 		const periodMs = rate.periodSeconds * 1000;
-		return (periodMs + Math.max(periodMs * 0.01, 20)) / rate.calls;
+		return ((periodMs + Math.max(periodMs * 0.01, 40)) * widen) / rate.calls;
 	}
 
 	get status(): ClientStatus {
@@ -109,8 +113,32 @@ export class EndpointClient implements ImageEmbedder {
 			: { state: "running", inFlight: this.inFlight, concurrency: this.concurrency };
 	}
 
-	async embedImages(items: EmbedRequestItem[], signal: AbortSignal): Promise<EmbedItemResult[]> {
-		signal.throwIfAborted();
+	async embedImages(items: EmbedRequestItem[], callerSignal: AbortSignal): Promise<EmbedItemResult[]> {
+		return this.withSignal(callerSignal, (signal) => this.embedImagesWith(items, signal));
+	}
+
+	async embedTexts(texts: string[], callerSignal: AbortSignal): Promise<TextEmbeddings> {
+		return this.withSignal(callerSignal, (signal) => this.embedTextsWith(texts, signal));
+	}
+
+	/**
+	 * Runs `work` with a signal of our own that follows the caller's: one listener on the caller's
+	 * signal per call (a pipeline shares one signal across many batches), however many layers listen.
+	 */
+	private async withSignal<T>(callerSignal: AbortSignal, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+		callerSignal.throwIfAborted();
+		const ac = new AbortController();
+		setMaxListeners(0, ac.signal);
+		const onAbort = () => ac.abort(abortReason(callerSignal));
+		callerSignal.addEventListener("abort", onAbort, { once: true });
+		try {
+			return await work(ac.signal);
+		} finally {
+			callerSignal.removeEventListener("abort", onAbort);
+		}
+	}
+
+	private async embedImagesWith(items: EmbedRequestItem[], signal: AbortSignal): Promise<EmbedItemResult[]> {
 		const rows: Row[] = items.map((it) => ({
 			id: it.id,
 			image: Buffer.from(it.png.buffer, it.png.byteOffset, it.png.byteLength).toString("base64"),
@@ -131,8 +159,7 @@ export class EndpointClient implements ImageEmbedder {
 		return items.map((it) => results.get(it.id) ?? { id: it.id, ok: false, error: "internal error: no result" });
 	}
 
-	async embedTexts(texts: string[], signal: AbortSignal): Promise<TextEmbeddings> {
-		signal.throwIfAborted();
+	private async embedTextsWith(texts: string[], signal: AbortSignal): Promise<TextEmbeddings> {
 		const rows: Row[] = texts.map((text, i) => ({ id: String(i), image: "", text }));
 		const groups = splitByPayload(rows, this.settings.batchSize, this.settings.maxPayloadBytes);
 		const parsed = await Promise.all(
@@ -306,6 +333,12 @@ export class EndpointClient implements ImageEmbedder {
 	private noteFailure(e: AttemptError, startedAt: number): AttemptError {
 		if (e.retryAfterMs !== undefined && (e.kind === "refusal" || e.kind === "overload" || e.kind === "server")) {
 			this.holdUntil = Math.max(this.holdUntil, Date.now() + e.retryAfterMs);
+		}
+		if (e.kind === "refusal" && e.status === 429 && this.spacingWiden < 1.1) {
+			this.spacingWiden = Math.min(1.1, this.spacingWiden * 1.02);
+			const minTime = EndpointClient.spacingMs(this.settings.rateLimit, this.spacingWiden);
+			this.limiter.updateSettings({ minTime });
+			this.logger.debug(`Rate limited by the endpoint (HTTP 429): requests now ${Math.round(minTime)} ms apart.`);
 		}
 		if (retryPolicy.endpointWide.has(e.kind)) {
 			this.successRun = 0;

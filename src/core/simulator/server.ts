@@ -214,7 +214,8 @@ export async function startSimulator(options: Partial<SimulatorOptions> = {}): P
 			entry.status = 401;
 			return send(res, 401, JSON.stringify({ message: "simulated endpoint: missing or wrong key (Authorization: Bearer <key>)" }));
 		}
-		const now = Date.now();
+		// The rate limit counts arrivals (request line received), like a gateway does.
+		const now = entry.t;
 		if (opts.rate) {
 			const period = opts.rate.periodSeconds * 1000;
 			while (arrivals.length > 0 && (arrivals[0] as number) <= now - period) arrivals.shift();
@@ -224,7 +225,10 @@ export async function startSimulator(options: Partial<SimulatorOptions> = {}): P
 				const retryAfter = Math.max(1, Math.ceil(((arrivals[0] as number) + period - now) / 1000));
 				return send(res, 429, JSON.stringify({ message: "simulated endpoint: rate limit exceeded" }), { "Retry-After": String(retryAfter) });
 			}
-			arrivals.push(now);
+			// Bodies finish in any order: keep the arrival times sorted.
+			let at = arrivals.length;
+			while (at > 0 && (arrivals[at - 1] as number) > now) at--;
+			arrivals.splice(at, 0, now);
 		}
 		if (stats.inFlight >= opts.capacity) {
 			stats.rejectedPending++;

@@ -16,8 +16,15 @@ function noImageKind(sopClassUid: string): string {
 	if (sopClassUid.startsWith("1.2.840.10008.5.1.4.1.1.481.")) return "an RT object without an image";
 	if (sopClassUid === "1.2.840.10008.5.1.4.39.1") return "a color palette";
 	if (sopClassUid.startsWith("1.2.840.10008.5.1.4.1.1.104.")) return "an encapsulated document";
-	if (sopClassUid.startsWith("1.2.840.10008.5.1.4.1.1.66")) return "a raw data / registration / segmentation object";
+	if (sopClassUid.startsWith("1.2.840.10008.5.1.4.1.1.66")) return "a raw data, registration or segmentation object";
 	return sopClassUid ? `an object of SOP class ${sopClassUid}` : "an object without an image";
+}
+
+/** SOP classes that never hold pixel data (reports, presentation states, directories, ...). */
+function isNonImageClass(sopClassUid: string): boolean {
+	const imageClasses = ["1.2.840.10008.5.1.4.1.1.481.1", "1.2.840.10008.5.1.4.1.1.481.2", "1.2.840.10008.5.1.4.1.1.66.4"];
+	if (imageClasses.includes(sopClassUid)) return false;
+	return !noImageKind(sopClassUid).startsWith("an object");
 }
 
 function hasPixelData(parsed: ParsedDicom): boolean {
@@ -44,6 +51,9 @@ export async function convertDicomBytes(bytes: Uint8Array, options: ConvertOptio
 		return { kind: "failed", stage: "parse", error: `cannot read the header: ${errorText(e)}` };
 	}
 	if (!hasPixelData(parsed)) {
+		if (parsed.truncated && !isNonImageClass(meta.sopClassUid)) {
+			return { kind: "failed", stage: "parse", error: "file ends before its pixel data (truncated)", meta };
+		}
 		const reason = `holds no image: ${noImageKind(meta.sopClassUid)}${parsed.truncated ? " (file truncated)" : ""}`;
 		return { kind: "skipped", reason, meta };
 	}

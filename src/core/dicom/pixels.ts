@@ -95,6 +95,9 @@ function readNative(bytes: Uint8Array, pm: PixelModule, littleEndian: boolean, w
 	const bs = Math.min(pm.bitsStored || ba, ba);
 	const signed = pm.pixelRepresentation === 1;
 	const need = Math.ceil((count * ba) / 8);
+	if (bytes.length < need / 2) {
+		throw new ConvertError("decode", `pixel data holds only ${bytes.length} of ${need} bytes (truncated file or wrong header)`);
+	}
 	if (bytes.length < need) {
 		warnings.push(`pixel data holds ${bytes.length} of ${need} bytes; the rest is black`);
 		const padded = new Uint8Array(need);

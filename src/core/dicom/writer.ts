@@ -322,6 +322,7 @@ interface WasmEncoder {
 	setNearLossless?(n: number): void;
 	setQuality?(lossless: boolean, quality: number): void;
 	setInterleaveMode?(m: number): void;
+	setDecompositions?(n: number): void;
 	delete(): void;
 }
 type EncoderFactory = (o: Record<string, unknown>) => Promise<Record<string, new () => WasmEncoder>>;
@@ -367,7 +368,7 @@ export async function writeDicomAsync(spec: DicomWriteSpec): Promise<Uint8Array>
 			});
 			buf.set(frame.subarray(0, buf.length));
 			if (syntax === "jpegLsNear") e.setNearLossless?.(2);
-			if (syntax === "jpegBaseline") e.setQuality?.(false, 95);
+			if (kind === "openjpeg") e.setDecompositions?.(Math.max(0, Math.min(5, Math.floor(Math.log2(Math.min(s.rows, s.columns))))));
 			e.encode();
 			return e.getEncodedBuffer().slice();
 		} finally {

@@ -1,0 +1,75 @@
+// Percentile windowing, checked against numpy's formulas worked out by hand.
+import * as assert from "node:assert/strict";
+import { test } from "node:test";
+import { boxDownscale } from "../../../src/core/imaging/thumbnail";
+import { percentiles, windowToUint8 } from "../../../src/core/imaging/window";
+
+void test("percentiles match numpy.percentile(a, [10, 90]) (linear) on small arrays", () => {
+	// [1,2,3,4]: index 3·0.1 = 0.3 → 1 + 0.3 = 1.3; index 2.7 → 4 - 1·(1 - 0.7) = 3.7.
+	assert.deepEqual(percentiles(Float32Array.from([1, 2, 3, 4]), [10, 90]), [1.3, 3.7]);
+	// [5,1,4,2,3] sorts to 1..5: index 0.4 → 1.4; index 3.6 → 5 - 0.4 = 4.6.
+	assert.deepEqual(percentiles(Float32Array.from([5, 1, 4, 2, 3]), [10, 90]), [1.4, 4.6]);
+	// Sorted 0.125 0.25 0.5 1 3 7 10: index 0.6 → 0.25 - 0.125·0.4 = 0.2; index 5.4 → 7 + 3·0.4 = 8.2
+	// (numpy prints 8.200000000000001: 6·0.9 = 5.4000000000000004 in float64).
+	assert.deepEqual(percentiles(Float32Array.from([0.5, 0.25, 0.125, 10, 3, 7, 1]), [10, 90]), [0.2, 8.200000000000001]);
+	// One value: both percentiles are it.
+	assert.deepEqual(percentiles(Float32Array.from([42]), [10, 90]), [42, 42]);
+});
+
+void test("windowing clips to the percentiles, scales in float32 and truncates", () => {
+	// lo 1.3, hi 3.7: 2 → 0.7·255/2.4 = 74.375 → 74; 3 → 180.625 → 180; 1 clips to 0.
+	// 4 clips to hi and gives 254, not 255: numpy 1.24 keeps float32 (value-based casting), so
+	// hi - lo = float32(2.4000000000000004) = 2.4000000954, (3.7000000477 - 1.2999999523) · 255 =
+	// 612.0000243 rounds to float32 612.0, and 612 / 2.4000000954 = 254.99999 truncates to 254
+	// (numpy 2 computes this in float64 and would say 255; the reference .npy files are numpy 1.24).
+	assert.deepEqual([...windowToUint8(Float32Array.from([1, 2, 3, 4]))], [0, 74, 180, 254]);
+	// lo 0.2, hi 8.2, hi - lo = 8: 0.5 → 0.3·255/8 = 9.56 → 9; 0.25 → 1.59 → 1; 3 → 89.25 → 89;
+	// 7 → 216.75 → 216; 1 → 25.5 → 25; 0.125 → 0 (clipped); 10 → 255 (clipped).
+	assert.deepEqual([...windowToUint8(Float32Array.from([0.5, 0.25, 0.125, 10, 3, 7, 1]))], [9, 1, 0, 255, 89, 216, 25]);
+});
+
+void test("a constant image, or one whose 10th and 90th percentiles coincide, gives all zeros", () => {
+	assert.deepEqual([...windowToUint8(new Float32Array(50).fill(-1024))], new Array(50).fill(0));
+	// 20 sevens and one 8: n = 21, both percentile indices (2 and 18) hold 7, so even the 8 is 0.
+	const a = new Float32Array(21).fill(7);
+	a[10] = 8;
+	assert.deepEqual([...windowToUint8(a)], new Array(21).fill(0));
+	assert.deepEqual([...windowToUint8(new Float32Array(0))], []);
+});
+
+/** numpy's linear percentile from a fully sorted copy (the definition, not our selection). */
+function bySorting(values: Float32Array, q: number): number {
+	const s = Float64Array.from(values).sort();
+	const vi = (s.length - 1) * (q / 100);
+	const prev = Math.floor(vi);
+	const next = Math.min(prev + 1, s.length - 1);
+	const g = vi - prev;
+	const a = s[prev] ?? 0;
+	const b = s[next] ?? 0;
+	return g >= 0.5 ? b - (b - a) * (1 - g) : a + (b - a) * g;
+}
+
+void test("selection and counting give the same percentiles as a full sort on large arrays", () => {
+	let seed = 7;
+	const rnd = (): number => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+	const cases: [string, Float32Array][] = [
+		["16-bit integers (counted)", Float32Array.from({ length: 100_003 }, () => Math.floor(rnd() * 4096) - 1024)],
+		["floats (selected)", Float32Array.from({ length: 99_991 }, () => rnd() * 1000 - 300)],
+		["wide-range integers (selected)", Float32Array.from({ length: 50_001 }, () => Math.floor(rnd() * 1e7))],
+		["many duplicates", Float32Array.from({ length: 77_777 }, () => Math.floor(rnd() * 3))],
+	];
+	for (const [name, values] of cases) {
+		assert.deepEqual(percentiles(values, [10, 90]), [bySorting(values, 10), bySorting(values, 90)], name);
+	}
+});
+
+void test("box downscale averages whole blocks and keeps the aspect ratio", () => {
+	// 4×2 gray → longest side 2 → 2×1: left 2×2 block of 0s and 100s averages to 50, right to 200.
+	const out = boxDownscale(Uint8Array.from([0, 100, 200, 200, 100, 0, 200, 200]), 4, 2, 1, 2);
+	assert.deepEqual([out.width, out.height, ...out.data], [2, 1, 50, 200]);
+	// RGB 2×2 → 1×1: per-channel means.
+	const rgb = boxDownscale(Uint8Array.from([0, 10, 20, 100, 110, 120, 0, 10, 20, 100, 110, 120]), 2, 2, 3, 1);
+	assert.deepEqual([rgb.width, rgb.height, ...rgb.data], [1, 1, 50, 60, 70]);
+	// Already small enough: unchanged.
+	assert.equal(boxDownscale(Uint8Array.from([1, 2]), 2, 1, 1, 8).width, 2);
+});

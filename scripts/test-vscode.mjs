@@ -4,7 +4,8 @@
 //   (a) the in-host mocha suite (test/integration) runs inside the real extension host;
 //   (b) a UI test: the .vsix installed into code-server, the Explorer context menu, the progress
 //       notification, screenshots in docs/screenshots/.
-// Options: --only=vsix,inhost,ui   --grep=<mocha grep>   --keep (leave temp folders).
+// Options: --only=vsix,inhost,ui   --grep=<mocha grep>   --keep (leave temp folders)
+//          --vsix=<file> (test that package instead of building one).
 // The last line is "N passed, N failed".
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -19,6 +20,7 @@ const args = process.argv.slice(2);
 const only = args.find((a) => a.startsWith("--only="))?.slice(7).split(",");
 const grep = args.find((a) => a.startsWith("--grep="))?.slice(7);
 const keep = args.includes("--keep");
+const givenVsix = args.find((a) => a.startsWith("--vsix="))?.slice(7);
 const wants = (part) => !only || only.includes(part);
 const started = Date.now();
 const results = [];
@@ -111,9 +113,11 @@ const { chromium } = await import("playwright-core");
 // The .vsix: vscode:prepublish type-checks and makes the production bundles that the in-host
 // tests then load too (what users get).
 mkdirSync(hostDir, { recursive: true });
-const vsix = join(hostDir, "medimageinsight-test.vsix");
-rmSync(vsix, { force: true });
-if (wants("vsix") || wants("ui")) {
+const vsix = givenVsix ? resolve(givenVsix) : join(hostDir, "medimageinsight-test.vsix");
+if (givenVsix) {
+	if (wants("vsix")) checkVsixContents(vsix);
+} else if (wants("vsix") || wants("ui")) {
+	rmSync(vsix, { force: true });
 	t = Date.now();
 	const r = sh("npx", ["vsce", "package", "--no-dependencies", "--allow-missing-repository", "--out", vsix], { quiet: true });
 	const ok = r.status === 0 && existsSync(vsix);
@@ -228,6 +232,10 @@ async function runUi() {
 		return;
 	}
 	const { ws, fixture } = prepareWorkspace("mii-ui-ws-");
+	writeFileSync(
+		join(ws, ".vscode", "settings.json"),
+		JSON.stringify({ "files.exclude": { "fixture.json": true }, "medImageInsight.batchSize": 1, "medImageInsight.rateLimit.calls": 4, "medImageInsight.rateLimit.periodSeconds": 1 }, null, "\t"),
+	);
 	if (!fixture) {
 		console.log("!!!!! UI test SKIPPED: no DICOM fixtures !!!!!");
 		return;
@@ -253,11 +261,7 @@ async function runUi() {
 		await page.waitForTimeout(1500);
 
 		// The palette: start the simulated endpoint.
-		await page.keyboard.press("F1");
-		await page.waitForSelector(".quick-input-widget input", { timeout: 10_000 });
-		await page.keyboard.type("MedImageInsight: Start Simulated Endpoint");
-		await page.waitForSelector('.quick-input-list .monaco-list-row[aria-label*="Start Simulated Endpoint"]', { timeout: 10_000 });
-		await page.keyboard.press("Enter");
+		await runPaletteCommand(page, "MedImageInsight: Start Simulated Endpoint");
 		const simToast = page.locator(".notifications-toasts .notification-list-item", { hasText: "simulated endpoint runs on" });
 		await simToast.first().waitFor({ timeout: 30_000 });
 		const simLabel = await page.locator('.statusbar-item[id="medimageinsight.medimageinsight-vscode.medImageInsight.simulation"], .statusbar-item:has-text("MedImageInsight simulation")').count();
@@ -270,10 +274,17 @@ async function runUi() {
 		await page.click('.explorer-folders-view .monaco-list-row[aria-label="scans"]', { button: "right" });
 		const item = page.locator(".context-view .action-item", { hasText: "Generate Embeddings" });
 		await item.first().waitFor({ timeout: 10_000 });
+		await item.first().hover();
+		await page.waitForTimeout(400);
 		await page.screenshot({ path: join(shots, "explorer-context-menu.png") });
 		await item.first().click();
-		const progress = page.locator(".notifications-toasts .notification-list-item", { hasText: "MedImageInsight" });
+		// The workspace limits the rate (4 requests/s, one image each) so the progress can be seen.
+		const progress = page.locator(".notifications-toasts .notification-list-item", { hasText: /Embedding \d/ });
 		await progress.first().waitFor({ timeout: 30_000 });
+		await page.waitForTimeout(700);
+		await page.screenshot({ path: join(shots, "run-progress.png") });
+		const progressText = (await progress.first().innerText().catch(() => "")).replace(/\s+/g, " ");
+		record("ui: a cancellable progress notification shows counts and rate", /Embedding \d+ \/ \d+ · [\d.]+ img\/s/.test(progressText) && /Cancel/i.test(progressText), progressText.slice(0, 160));
 		const end = page.locator(".notifications-toasts .notification-list-item", { hasText: /embedded/ });
 		await end.first().waitFor({ timeout: 120_000 });
 		const endText = (await end.first().innerText()).replace(/\s+/g, " ");
@@ -292,11 +303,18 @@ async function runUi() {
 
 		// Show Results from the notification.
 		const show = end.first().locator(".monaco-button", { hasText: "Show Results" });
-		if ((await show.count()) > 0) {
-			await show.first().click();
-			await page.waitForTimeout(4000);
-			await page.screenshot({ path: join(shots, "results.png") });
+		await show.first().click({ timeout: 10_000 });
+		const view = page.frameLocator("iframe.webview.ready").frameLocator("iframe#active-frame");
+		let viewText = "";
+		try {
+			await view.locator("body", { hasText: /Embedded/i }).waitFor({ timeout: 30_000 });
+			await page.waitForTimeout(1500);
+			viewText = (await view.locator("body").innerText()).replace(/\s+/g, " ");
+		} catch {
+			/* recorded below */
 		}
+		await page.screenshot({ path: join(shots, "results.png") });
+		record("ui: Show Results opens the results view on the run's output", /Embedded/i.test(viewText) && viewText.includes(`${fixture.images.length}`), viewText.slice(0, 120));
 	} catch (e) {
 		mkdirSync(join(root, "test-results"), { recursive: true });
 		const pages = browser?.contexts().flatMap((c) => c.pages()) ?? [];
@@ -305,6 +323,26 @@ async function runUi() {
 	} finally {
 		await browser?.close().catch(() => {});
 		await server.stop();
+	}
+}
+
+/** F1 → type the title → Enter, retrying while the installed extension's commands are still loading. */
+async function runPaletteCommand(page, title) {
+	const deadline = Date.now() + 60_000;
+	for (;;) {
+		await page.keyboard.press("F1");
+		await page.waitForSelector(".quick-input-widget input", { timeout: 10_000 });
+		await page.keyboard.type(title);
+		const row = page.locator(`.quick-input-list .monaco-list-row[aria-label*="${title.split(": ").pop()}"]`);
+		try {
+			await row.first().waitFor({ timeout: 5_000 });
+			await page.keyboard.press("Enter");
+			return;
+		} catch (e) {
+			await page.keyboard.press("Escape");
+			if (Date.now() > deadline) throw e;
+			await page.waitForTimeout(2000);
+		}
 	}
 }
 

@@ -19,7 +19,7 @@ import { ExtensionLog } from "./ui/log";
 import { PersistentState } from "./ui/persistentState";
 import { ApiKeyStore } from "./ui/secrets";
 import { RunStatusBar } from "./ui/statusBar";
-import { registerResultsView } from "./ui/resultsFallback";
+import { registerResultsView } from "./webview/resultsPanel";
 
 /** What activate() returns: a small API the integration tests use. */
 export interface MedImageInsightApi {

@@ -219,9 +219,9 @@ describe("MedImageInsight extension", function () {
 			assert.equal(s2.embedded, f.images.length - s1.embedded);
 			// One image per request: the second run sent exactly the images the first did not keep.
 			assert.equal(slow.stats.requests - requestsBefore, f.images.length - s1.embedded);
-			// Only the request in flight when the run was cancelled (its answer was dropped) can have reached the model twice.
-			const twice = [...slow.stats.embeddedSha256Counts.values()].filter((n) => n > 1).length;
-			assert.ok(twice <= 1, `${twice} images reached the model twice`);
+			// Over both runs the model answered each image once, plus at most the one request in flight
+			// when the run was cancelled (its answer arrived after the abort and was dropped).
+			assert.ok(slow.stats.rows <= f.images.length + 1, `the model answered ${slow.stats.rows} rows for ${f.images.length} images`);
 			assert.equal(readJsonl(path.join(s2.outDir, "embeddings.jsonl")).length, f.images.length);
 		} finally {
 			await setSetting("endpoint.url", sim?.url);

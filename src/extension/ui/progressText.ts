@@ -10,9 +10,10 @@ export function formatCount(n: number): string {
 	return fmt.format(Math.max(0, Math.round(n)));
 }
 
-/** "42 s", "17 min", "2 h 5 min". */
+/** "<1 s", "42 s", "17 min", "2 h 5 min". */
 export function formatDuration(seconds: number): string {
-	const s = Math.max(0, Math.round(seconds));
+	if (!(seconds >= 0.5)) return "<1 s";
+	const s = Math.round(seconds);
 	if (s < 60) return `${s} s`;
 	const m = Math.round(s / 60);
 	if (m < 60) return `${m} min`;

@@ -59,6 +59,7 @@ void test("percent counts embedded, already done, failed and skipped against the
 });
 
 void test("durations round to seconds, minutes, hours", () => {
+	assert.equal(formatDuration(0.2), "<1 s");
 	assert.equal(formatDuration(42.4), "42 s");
 	assert.equal(formatDuration(61), "1 min");
 	assert.equal(formatDuration(2 * 3600 + 5 * 60), "2 h 5 min");

@@ -1,0 +1,226 @@
+/**
+ * The results panel host: one webview panel per output folder (revealed if already open), restored
+ * after a reload by a WebviewPanelSerializer, with a strict CSP and a fresh nonce per render. The data
+ * work lives in ResultsSession (src/core/analysis/resultsSession.ts); this file adds what needs VS Code:
+ * the panel, dialogs, clipboard, commands and the text embedder.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, promises as fs } from "node:fs";
+import * as path from "node:path";
+import * as vscode from "vscode";
+import { ResultsSession, type ShellAction } from "../../core/analysis/resultsSession";
+import type { ImageEmbedder } from "../../core/endpoint/types";
+import { readResults } from "../../core/results/reader";
+import type { Logger } from "../../core/util/logger";
+import { renderHtml } from "./html";
+import { webviewStrings } from "./strings";
+
+export const resultsViewType = "medImageInsight.results";
+
+export interface ResultsViewDeps {
+	log: Logger;
+	createEmbedder(): Promise<ImageEmbedder>;
+}
+
+/** Windows paths compare case-insensitively; elsewhere exactly. */
+function panelKey(outDir: string): string {
+	const p = path.resolve(outDir);
+	return process.platform === "win32" ? p.toLowerCase() : p;
+}
+
+class ResultsPanel {
+	private session: ResultsSession | undefined;
+	private early: unknown[] = [];
+	private embedder: Promise<ImageEmbedder> | undefined;
+	private readonly disposables: vscode.Disposable[] = [];
+	private generation = 0;
+	private disposed = false;
+
+	constructor(
+		readonly panel: vscode.WebviewPanel,
+		readonly outDir: string,
+		private readonly extensionUri: vscode.Uri,
+		private readonly deps: ResultsViewDeps,
+		private readonly onDispose: () => void,
+	) {
+		panel.webview.options = {
+			enableScripts: true,
+			localResourceRoots: [vscode.Uri.joinPath(extensionUri, "dist", "webview"), vscode.Uri.file(outDir)],
+		};
+		panel.title = vscode.l10n.t("Results: {0}", path.basename(outDir));
+		this.disposables.push(
+			panel.webview.onDidReceiveMessage((m: unknown) => {
+				if (this.session) this.session.receive(m);
+				else if (this.early.length < 100) this.early.push(m);
+			}),
+			panel.onDidChangeViewState(() => {
+				// Without retainContextWhenHidden the page is discarded when hidden; it sends "ready" again when shown.
+				if (!panel.visible) this.session?.pause();
+			}),
+			panel.onDidDispose(() => this.dispose()),
+		);
+		void this.load();
+	}
+
+	/** (Re)reads the output folder and renders the page; an open panel is refreshed this way after a run. */
+	async load(): Promise<void> {
+		const generation = ++this.generation;
+		this.session?.dispose();
+		this.session = undefined;
+		this.early = [];
+		this.render();
+		try {
+			const model = await readResults(this.outDir, { logger: this.deps.log });
+			if (this.disposed || generation !== this.generation) return;
+			const webview = this.panel.webview;
+			const session = new ResultsSession(model, {
+				post: (m) => void webview.postMessage(m),
+				strings: webviewStrings(),
+				logger: this.deps.log,
+				thumbnailUri: (rel) => webview.asWebviewUri(vscode.Uri.file(path.join(this.outDir, rel))).toString(),
+				embedTexts: async (texts, signal) => (await this.getEmbedder()).embedTexts(texts, signal),
+				onAction: (a) => this.act(a),
+				hasNpy: existsSync(path.join(this.outDir, "embeddings.npy")),
+			});
+			this.session = session;
+			session.start();
+			for (const m of this.early) session.receive(m);
+			this.early = [];
+			this.deps.log.info(`Results view: ${model.rows.length} image(s), ${model.failures.length} failure(s) from ${this.outDir}`);
+		} catch (e) {
+			this.deps.log.error(`Results view: could not read ${this.outDir}: ${(e as Error).message}`);
+			void vscode.window.showErrorMessage(vscode.l10n.t("Could not read the results in {0}: {1}", this.outDir, (e as Error).message));
+		}
+	}
+
+	private render(): void {
+		const webview = this.panel.webview;
+		const media = vscode.Uri.joinPath(this.extensionUri, "dist", "webview");
+		webview.html = renderHtml({
+			cspSource: webview.cspSource,
+			nonce: randomBytes(18).toString("base64"),
+			scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(media, "main.js")).toString(),
+			styleUri: webview.asWebviewUri(vscode.Uri.joinPath(media, "main.css")).toString(),
+			codiconUri: webview.asWebviewUri(vscode.Uri.joinPath(media, "codicon.css")).toString(),
+			strings: webviewStrings(),
+			lang: vscode.env.language,
+		});
+	}
+
+	private getEmbedder(): Promise<ImageEmbedder> {
+		if (!this.embedder) {
+			this.embedder = this.deps.createEmbedder();
+			// A failed creation (no endpoint or key yet) is retried on the next request.
+			this.embedder.catch(() => (this.embedder = undefined));
+		}
+		return this.embedder;
+	}
+
+	private async act(a: ShellAction): Promise<void> {
+		switch (a.type) {
+			case "reveal": {
+				const uri = vscode.Uri.file(this.outDir);
+				try {
+					await vscode.commands.executeCommand("revealFileInOS", uri);
+				} catch {
+					await vscode.commands.executeCommand("revealInExplorer", uri);
+				}
+				return;
+			}
+			case "retryFailed":
+				await vscode.commands.executeCommand("medImageInsight.retryFailed", this.outDir);
+				return;
+			case "copyPath": {
+				const file = a.which === "npy" ? path.join(this.outDir, "embeddings.npy") : a.which === "jsonl" ? path.join(this.outDir, "embeddings.jsonl") : this.outDir;
+				await vscode.env.clipboard.writeText(file);
+				vscode.window.setStatusBarMessage(vscode.l10n.t("Copied {0}", file), 3000);
+				return;
+			}
+			case "export": {
+				const session = this.session;
+				if (!session) return;
+				const target = await vscode.window.showSaveDialog({
+					defaultUri: vscode.Uri.file(path.join(this.outDir, "results.csv")),
+					filters: { CSV: ["csv"] },
+					title: vscode.l10n.t("Export Results as CSV"),
+				});
+				if (!target) return;
+				await fs.writeFile(target.fsPath, session.csv(), "utf8");
+				const open = vscode.l10n.t("Open");
+				const choice = await vscode.window.showInformationMessage(vscode.l10n.t("Exported {0} rows to {1}", session.count + session.model.failures.length, target.fsPath), open);
+				if (choice === open) await vscode.commands.executeCommand("vscode.open", target);
+				return;
+			}
+			default:
+				return unreachable(a);
+		}
+	}
+
+	dispose(): void {
+		if (this.disposed) return;
+		this.disposed = true;
+		this.session?.dispose();
+		this.session = undefined;
+		void this.embedder?.then((e) => e.dispose(), () => undefined);
+		for (const d of this.disposables) d.dispose();
+		this.disposables.length = 0;
+		this.onDispose();
+	}
+}
+
+function unreachable(_x: never): void {
+	return undefined;
+}
+
+/** The output folder the webview saved in its state (untrusted: only an absolute path string is accepted). */
+function outDirFromState(state: unknown): string | undefined {
+	if (typeof state !== "object" || state === null) return undefined;
+	const o = (state as { outDir?: unknown }).outDir;
+	return typeof o === "string" && o.length < 4096 && path.isAbsolute(o) ? o : undefined;
+}
+
+/**
+ * Registers the results view (serializer included) and returns `show(outDir)`, which opens the panel for
+ * that output folder or reveals and refreshes the one already open.
+ */
+export function registerResultsView(context: vscode.ExtensionContext, deps: ResultsViewDeps): { show(outDir: string): void } {
+	const panels = new Map<string, ResultsPanel>();
+
+	const adopt = (panel: vscode.WebviewPanel, outDir: string): ResultsPanel => {
+		const key = panelKey(outDir);
+		const p = new ResultsPanel(panel, path.resolve(outDir), context.extensionUri, deps, () => {
+			if (panels.get(key) === p) panels.delete(key);
+		});
+		panels.set(key, p);
+		return p;
+	};
+
+	const show = (outDir: string): void => {
+		const existing = panels.get(panelKey(outDir));
+		if (existing) {
+			existing.panel.reveal();
+			void existing.load();
+			return;
+		}
+		const panel = vscode.window.createWebviewPanel(resultsViewType, vscode.l10n.t("MedImageInsight Results"), vscode.ViewColumn.Active, {
+			enableScripts: true,
+			localResourceRoots: [vscode.Uri.joinPath(context.extensionUri, "dist", "webview"), vscode.Uri.file(outDir)],
+		});
+		adopt(panel, outDir);
+	};
+
+	context.subscriptions.push(
+		vscode.window.registerWebviewPanelSerializer(resultsViewType, {
+			deserializeWebviewPanel: async (panel, state: unknown) => {
+				const outDir = outDirFromState(state);
+				if (!outDir || panels.has(panelKey(outDir))) {
+					panel.dispose();
+					return;
+				}
+				adopt(panel, outDir);
+			},
+		}),
+		{ dispose: () => [...panels.values()].forEach((p) => p.panel.dispose()) },
+	);
+	return { show };
+}

@@ -8,11 +8,12 @@
 //          --vsix=<file> (test that package instead of building one).
 // The last line is "N passed, N failed".
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, relative, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { chromiumArgs, ensureChromium, ensureDebianPackages } from "./lib/chromium.mjs";
 import { ensureCodeServer, hostDir, installVsix, startCodeServer } from "./lib/codeServer.mjs";
+import { fillFixtureWorkspace } from "./lib/vscodeFixture.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 process.chdir(root);
@@ -42,60 +43,10 @@ function tempDir(prefix) {
 	return d;
 }
 
-/** The DICOM fixtures: real files from ../shared/dicom, chosen by the reference manifest's outcome. */
-const sharedDicom = resolve(root, "..", "shared", "dicom");
-const fixtureFiles = {
-	images: [
-		"files/pydicom/MR_small.dcm",
-		"files/pydicom/MR_small_implicit.dcm",
-		"files/pydicom/CT_small.dcm",
-		"files/pydicom/SC_rgb_small_odd.dcm",
-		"files/pydicom/dicomdirtests/77654033/CT2/17106",
-		"files/pydicom/dicomdirtests/77654033/CR1/6154",
-		"files/pydicom-data/SC_rgb.dcm",
-		"files/pydicom/liver_1frame.dcm",
-		"files/pydicom-data/SC_ybr_full_uncompressed.dcm",
-		"files/pydicom/MR_small_padded.dcm",
-	],
-	skipped: ["files/pydicom/reportsi.dcm"],
-};
-
-/** Copies test/fixtures/workspace to a temp folder and adds the DICOMs under scans/ with fixture.json. */
+/** Copies test/fixtures/workspace to a temp folder (removed at the end) with the DICOM fixtures. */
 function prepareWorkspace(prefix) {
 	const ws = tempDir(prefix);
-	cpSync(join(root, "test", "fixtures", "workspace"), ws, { recursive: true });
-	const manifestPath = join(sharedDicom, "reference", "manifest.json");
-	if (!existsSync(manifestPath)) {
-		console.log(`\n!!!!! ${sharedDicom} not found: the tests that need DICOM files will be SKIPPED (not passed) !!!!!\n`);
-		return { ws, fixture: undefined };
-	}
-	const manifest = JSON.parse(readFileSync(manifestPath, "utf8"));
-	const byPath = new Map(manifest.files.map((f) => [f.path, f]));
-	const scans = join(ws, "scans");
-	const fx = { folder: "scans", images: [], skipped: [], corrupt: [], ignored: [] };
-	const place = (rel, kind) => {
-		const entry = byPath.get(rel);
-		if (!entry) throw new Error(`${rel} is not in the shared manifest`);
-		if (kind === "images" && !entry.reference?.ok) throw new Error(`${rel}: the reference does not convert it`);
-		// Flatten the name but keep files without a suffix suffix-less (discovery by content).
-		const name = rel.replace(/^files\//, "").replaceAll("/", "_");
-		const target = kind === "images" && rel.includes("dicomdirtests") ? join(scans, "no-suffix", name) : join(scans, name);
-		mkdirSync(dirname(target), { recursive: true });
-		cpSync(join(sharedDicom, rel), target);
-		fx[kind].push(relative(scans, target).split("\\").join("/"));
-	};
-	for (const rel of fixtureFiles.images) place(rel, "images");
-	for (const rel of fixtureFiles.skipped) place(rel, "skipped");
-	// A corrupt file that claims to be DICOM: must fail with a reason, never reach the endpoint.
-	const corrupt = Buffer.alloc(300);
-	corrupt.write("DICM", 128, "latin1");
-	corrupt.write("this is not a data set", 140, "latin1");
-	writeFileSync(join(scans, "broken.dcm"), corrupt);
-	fx.corrupt.push("broken.dcm");
-	writeFileSync(join(scans, "notes.txt"), "Scans of the test workspace; not DICOM.\n");
-	fx.ignored.push("notes.txt");
-	writeFileSync(join(ws, "fixture.json"), JSON.stringify(fx, null, "\t"));
-	return { ws, fixture: fx };
+	return { ws, fixture: fillFixtureWorkspace(ws) };
 }
 
 // ---------------------------------------------------------------- setup

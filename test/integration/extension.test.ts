@@ -128,6 +128,21 @@ describe("MedImageInsight extension", function () {
 		assert.match(a.statusBarText(), new RegExp(`${f.images.length} embedded`));
 	});
 
+	it("a multi-selection (a folder and a file) is processed whole, into its own output folder", async function () {
+		const f = requireFixture(this);
+		const folder = vscode.Uri.file(path.join(scans, "no-suffix"));
+		const fileRel = f.images.find((p) => !p.includes("/"));
+		assert.ok(fileRel, "the fixture has an image at the top level");
+		const file = vscode.Uri.file(path.join(scans, fileRel));
+		const inFolder = f.images.filter((p) => p.startsWith("no-suffix/")).length;
+		const summary = await generate(folder, [folder, file]);
+		assert.ok(summary);
+		assert.equal(summary.embedded + summary.alreadyDone, inFolder + 1);
+		assert.equal(summary.failed, 0);
+		assert.equal(summary.outDir, path.join(workspaceRoot(), ".medimageinsight", "no-suffix+1"));
+		assert.equal(readJsonl(path.join(summary.outDir, "embeddings.jsonl")).length, inFolder + 1);
+	});
+
 	it("a second run of the same selection sends nothing", async function () {
 		const f = requireFixture(this);
 		const requests = sim?.stats.requests ?? 0;

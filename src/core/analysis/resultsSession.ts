@@ -168,6 +168,7 @@ export class ResultsSession implements Disposable {
 			const done = run.counts["embedded"] ?? model.rows.length;
 			if (run.elapsedMs > 0) s.rate = done / (run.elapsedMs / 1000);
 		}
+		if (run?.imagesPerSecond !== undefined) s.rate = run.imagesPerSecond;
 		return s;
 	}
 

@@ -29,7 +29,7 @@ export interface ResultsRow {
 }
 
 /** The parts of run.json the view shows; every field is optional because older runs may lack it. */
-export interface RunInfo {
+export interface RunView {
 	simulated: boolean;
 	endpointUrl?: string;
 	/** Flattened settings (`endpoint.batchSize` → "10"), for display. Never holds a key. */
@@ -40,6 +40,8 @@ export interface RunInfo {
 	/** Counts recorded by the run (found, ignored, embedded, failed, skipped, …). */
 	counts: Record<string, number>;
 	cancelled?: boolean;
+	/** As recorded by the run (images embedded in that run per second). */
+	imagesPerSecond?: number;
 }
 
 export interface ResultsModel {
@@ -53,7 +55,7 @@ export interface ResultsModel {
 	scalingFactor?: number;
 	/** Failed and skipped files whose path has no embedding, latest record per path. */
 	failures: FailureRecord[];
-	run?: RunInfo;
+	run?: RunView;
 	/** Lines that could not be used ("embeddings.jsonl:12: not JSON"), at most 100. */
 	problems: string[];
 }
@@ -123,7 +125,7 @@ function flatten(prefix: string, v: unknown, out: [string, string][]): void {
 }
 
 /** Reads run.json leniently: the view shows what is there and never fails because of it. */
-export function parseRunInfo(raw: unknown): RunInfo | undefined {
+export function parseRunInfo(raw: unknown): RunView | undefined {
 	if (!isRecord(raw)) return undefined;
 	const endpoint = raw["endpoint"];
 	const settingsRaw = raw["settings"];
@@ -135,14 +137,22 @@ export function parseRunInfo(raw: unknown): RunInfo | undefined {
 		if (n !== undefined) counts[k] = n;
 	}
 	const settings: [string, string][] = [];
-	flatten("", settingsRaw, settings);
+	if (isRecord(settingsRaw)) flatten("", settingsRaw, settings);
+	else {
+		// The store's run.json (src/core/results/runInfo.ts): endpoint and convert settings at the top level.
+		const shown: Record<string, unknown> = {};
+		if (isRecord(endpoint)) shown["endpoint"] = Object.fromEntries(Object.entries(endpoint).filter(([k]) => k !== "url" && k !== "simulated"));
+		for (const k of ["convert", "workers", "retryFailedOnly", "inputs"]) if (raw[k] !== undefined) shown[k] = raw[k];
+		if (isRecord(raw["product"]) && typeof raw["product"]["version"] === "string") shown["version"] = raw["product"]["version"];
+		flatten("", shown, settings);
+	}
 	const endpointUrl =
 		str(raw["endpointUrl"]) ??
 		(isRecord(endpoint) ? str(endpoint["url"]) : str(endpoint)) ??
 		(isRecord(settingsRaw) && isRecord(settingsRaw["endpoint"]) ? str(settingsRaw["endpoint"]["url"]) : undefined);
 	const startedAt = str(raw["startedAt"]) ?? str(timings["startedAt"]);
 	const finishedAt = str(raw["finishedAt"]) ?? str(raw["endedAt"]) ?? str(timings["finishedAt"]) ?? str(timings["endedAt"]);
-	let elapsedMs = num(raw["elapsedMs"]) ?? num(timings["elapsedMs"]);
+	let elapsedMs = num(raw["elapsedMs"]) ?? num(raw["durationMs"]) ?? num(timings["elapsedMs"]);
 	if (elapsedMs === undefined && startedAt && finishedAt) {
 		const d = Date.parse(finishedAt) - Date.parse(startedAt);
 		if (Number.isFinite(d) && d >= 0) elapsedMs = d;
@@ -152,7 +162,9 @@ export function parseRunInfo(raw: unknown): RunInfo | undefined {
 		(isRecord(endpoint) && endpoint["simulated"] === true) ||
 		(isRecord(settingsRaw) && settingsRaw["simulated"] === true);
 	const cancelled = typeof raw["cancelled"] === "boolean" ? raw["cancelled"] : isRecord(raw["summary"]) && typeof raw["summary"]["cancelled"] === "boolean" ? raw["summary"]["cancelled"] : undefined;
-	const info: RunInfo = { simulated, settings, counts };
+	const info: RunView = { simulated, settings, counts };
+	const rate = num(raw["imagesPerSecond"]);
+	if (rate !== undefined) info.imagesPerSecond = rate;
 	if (endpointUrl !== undefined) info.endpointUrl = endpointUrl;
 	if (startedAt !== undefined) info.startedAt = startedAt;
 	if (finishedAt !== undefined) info.finishedAt = finishedAt;
@@ -276,7 +288,7 @@ export async function readResults(outDir: string, options: ReadOptions = {}): Pr
 	}
 	const failures = [...failuresByPath.values()].filter((f) => !byPath.has(f.path));
 
-	let run: RunInfo | undefined;
+	let run: RunView | undefined;
 	try {
 		run = parseRunInfo(JSON.parse(await fs.readFile(path.join(outDir, "run.json"), "utf8")));
 	} catch (e) {

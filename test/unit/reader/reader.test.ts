@@ -139,6 +139,34 @@ void test("run.json: endpoint, simulated, timings and counts; secrets are never 
 	}
 });
 
+void test("run.json as the store writes it: endpoint and convert settings at the top level", () => {
+	const r = parseRunInfo({
+		format: 1,
+		product: { name: "medimageinsight-vscode", version: "0.1.0" },
+		startedAt: "2026-11-25T10:00:00.000Z",
+		endedAt: "2026-11-25T10:01:00.000Z",
+		durationMs: 60000,
+		imagesPerSecond: 12.5,
+		inputs: ["/data/ct"],
+		workers: 1,
+		endpoint: { url: "http://127.0.0.1:5000/score", simulated: true, batchSize: 10, rateLimit: { calls: 60, periodSeconds: 60 } },
+		convert: { thumbnailSize: 64 },
+		counts: { found: 5, ignored: 2, embedded: 4, alreadyDone: 0, failed: 1, skipped: 0 },
+		cancelled: false,
+	});
+	assert.equal(r?.simulated, true);
+	assert.equal(r?.endpointUrl, "http://127.0.0.1:5000/score");
+	assert.equal(r?.elapsedMs, 60000);
+	assert.equal(r?.imagesPerSecond, 12.5);
+	assert.equal(r?.cancelled, false);
+	const settings = new Map(r?.settings);
+	assert.equal(settings.get("endpoint.batchSize"), "10");
+	assert.equal(settings.get("endpoint.rateLimit.calls"), "60");
+	assert.equal(settings.get("convert.thumbnailSize"), "64");
+	assert.equal(settings.get("version"), "0.1.0");
+	assert.equal(settings.has("endpoint.url"), false);
+});
+
 void test("parseRunInfo tolerates other shapes", () => {
 	assert.equal(parseRunInfo(null), undefined);
 	assert.equal(parseRunInfo([1]), undefined);

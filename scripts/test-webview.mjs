@@ -1,0 +1,384 @@
+// The results webview, front end alone, in a real headless chromium: builds the bundles, serves
+// dist/webview + the harness page (test/webview/harness.mjs, the same HTML and CSP as the extension's
+// panel) on 127.0.0.1, and drives it with playwright-core. Screenshots go to docs/screenshots/webview-*.png.
+// Ends with "N passed, N failed".
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import { existsSync, mkdirSync, readFileSync, copyFileSync } from "node:fs";
+import { dirname, extname, join, normalize, resolve } from "node:path";
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
+import { ensureChromium, chromiumArgs } from "./lib/chromium.mjs";
+
+const root = resolve(dirname(new URL(import.meta.url).pathname), "..");
+process.chdir(root);
+const require = createRequire(import.meta.url);
+const esbuild = require("esbuild");
+const outDir = join(root, "out", "webview-test");
+const shots = join(root, "docs", "screenshots");
+mkdirSync(outDir, { recursive: true });
+mkdirSync(shots, { recursive: true });
+
+let passed = 0;
+let failed = 0;
+function report(name, ok, detail = "") {
+	if (ok) passed++;
+	else failed++;
+	console.log(`${ok ? "✔" : "✖"} ${name}${detail ? ` — ${detail}` : ""}`);
+}
+async function check(name, fn) {
+	try {
+		const detail = await fn();
+		report(name, true, typeof detail === "string" ? detail : "");
+	} catch (e) {
+		report(name, false, e instanceof Error ? e.message.split("\n")[0] : String(e));
+	}
+}
+function assert(cond, msg) {
+	if (!cond) throw new Error(msg);
+}
+
+// --- Build ---------------------------------------------------------------------------------------------
+const build = spawnSync(process.execPath, ["esbuild.js"], { stdio: "inherit" });
+if (build.status !== 0 || !existsSync("dist/webview/main.js")) {
+	// The project build failed for another bundle: build the webview bundle alone, as esbuild.js does.
+	console.log("node esbuild.js failed; building the webview bundle on its own.");
+	await esbuild.build({ bundle: true, platform: "browser", target: "es2022", format: "iife", sourcemap: true, logLevel: "warning", entryPoints: { main: "src/webview/main.ts" }, outdir: "dist/webview" });
+	const codicons = dirname(require.resolve("@vscode/codicons/package.json"));
+	for (const f of ["codicon.css", "codicon.ttf"]) copyFileSync(join(codicons, "dist", f), join("dist/webview", f));
+	copyFileSync("src/webview/styles.css", "dist/webview/main.css");
+}
+await esbuild.build({ bundle: true, platform: "browser", target: "es2022", format: "iife", logLevel: "warning", entryPoints: ["test/webview/harness.mjs"], outfile: join(outDir, "harness.js") });
+await esbuild.build({ bundle: true, platform: "node", format: "esm", logLevel: "warning", entryPoints: ["test/webview/page.ts"], outfile: join(outDir, "page.mjs") });
+const { renderHtml, defaultStrings } = await import(pathToFileURL(join(outDir, "page.mjs")).href);
+
+// --- Server on 127.0.0.1 -------------------------------------------------------------------------------
+const types = { ".js": "text/javascript", ".css": "text/css", ".ttf": "font/ttf", ".map": "application/json", ".html": "text/html" };
+let origin = "";
+const server = createServer((req, res) => {
+	const url = new URL(req.url ?? "/", "http://127.0.0.1");
+	let file;
+	if (url.pathname === "/favicon.ico") {
+		res.writeHead(204).end();
+		return;
+	}
+	if (url.pathname === "/" || url.pathname === "/index.html") {
+		const html = renderHtml({ cspSource: origin, nonce: randomBytes(18).toString("base64"), scriptUri: "/harness.js", styleUri: "/webview/main.css", codiconUri: "/webview/codicon.css", strings: defaultStrings });
+		res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+		res.end(html);
+		return;
+	} else if (url.pathname === "/harness.js") file = join(outDir, "harness.js");
+	else if (url.pathname.startsWith("/webview/")) {
+		const rel = normalize(url.pathname.slice("/webview/".length));
+		if (rel.startsWith("..")) file = undefined;
+		else file = join(root, "dist", "webview", rel);
+	}
+	if (!file || !existsSync(file)) {
+		if (url.pathname !== "/favicon.ico") console.log(`404 ${url.pathname}`);
+		res.writeHead(404).end();
+		return;
+	}
+	res.writeHead(200, { "content-type": types[extname(file)] ?? "application/octet-stream", "cache-control": "no-store" });
+	res.end(readFileSync(file));
+});
+await new Promise((r) => server.listen(0, "127.0.0.1", r));
+origin = `http://127.0.0.1:${server.address().port}`;
+
+const executablePath = ensureChromium();
+if (!executablePath) {
+	server.close();
+	console.log("\n!!! chromium is not available: the webview test could not run.\n0 passed, 1 failed");
+	process.exit(1);
+}
+const { chromium } = require("playwright-core");
+const browser = await chromium.launch({ executablePath, args: chromiumArgs, headless: true });
+
+const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
+
+try {
+	for (const theme of ["dark", "light"]) {
+		const context = await browser.newContext({ viewport: { width: 1400, height: 860 }, deviceScaleFactor: 1 });
+		const page = await context.newPage();
+		const dialogs = [];
+		const pageErrors = [];
+		page.on("dialog", (d) => {
+			dialogs.push(d.message());
+			void d.dismiss();
+		});
+		page.on("pageerror", (e) => pageErrors.push(e.message));
+		page.on("console", (m) => {
+			if (m.type() === "error") pageErrors.push(m.text());
+		});
+		const t = (name) => `[${theme}] ${name}`;
+		await page.goto(`${origin}/?theme=${theme}`);
+
+		const rowsSel = ".images .vrow[data-entry]:not([hidden])";
+		const visiblePaths = () => page.$$eval(`${rowsSel} .cell.path`, (els) => els.map((e) => ({ y: e.parentElement.getBoundingClientRect().top, text: e.textContent })).sort((a, b) => a.y - b.y).map((x) => x.text));
+		const model = await page.evaluate(() => window.__harness.model);
+		const n = model.paths.length;
+		const total = n + 40;
+
+		await check(t("table renders the synthetic run, virtualised"), async () => {
+			await page.waitForFunction((n) => document.querySelector(".count")?.textContent?.includes(`${n} of ${n}`), total, { timeout: 15000 });
+			const count = await page.$$eval(".images .vrow[data-entry]", (e) => e.length);
+			assert(count > 10 && count < 120, `${count} row elements for ${total} entries`);
+			// default order: embedded images first, in the order of embeddings.jsonl
+			const paths = await visiblePaths();
+			assert(paths[0] === model.paths[0] && paths[1] === model.paths[1], `first rows ${paths.slice(0, 2)}, expected ${model.paths.slice(0, 2)}`);
+			return `${count} row elements for ${total} entries`;
+		});
+
+		await check(t("summary shows counts, endpoint and the simulation badge"), async () => {
+			assert((await page.textContent(".stat.embedded .stat-value")) === String(n), "embedded count");
+			assert((await page.textContent(".stat.failed .stat-value")) === "30", "failed count");
+			assert((await page.textContent(".stat.skipped .stat-value")) === "10", "skipped count");
+			assert(await page.isVisible(".badge.simulation"), "no simulation badge");
+			assert((await page.textContent(".endpoint-url")) === "http://127.0.0.1:5123/score", "endpoint url");
+		});
+		if (theme === "dark") await page.screenshot({ path: join(shots, "webview-table-dark.png") });
+
+		await check(t("table scrolls to the last row"), async () => {
+			await page.$eval(".vlist.images", (e) => (e.scrollTop = e.scrollHeight));
+			await page.waitForFunction((total) => [...document.querySelectorAll(".images .vrow[data-entry]:not([hidden])")].some((r) => r.getAttribute("aria-rowindex") === String(total)), total, { timeout: 5000 });
+			await page.$eval(".vlist.images", (e) => (e.scrollTop = 0));
+		});
+
+		await check(t("sort by modality, then by path descending"), async () => {
+			await page.click('.images-view .header button[data-key="modality"]');
+			await page.waitForTimeout(150);
+			const firstModality = await page.$eval(`${rowsSel} .cell.modality`, (e) => e.textContent);
+			// failures have no modality and sort first ("")
+			assert(firstModality === "", `first modality ${JSON.stringify(firstModality)}`);
+			await page.click('.images-view .header button[data-key="path"]');
+			await page.click('.images-view .header button[data-key="path"]');
+			await page.waitForTimeout(150);
+			const paths = await visiblePaths();
+			const all = [...model.paths, ...Array.from({ length: 40 }, (_, j) => (j % 4 === 0 ? `reports/SR${j}.dcm` : `broken/file${j}.dcm`))].sort(collator.compare).reverse();
+			assert(paths[0] === all[0], `first ${paths[0]}, expected ${all[0]}`);
+			const sortedDesc = paths.every((p, i) => i === 0 || collator.compare(paths[i - 1], p) >= 0);
+			assert(sortedDesc, "visible rows not in descending order");
+			await page.click('.images-view .header button[data-key="path"]');
+		});
+
+		await check(t("text filter and modality filter"), async () => {
+			await page.fill(".input.filter", "knee");
+			const expected = model.series.filter((s, i) => `${model.paths[i]}\n${s}`.toLowerCase().includes("knee") || model.clusters[model.cluster[i]][1] === "knee").length;
+			await page.waitForFunction((e) => document.querySelector(".count")?.textContent?.startsWith(`${e} of`), expected, { timeout: 5000 });
+			await page.fill(".input.filter", "");
+			await page.selectOption(".images-view select.select >> nth=0", "MR");
+			await page.waitForTimeout(100);
+			const mods = await page.$$eval(`${rowsSel} .cell.modality`, (els) => els.map((e) => e.textContent));
+			assert(mods.length > 0 && mods.every((m) => m === "MR"), `modalities ${[...new Set(mods)]}`);
+			const mr = model.modality.filter((m) => m === "MR").length;
+			assert((await page.textContent(".images-view .count")).startsWith(`${mr} of`), "MR count");
+			await page.selectOption(".images-view select.select >> nth=0", "");
+			return `${expected} knee rows, ${mr} MR rows`;
+		});
+
+		await check(t("group by series shows group headers"), async () => {
+			await page.selectOption(".images-view select.select >> nth=1", "series");
+			await page.waitForTimeout(150);
+			const groups = await page.$$eval(".images .vrow.group:not([hidden])", (els) => els.map((e) => e.textContent));
+			assert(groups.length > 0 && groups.every((g) => g.startsWith("Series: ")), `groups ${groups.slice(0, 2)}`);
+			await page.selectOption(".images-view select.select >> nth=1", "none");
+			await page.waitForTimeout(100);
+		});
+
+		await check(t("selecting a row shows its nearest neighbours (checked by brute force)"), async () => {
+			await page.fill(".input.filter", "patient001/");
+			await page.waitForTimeout(250);
+			await page.click(`${rowsSel} >> nth=2`);
+			await page.waitForSelector(".neighbours .neighbour", { timeout: 5000 });
+			const shownPath = await page.textContent(".detail-path");
+			const got = await page.$$eval(".neighbours .neighbour", (els) => els.map((e) => ({ index: Number(e.dataset.index), score: Number(e.querySelector(".nb-score").textContent) })));
+			const expected = await page.evaluate((path) => {
+				const h = window.__harness;
+				const i = h.model.paths.indexOf(path);
+				const d = h.model.dim;
+				const sims = [];
+				for (let j = 0; j < h.model.paths.length; j++) {
+					if (j === i) continue;
+					let s = 0;
+					for (let k = 0; k < d; k++) s += h.vectors[i * d + k] * h.vectors[j * d + k];
+					sims.push({ index: j, score: s });
+				}
+				sims.sort((a, b) => b.score - a.score);
+				return sims.slice(0, 8);
+			}, shownPath);
+			assert(got.length === 8, `${got.length} neighbours`);
+			assert(got.every((g, i) => g.index === expected[i].index && Math.abs(g.score - expected[i].score) < 1e-3), `neighbours ${JSON.stringify(got.slice(0, 3))} vs ${JSON.stringify(expected.slice(0, 3))}`);
+			return `${shownPath}: best ${got[0].score}`;
+		});
+
+		await check(t("keyboard: ArrowDown + Enter selects the next row"), async () => {
+			const before = await page.textContent(".detail-path");
+			await page.focus(".vlist.images");
+			await page.keyboard.press("ArrowDown");
+			await page.keyboard.press("Enter");
+			await page.waitForFunction((b) => document.querySelector(".detail-path")?.textContent !== b, before, { timeout: 3000 });
+			// the row highlight follows on the next animation frame
+			await page.waitForFunction(() => document.querySelector(".images .vrow.selected:not([hidden]) .cell.path")?.textContent === document.querySelector(".detail-path")?.textContent, undefined, { timeout: 3000 });
+		});
+
+		await check(t("hostile series description renders as literal text"), async () => {
+			await page.fill(".input.filter", "onerror");
+			await page.waitForTimeout(250);
+			const cells = await page.$$eval(`${rowsSel} .cell.series`, (els) => els.map((e) => e.textContent));
+			assert(cells.length > 0 && cells.every((c) => c === "<img src=x onerror=alert(1)>"), `cells ${cells.slice(0, 2)}`);
+			await page.click(`${rowsSel} >> nth=0`);
+			await page.waitForSelector(".detail-meta dd");
+			const dd = await page.$$eval(".detail-meta dd", (els) => els.map((e) => e.textContent));
+			assert(dd.includes("<img src=x onerror=alert(1)>"), "detail text");
+			const bad = await page.$$eval("img", (imgs) => imgs.filter((i) => i.getAttribute("src") === "x" || i.hasAttribute("onerror")).length);
+			assert(bad === 0, `${bad} injected img elements`);
+			assert(dialogs.length === 0, `dialogs: ${dialogs}`);
+			await page.fill(".input.filter", "");
+			return `${cells.length} rows`;
+		});
+		if (theme === "dark") await page.screenshot({ path: join(shots, "webview-neighbours-dark.png") });
+
+		await check(t("map renders points on the canvas"), async () => {
+			await page.click('button[data-tab="map"]');
+			await page.waitForFunction(() => document.querySelector(".map-view .caption")?.textContent?.includes("%"), undefined, { timeout: 20000 });
+			await page.waitForTimeout(200);
+			const painted = await page.$eval(".map-canvas", (c) => {
+				const ctx = c.getContext("2d");
+				const d = ctx.getImageData(0, 0, c.width, c.height).data;
+				const bg = [d[0], d[1], d[2]];
+				let count = 0;
+				for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - bg[0]) + Math.abs(d[i + 1] - bg[1]) + Math.abs(d[i + 2] - bg[2]) > 40) count++;
+				return count;
+			});
+			assert(painted > 2000, `${painted} painted pixels`);
+			const legend = await page.$$eval(".legend-item", (e) => e.length);
+			const modalities = new Set(model.modality).size;
+			assert(legend === modalities, `${legend} legend entries for ${modalities} modalities`);
+			return `${painted} painted pixels`;
+		});
+
+		await check(t("hovering a point shows its thumbnail and path; a click selects it"), async () => {
+			const target = await page.$eval(".map-canvas", (c) => {
+				const ctx = c.getContext("2d");
+				const { width, height } = c;
+				const d = ctx.getImageData(0, 0, width, height).data;
+				const bg = [d[0], d[1], d[2]];
+				// a painted pixel far from the selection ring: scan from the bottom-left
+				for (let y = height - 1; y >= 0; y--) {
+					for (let x = 0; x < width; x++) {
+						const i = (y * width + x) * 4;
+						if (Math.abs(d[i] - bg[0]) + Math.abs(d[i + 1] - bg[1]) + Math.abs(d[i + 2] - bg[2]) > 60) return { x, y };
+					}
+				}
+				return undefined;
+			});
+			assert(target, "no painted pixel");
+			const box = await page.$eval(".map-canvas", (c) => {
+				const r = c.getBoundingClientRect();
+				return { x: r.left, y: r.top };
+			});
+			await page.mouse.move(box.x + target.x + 1, box.y + target.y + 1);
+			await page.waitForSelector(".tooltip:not([hidden]) .tooltip-path", { timeout: 3000 });
+			const tip = await page.textContent(".tooltip .tooltip-path");
+			assert(await page.$(".tooltip img.tooltip-thumb"), "no thumbnail in the tooltip");
+			if (theme === "dark") await page.screenshot({ path: join(shots, "webview-map-dark.png") });
+			else await page.screenshot({ path: join(shots, "webview-map-light.png") });
+			await page.mouse.click(box.x + target.x + 1, box.y + target.y + 1);
+			await page.waitForFunction((p) => document.querySelector(".detail-path")?.textContent === p, tip, { timeout: 3000 });
+			return tip;
+		});
+
+		await check(t("outliers: the five planted outliers rank first"), async () => {
+			await page.click('button[data-tab="outliers"]');
+			await page.click(".action-outliers");
+			await page.waitForSelector(".ranked.outliers .ranked-item", { timeout: 20000 });
+			const top = await page.$$eval(".ranked.outliers .ranked-item", (els) => els.slice(0, 5).map((e) => Number(e.dataset.index)));
+			const planted = [n - 5, n - 4, n - 3, n - 2, n - 1];
+			assert(top.slice().sort((a, b) => a - b).join() === planted.join(), `top ${top}`);
+		});
+
+		await check(t("zero-shot labels are applied and shown in the table"), async () => {
+			await page.click('button[data-tab="labels"]');
+			await page.fill(".labels-input", "CT chest\nMR brain\nMR knee\nUS abdomen\nx-ray hand");
+			await page.click(".action-apply-labels");
+			await page.waitForSelector(".label-counts li", { timeout: 10000 });
+			const counts = await page.$$eval(".label-counts li", (els) => els.map((e) => [e.querySelector(".count-label").textContent, Number(e.querySelector(".count-value").textContent)]));
+			assert(counts.length === 5, `${counts.length} labels`);
+			assert(counts.reduce((a, [, c]) => a + c, 0) === n, "counts do not add up to the images");
+			if (theme === "dark") await page.screenshot({ path: join(shots, "webview-labels-dark.png") });
+			await page.click('button[data-tab="images"]');
+			await page.waitForSelector('.images-view .header button[data-key="label"]');
+			// MR brain images (cluster 2) must carry the label "MR brain"
+			await page.fill(".input.filter", "MR BRAIN T2");
+			await page.waitForTimeout(250);
+			const labels = await page.$$eval(`${rowsSel} .cell.label`, (els) => els.map((e) => e.textContent));
+			assert(labels.length > 0 && labels.every((l) => l === "MR brain"), `labels ${[...new Set(labels)]}`);
+			const probs = await page.$$eval(`${rowsSel} .cell.probability`, (els) => els.map((e) => parseFloat(e.textContent)));
+			assert(probs.every((p) => p > 20 && p <= 100), `probabilities ${probs.slice(0, 3)}`);
+			await page.fill(".input.filter", "");
+			return counts.map(([l, c]) => `${l}: ${c}`).join(", ");
+		});
+
+		await check(t("free-text query ranks matching images first"), async () => {
+			await page.click('button[data-tab="labels"]');
+			await page.fill(".query-input", "knee");
+			await page.click(".action-search");
+			await page.waitForSelector(".ranked.matches .ranked-item", { timeout: 10000 });
+			const top = await page.$$eval(".ranked.matches .ranked-item", (els) => els.slice(0, 10).map((e) => Number(e.dataset.index)));
+			const knee = model.clusters.findIndex((c) => c[1] === "knee");
+			assert(top.every((i) => model.cluster[i] === knee), `top clusters ${top.map((i) => model.cluster[i])}`);
+		});
+
+		await check(t("failures tab lists reasons; Retry Failed, Export and Reveal reach the host"), async () => {
+			await page.click('button[data-tab="failures"]');
+			await page.waitForSelector(".failures .vrow[data-entry] .error-text");
+			const reasons = await page.$$eval(".failures .vrow[data-entry]:not([hidden]) .error-text", (els) => els.map((e) => e.textContent));
+			assert(reasons.some((r) => r.includes("JPEG 2000")), "no decode reason shown");
+			if (theme === "dark") await page.screenshot({ path: join(shots, "webview-failures-dark.png") });
+			await page.click(".action-retry");
+			await page.click(".action-export");
+			await page.click(".action-reveal");
+			await page.click(".action-copy-npy");
+			await page.waitForTimeout(100);
+			const actions = await page.evaluate(() => window.__harness.actions.map((a) => a.type + (a.which ? `:${a.which}` : "")));
+			assert(actions.join() === "retryFailed,export,reveal,copyPath:npy", `actions ${actions}`);
+		});
+
+		await check(t("view state survives a reload (tab, filter, selection)"), async () => {
+			await page.click('button[data-tab="images"]');
+			await page.fill(".input.filter", "study7/");
+			await page.waitForTimeout(200);
+			await page.click(`${rowsSel} >> nth=1`);
+			const selected = await page.textContent(".detail-path");
+			await page.waitForTimeout(300);
+			await page.reload();
+			await page.waitForSelector(".neighbours .neighbour", { timeout: 15000 });
+			assert((await page.inputValue(".input.filter")) === "study7/", "filter lost");
+			assert((await page.textContent(".detail-path")) === selected, "selection lost");
+			assert((await page.getAttribute('button[data-tab="images"]', "aria-selected")) === "true", "tab lost");
+			await page.fill(".input.filter", "");
+			await page.waitForTimeout(200);
+		});
+		if (theme === "light") await page.screenshot({ path: join(shots, "webview-table-light.png") });
+
+		await check(t("theme colours come from the --vscode-* variables"), async () => {
+			const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+			assert(bg === (theme === "dark" ? "rgb(30, 30, 30)" : "rgb(255, 255, 255)"), `body background ${bg}`);
+		});
+
+		await check(t("no CSP violations, no dialogs, no page errors"), async () => {
+			const v = await page.evaluate(() => window.__harness.cspViolations);
+			const errs = await page.evaluate(() => window.__harness.errors);
+			assert(v.length === 0, `CSP violations: ${v.join("; ")}`);
+			assert(dialogs.length === 0, `dialogs: ${dialogs.join("; ")}`);
+			assert(pageErrors.length === 0 && errs.length === 0, `errors: ${[...pageErrors, ...errs].join("; ")}`);
+		});
+		await context.close();
+	}
+} finally {
+	await browser.close();
+	server.close();
+}
+console.log(`\nScreenshots in ${shots}`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,189 @@
+/**
+ * Entry of the results webview (bundled to dist/webview/main.js). Builds the views, talks to the host
+ * through the typed protocol (validating every inbound message), and keeps the view state in
+ * vscode.getState/setState. DICOM-derived text is only ever set through textContent.
+ */
+import { parseToWebview, type ToWebview } from "../core/protocol/webview";
+import { DetailView } from "./detailView";
+import { el, icon } from "./dom";
+import { FailuresView } from "./failuresView";
+import { ImagesView } from "./imagesView";
+import { LabelsView } from "./labelsView";
+import { MapView } from "./mapView";
+import { OutliersView } from "./outliersView";
+import { Store, type TabId } from "./store";
+import { SummaryView } from "./summaryView";
+
+const vscode = acquireVsCodeApi();
+const store = new Store(vscode);
+
+const summary = new SummaryView(store);
+const images = new ImagesView(store);
+const map = new MapView(store);
+const failures = new FailuresView(store);
+const outliers = new OutliersView(store);
+const labels = new LabelsView(store);
+const detail = new DetailView(store);
+
+const panels: Record<TabId, HTMLElement> = { images: images.root, map: map.root, failures: failures.root, outliers: outliers.root, labels: labels.root };
+const tabOrder: TabId[] = ["images", "map", "failures", "outliers", "labels"];
+const tabTitle = { images: "tabImages", map: "tabMap", failures: "tabFailures", outliers: "tabOutliers", labels: "tabLabels" } as const;
+const tabIcon = { images: "list-flat", map: "graph-scatter", failures: "warning", outliers: "telescope", labels: "tag" } as const;
+const tabButtons = new Map<TabId, HTMLButtonElement>();
+const tablist = el("div", { class: "tabs", attrs: { role: "tablist" } });
+const errorBar = el("div", { class: "error-bar", attrs: { role: "alert" } });
+errorBar.hidden = true;
+const busyBar = el("div", { class: "busy-bar", attrs: { "aria-live": "polite" } });
+busyBar.hidden = true;
+
+function buildTabs(): void {
+	while (tablist.firstChild) tablist.removeChild(tablist.firstChild);
+	for (const id of tabOrder) {
+		const count = id === "failures" && store.failureCount ? ` (${store.failureCount})` : "";
+		const b = el("button", { class: "tab", attrs: { type: "button", role: "tab", id: `tab-${id}`, "aria-controls": `panel-${id}`, "data-tab": id } }, icon(tabIcon[id]), el("span", { text: store.t(tabTitle[id]) + count }));
+		b.addEventListener("click", () => showTab(id, true));
+		b.addEventListener("keydown", (e) => {
+			const i = tabOrder.indexOf(id);
+			const next = e.key === "ArrowRight" ? tabOrder[(i + 1) % tabOrder.length] : e.key === "ArrowLeft" ? tabOrder[(i + tabOrder.length - 1) % tabOrder.length] : undefined;
+			if (next) {
+				showTab(next, true);
+				tabButtons.get(next)?.focus();
+				e.preventDefault();
+			}
+		});
+		tabButtons.set(id, b);
+		tablist.appendChild(b);
+	}
+	showTab(store.view.tab, false);
+}
+
+function showTab(id: TabId, save: boolean): void {
+	for (const t of tabOrder) {
+		const on = t === id;
+		const b = tabButtons.get(t);
+		b?.setAttribute("aria-selected", String(on));
+		b?.setAttribute("tabindex", on ? "0" : "-1");
+		b?.classList.toggle("active", on);
+		panels[t].hidden = !on;
+	}
+	map.setVisible(id === "map");
+	if (save) store.setView({ tab: id }, false);
+}
+
+for (const id of tabOrder) {
+	panels[id].id = `panel-${id}`;
+	panels[id].setAttribute("role", "tabpanel");
+	panels[id].setAttribute("aria-labelledby", `tab-${id}`);
+	panels[id].classList.add("panel");
+}
+
+document.body.appendChild(
+	el(
+		"div",
+		{ class: "app" },
+		summary.root,
+		errorBar,
+		el("div", { class: "workspace" }, el("main", { class: "main" }, tablist, busyBar, ...tabOrder.map((t) => panels[t])), detail.root),
+	),
+);
+buildTabs();
+
+function showError(message: string): void {
+	errorBar.hidden = false;
+	errorBar.textContent = message;
+}
+
+function updateBusy(): void {
+	busyBar.hidden = store.busy.size === 0;
+	busyBar.textContent = store.busy.size ? `${store.t("working")} (${[...store.busy].join(", ")})` : "";
+	document.body.classList.toggle("is-busy", store.busy.size > 0);
+}
+
+function handle(msg: ToWebview): void {
+	switch (msg.type) {
+		case "init":
+			store.strings = { ...store.strings, ...msg.strings };
+			store.summary = msg.summary;
+			if (store.view.outDir !== msg.summary.outDir) {
+				// Another folder than the saved state's: its selection and scroll position do not apply.
+				store.setView({ outDir: msg.summary.outDir, selected: undefined, scrollTop: 0 }, false);
+			}
+			store.total = msg.total;
+			store.failureCount = msg.failureCount;
+			store.rows = new Array(msg.total);
+			store.failures = new Array(msg.failureCount);
+			document.title = store.t("title");
+			buildTabs();
+			store.emit("init");
+			return;
+		case "rows":
+			for (let i = 0; i < msg.rows.length; i++) store.rows[msg.start + i] = msg.rows[i] as (typeof store.rows)[number];
+			store.emit("rows");
+			if (msg.start + msg.rows.length >= store.total) {
+				store.restoreSelection();
+				images.restoreScroll();
+			}
+			return;
+		case "failures":
+			for (let i = 0; i < msg.items.length; i++) store.failures[msg.start + i] = msg.items[i] as (typeof store.failures)[number];
+			store.emit("failures");
+			store.restoreSelection();
+			return;
+		case "map":
+			store.coords = new Float32Array(msg.coords);
+			store.explained = msg.explained;
+			store.emit("map");
+			return;
+		case "neighbors":
+			store.neighbors = { index: msg.index, items: msg.items };
+			store.emit("neighbors");
+			return;
+		case "outliers":
+			store.outliers = { items: msg.items, exact: msg.exact, k: msg.k };
+			store.outlierScore = new Map(msg.items.map((x) => [x.index, x.score]));
+			store.emit("outliers");
+			return;
+		case "labels":
+			store.labels = { labels: msg.labels, best: new Int32Array(msg.best), probability: new Float32Array(msg.probability) };
+			store.emit("labels");
+			return;
+		case "labelsCleared":
+			store.labels = undefined;
+			store.emit("labels");
+			return;
+		case "query":
+			store.query = { text: msg.text, scores: new Float32Array(msg.scores) };
+			store.emit("query");
+			return;
+		case "queryCleared":
+			store.query = undefined;
+			store.emit("query");
+			return;
+		case "busy":
+			if (msg.busy) {
+				store.busy.add(msg.task);
+				errorBar.hidden = true;
+			} else store.busy.delete(msg.task);
+			updateBusy();
+			store.emit("busy");
+			return;
+		case "error":
+			store.errors.push(msg);
+			showError(msg.message);
+			store.emit("error");
+			return;
+		default:
+			unreachable(msg);
+	}
+}
+
+function unreachable(_m: never): void {
+	return undefined;
+}
+
+window.addEventListener("message", (e: MessageEvent) => {
+	const msg = parseToWebview(e.data);
+	if (msg) handle(msg);
+});
+
+vscode.postMessage({ type: "ready" });

@@ -1,0 +1,257 @@
+/**
+ * The Map tab: the 2-D PCA projection of the embeddings on a <canvas>, coloured by modality, series or
+ * zero-shot label with theme colours. Hover shows the thumbnail and path; a click selects the image;
+ * the selected image and its neighbours are ringed.
+ */
+import { clear, el, format, thumb } from "./dom";
+import type { ColorBy, Store } from "./store";
+
+/** Categorical colours, all from the theme (charts + terminal palette). */
+const paletteVars = [
+	"--vscode-charts-blue",
+	"--vscode-charts-orange",
+	"--vscode-charts-green",
+	"--vscode-charts-red",
+	"--vscode-charts-purple",
+	"--vscode-charts-yellow",
+	"--vscode-terminal-ansiCyan",
+	"--vscode-terminal-ansiMagenta",
+	"--vscode-terminal-ansiBrightBlue",
+	"--vscode-terminal-ansiBrightGreen",
+	"--vscode-terminal-ansiBrightRed",
+	"--vscode-terminal-ansiBrightYellow",
+];
+
+const margin = 16;
+const hoverRadius = 8;
+
+export class MapView {
+	readonly root: HTMLElement;
+	readonly canvas: HTMLCanvasElement;
+	private readonly legend: HTMLDivElement;
+	private readonly caption: HTMLParagraphElement;
+	private readonly tooltip: HTMLDivElement;
+	private readonly colorSelect: HTMLSelectElement;
+	private screen = new Float32Array(0);
+	private category = new Int32Array(0);
+	private hovered = -1;
+	private frame = 0;
+	private visible = false;
+
+	constructor(private readonly s: Store) {
+		this.canvas = el("canvas", { class: "map-canvas", attrs: { tabindex: "0", role: "img", "aria-label": s.t("tabMap") } });
+		this.legend = el("div", { class: "legend", attrs: { "aria-live": "polite" } });
+		this.caption = el("p", { class: "caption", text: s.t("mapComputing") });
+		this.tooltip = el("div", { class: "tooltip", attrs: { role: "tooltip" } });
+		this.tooltip.hidden = true;
+		this.colorSelect = el("select", { class: "select", attrs: { "aria-label": s.t("colorBy") } });
+		this.fillColorOptions();
+		this.colorSelect.addEventListener("change", () => {
+			s.setView({ colorBy: this.colorSelect.value as ColorBy }, false);
+			this.recolor();
+		});
+		const stage = el("div", { class: "map-stage" }, this.canvas, this.tooltip);
+		this.root = el("div", { class: "map-view" }, el("div", { class: "toolbar" }, el("label", { class: "inline-label", text: s.t("colorBy") }), this.colorSelect, this.caption), stage, this.legend);
+		this.canvas.addEventListener("mousemove", (e) => this.onHover(e));
+		this.canvas.addEventListener("mouseleave", () => this.setHover(-1, 0, 0));
+		this.canvas.addEventListener("click", (e) => {
+			const i = this.hit(e);
+			if (i >= 0) s.select(i);
+		});
+		this.canvas.addEventListener("keydown", (e) => {
+			if ((e.key === "Enter" || e.key === " ") && this.hovered >= 0) {
+				s.select(this.hovered);
+				e.preventDefault();
+			}
+		});
+		new ResizeObserver(() => this.schedule()).observe(stage);
+		// Theme changes swap the CSS variables and the body class: redraw with the new colours.
+		new MutationObserver(() => this.schedule()).observe(document.body, { attributes: true, attributeFilter: ["class"] });
+		s.on("map", () => {
+			this.caption.textContent = format(s.t("mapPca"), ((s.explained[0] ?? 0) * 100 + (s.explained[1] ?? 0) * 100).toFixed(1));
+			this.recolor();
+		});
+		s.on("rows", () => this.recolor());
+		s.on("labels", () => {
+			this.fillColorOptions();
+			this.recolor();
+		});
+		s.on("selection", () => this.schedule());
+		s.on("neighbors", () => this.schedule());
+	}
+
+	setVisible(v: boolean): void {
+		this.visible = v;
+		if (v) this.schedule();
+	}
+
+	private fillColorOptions(): void {
+		clear(this.colorSelect);
+		const opts: [ColorBy, "colorModality" | "colorSeries" | "colorLabel"][] = [["modality", "colorModality"], ["series", "colorSeries"]];
+		if (this.s.labels) opts.push(["label", "colorLabel"]);
+		for (const [v, k] of opts) this.colorSelect.appendChild(el("option", { text: this.s.t(k), attrs: { value: v } }));
+		const want = this.s.view.colorBy === "label" && !this.s.labels ? "modality" : this.s.view.colorBy;
+		this.colorSelect.value = want;
+	}
+
+	/** Assigns each point a category (by frequency; the 12 most common get a colour, the rest "other"). */
+	private recolor(): void {
+		const s = this.s;
+		const by = this.colorSelect.value as ColorBy;
+		const n = s.total;
+		const keyOf = (i: number): string => {
+			const r = s.rows[i];
+			if (!r) return "";
+			if (by === "label" && s.labels) return s.labels.labels[s.labels.best[i] as number] ?? "";
+			if (by === "series") return r.seriesDescription ? `${r.seriesDescription} (${r.modality})` : r.seriesInstanceUid;
+			return r.modality;
+		};
+		const counts = new Map<string, number>();
+		const keys: string[] = new Array<string>(n);
+		for (let i = 0; i < n; i++) {
+			const k = keyOf(i);
+			keys[i] = k;
+			counts.set(k, (counts.get(k) ?? 0) + 1);
+		}
+		// Labels keep their order (so colours match the label list); other keys are ranked by frequency.
+		const ranked =
+			by === "label" && s.labels
+				? s.labels.labels.map((l): [string, number] => [l, counts.get(l) ?? 0])
+				: [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+		const index = new Map<string, number>();
+		ranked.forEach(([k], i) => index.set(k, Math.min(i, paletteVars.length)));
+		this.category = new Int32Array(n);
+		for (let i = 0; i < n; i++) this.category[i] = index.get(keys[i] as string) ?? paletteVars.length;
+		clear(this.legend);
+		const other = ranked.slice(paletteVars.length).reduce((a, [, c]) => a + c, 0);
+		ranked.slice(0, paletteVars.length).forEach(([k, c], i) => {
+			this.legend.appendChild(el("span", { class: "legend-item" }, el("span", { class: `swatch swatch-${i}` }), el("span", { text: `${k || s.t("none")} (${c})` })));
+		});
+		if (other > 0) this.legend.appendChild(el("span", { class: "legend-item" }, el("span", { class: "swatch swatch-other" }), el("span", { text: `${s.t("other")} (${other})` })));
+		this.schedule();
+	}
+
+	private schedule(): void {
+		if (this.frame || !this.visible) return;
+		this.frame = requestAnimationFrame(() => {
+			this.frame = 0;
+			this.draw();
+		});
+	}
+
+	private draw(): void {
+		const c = this.canvas;
+		const rect = c.getBoundingClientRect();
+		const dpr = window.devicePixelRatio || 1;
+		const w = Math.max(1, Math.floor(rect.width));
+		const h = Math.max(1, Math.floor(rect.height));
+		if (c.width !== w * dpr || c.height !== h * dpr) {
+			c.width = w * dpr;
+			c.height = h * dpr;
+		}
+		const ctx = c.getContext("2d");
+		if (!ctx) return;
+		ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+		const style = getComputedStyle(document.body);
+		const color = (v: string, fallback: string): string => style.getPropertyValue(v).trim() || style.getPropertyValue(fallback).trim() || "#888";
+		ctx.fillStyle = color("--vscode-editor-background", "--vscode-sideBar-background");
+		ctx.fillRect(0, 0, w, h);
+		const coords = this.s.coords;
+		const n = Math.min(this.s.total, coords ? coords.length / 2 : 0);
+		if (!coords || n === 0) return;
+		let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
+		for (let i = 0; i < n; i++) {
+			const x = coords[2 * i] as number, y = coords[2 * i + 1] as number;
+			if (x < minX) minX = x;
+			if (x > maxX) maxX = x;
+			if (y < minY) minY = y;
+			if (y > maxY) maxY = y;
+		}
+		const sx = (w - 2 * margin) / (maxX - minX || 1);
+		const sy = (h - 2 * margin) / (maxY - minY || 1);
+		const scale = Math.min(sx, sy);
+		const ox = (w - (maxX - minX) * scale) / 2;
+		const oy = (h - (maxY - minY) * scale) / 2;
+		this.screen = new Float32Array(2 * n);
+		for (let i = 0; i < n; i++) {
+			this.screen[2 * i] = ox + ((coords[2 * i] as number) - minX) * scale;
+			this.screen[2 * i + 1] = h - (oy + ((coords[2 * i + 1] as number) - minY) * scale);
+		}
+		const colors = paletteVars.map((v) => color(v, "--vscode-foreground"));
+		colors.push(color("--vscode-disabledForeground", "--vscode-descriptionForeground"));
+		const size = n > 5000 ? 2.5 : 3.5;
+		ctx.globalAlpha = 0.85;
+		for (let cat = colors.length - 1; cat >= 0; cat--) {
+			ctx.fillStyle = colors[cat] as string;
+			for (let i = 0; i < n; i++) {
+				if (this.category[i] !== cat) continue;
+				ctx.fillRect((this.screen[2 * i] as number) - size / 2, (this.screen[2 * i + 1] as number) - size / 2, size, size);
+			}
+		}
+		ctx.globalAlpha = 1;
+		const ring = (i: number, r: number, stroke: string, width: number): void => {
+			if (i < 0 || i >= n) return;
+			ctx.beginPath();
+			ctx.arc(this.screen[2 * i] as number, this.screen[2 * i + 1] as number, r, 0, Math.PI * 2);
+			ctx.strokeStyle = stroke;
+			ctx.lineWidth = width;
+			ctx.stroke();
+		};
+		const nb = this.s.neighbors;
+		if (nb && nb.index === this.s.selectedId) for (const x of nb.items) ring(x.index, 5, color("--vscode-focusBorder", "--vscode-foreground"), 1.5);
+		ring(this.s.selectedId, 7, color("--vscode-editor-foreground", "--vscode-foreground"), 2.5);
+		ring(this.hovered, 6, color("--vscode-focusBorder", "--vscode-foreground"), 2);
+	}
+
+	private hit(e: MouseEvent): number {
+		const rect = this.canvas.getBoundingClientRect();
+		const x = e.clientX - rect.left;
+		const y = e.clientY - rect.top;
+		let best = -1;
+		let bestD = hoverRadius * hoverRadius;
+		const n = this.screen.length / 2;
+		for (let i = 0; i < n; i++) {
+			const dx = (this.screen[2 * i] as number) - x;
+			const dy = (this.screen[2 * i + 1] as number) - y;
+			const d = dx * dx + dy * dy;
+			if (d <= bestD) {
+				bestD = d;
+				best = i;
+			}
+		}
+		return best;
+	}
+
+	private onHover(e: MouseEvent): void {
+		const rect = this.canvas.getBoundingClientRect();
+		this.setHover(this.hit(e), e.clientX - rect.left, e.clientY - rect.top);
+	}
+
+	private setHover(i: number, x: number, y: number): void {
+		if (i === this.hovered && i < 0) return;
+		const changed = i !== this.hovered;
+		this.hovered = i;
+		const r = i >= 0 ? this.s.rows[i] : undefined;
+		if (!r) {
+			this.tooltip.hidden = true;
+		} else {
+			if (changed) {
+				clear(this.tooltip);
+				this.tooltip.appendChild(thumb(r.thumbnail, "tooltip-thumb", ""));
+				this.tooltip.appendChild(el("div", { class: "tooltip-path", text: r.path }));
+				this.tooltip.appendChild(el("div", { class: "tooltip-meta", text: [r.modality, r.seriesDescription].filter(Boolean).join(" · ") }));
+			}
+			this.tooltip.hidden = false;
+			// Beside the cursor, flipped left/up when it would leave the canvas.
+			const stageW = this.canvas.clientWidth;
+			const stageH = this.canvas.clientHeight;
+			const tw = this.tooltip.offsetWidth;
+			const th = this.tooltip.offsetHeight;
+			const left = x + 14 + tw > stageW ? x - 14 - tw : x + 14;
+			const top = y + 14 + th > stageH ? y - 14 - th : y + 14;
+			this.tooltip.style.left = `${Math.max(0, left)}px`;
+			this.tooltip.style.top = `${Math.max(0, top)}px`;
+		}
+		if (changed) this.schedule();
+	}
+}

@@ -1,0 +1,180 @@
+/**
+ * The webview's data: what the host sent (rows, failures, map, labels, scores) and the persisted view
+ * state (vscode.getState/setState). Views subscribe to changes by topic.
+ */
+import { defaultStrings, type FailureData, type FromWebview, type RowData, type ScoredIndex, type SummaryData, type Task, type WebviewStrings } from "../core/protocol/webview";
+
+export type TabId = "images" | "map" | "failures" | "outliers" | "labels";
+export type SortKey = "path" | "modality" | "study" | "series" | "status" | "label" | "probability" | "score" | "outlier";
+export type GroupBy = "none" | "study" | "series";
+export type ColorBy = "modality" | "series" | "label";
+
+export interface ViewState {
+	/** The output folder shown; the host's serializer reads it to restore the panel after a reload. */
+	outDir?: string;
+	tab: TabId;
+	sortKey: SortKey;
+	sortDesc: boolean;
+	filter: string;
+	modality: string;
+	groupBy: GroupBy;
+	/** Path of the selected image or failure (stable across reloads). */
+	selected?: string;
+	scrollTop: number;
+	k: number;
+	outlierK: number;
+	labelsText: string;
+	queryText: string;
+	colorBy: ColorBy;
+}
+
+export const defaultViewState: ViewState = {
+	tab: "images",
+	// Embedded images first (in the order of embeddings.jsonl), then failures, then skipped files.
+	sortKey: "status",
+	sortDesc: false,
+	filter: "",
+	modality: "",
+	groupBy: "none",
+	scrollTop: 0,
+	k: 8,
+	outlierK: 5,
+	labelsText: "",
+	queryText: "",
+	colorBy: "modality",
+};
+
+export type Topic = "init" | "rows" | "failures" | "map" | "neighbors" | "outliers" | "labels" | "query" | "busy" | "error" | "selection" | "view";
+
+interface VsCodeApi {
+	postMessage(message: unknown): void;
+	getState(): unknown;
+	setState(state: unknown): void;
+}
+
+export class Store {
+	strings: WebviewStrings = { ...defaultStrings };
+	summary: SummaryData | undefined;
+	total = 0;
+	failureCount = 0;
+	rows: RowData[] = [];
+	failures: FailureData[] = [];
+	coords: Float32Array | undefined;
+	explained: number[] = [];
+	neighbors: { index: number; items: ScoredIndex[] } | undefined;
+	outliers: { items: ScoredIndex[]; exact: boolean; k: number } | undefined;
+	outlierScore: Map<number, number> = new Map();
+	labels: { labels: string[]; best: Int32Array; probability: Float32Array } | undefined;
+	query: { text: string; scores: Float32Array } | undefined;
+	busy = new Set<Task>();
+	errors: { task?: Task; message: string }[] = [];
+	view: ViewState;
+	/** Selected entry: image index (0..total−1) or total + failure index. */
+	selectedId = -1;
+	private listeners = new Map<Topic, Set<() => void>>();
+	private saveTimer: ReturnType<typeof setTimeout> | undefined;
+
+	constructor(private readonly api: VsCodeApi) {
+		this.strings = { ...defaultStrings, ...readEmbeddedStrings() };
+		const saved = api.getState();
+		this.view = { ...defaultViewState, ...sanitizeState(saved) };
+	}
+
+	t(key: keyof WebviewStrings): string {
+		return this.strings[key];
+	}
+
+	post(message: FromWebview): void {
+		this.api.postMessage(message);
+	}
+
+	on(topic: Topic, fn: () => void): void {
+		let set = this.listeners.get(topic);
+		if (!set) this.listeners.set(topic, (set = new Set()));
+		set.add(fn);
+	}
+
+	emit(topic: Topic): void {
+		for (const fn of this.listeners.get(topic) ?? []) fn();
+	}
+
+	/** Updates the persisted view state (debounced setState) and notifies "view" listeners. */
+	setView(patch: Partial<ViewState>, notify = true): void {
+		this.view = { ...this.view, ...patch };
+		if (this.saveTimer === undefined) {
+			this.saveTimer = setTimeout(() => {
+				this.saveTimer = undefined;
+				this.api.setState(this.view);
+			}, 150);
+		}
+		if (notify) this.emit("view");
+	}
+
+	/** Path of an entry id (image or failure). */
+	pathOf(id: number): string | undefined {
+		return id < this.total ? this.rows[id]?.path : this.failures[id - this.total]?.path;
+	}
+
+	select(id: number): void {
+		if (id === this.selectedId) return;
+		this.selectedId = id;
+		const p = this.pathOf(id);
+		this.setView(p === undefined ? { selected: undefined } : { selected: p }, false);
+		if (id >= 0 && id < this.total) this.post({ type: "select", index: id, k: this.view.k });
+		else this.neighbors = undefined;
+		this.emit("selection");
+	}
+
+	/** After rows arrive: restore the saved selection by path. */
+	restoreSelection(): void {
+		if (this.selectedId >= 0 || !this.view.selected) return;
+		const p = this.view.selected;
+		let id = this.rows.findIndex((r) => r?.path === p);
+		if (id < 0) {
+			const f = this.failures.findIndex((x) => x?.path === p);
+			if (f >= 0) id = this.total + f;
+		}
+		if (id >= 0) this.select(id);
+	}
+}
+
+/** Translated strings the host embedded in the page (<script type="application/json" id="l10n">), so the first paint is translated. */
+function readEmbeddedStrings(): Partial<WebviewStrings> {
+	try {
+		const raw: unknown = JSON.parse(document.getElementById("l10n")?.textContent ?? "{}");
+		if (typeof raw !== "object" || raw === null) return {};
+		const out: Partial<Record<string, string>> = {};
+		for (const k of Object.keys(defaultStrings)) {
+			const v = (raw as Record<string, unknown>)[k];
+			if (typeof v === "string") out[k] = v;
+		}
+		return out as Partial<WebviewStrings>;
+	} catch {
+		return {};
+	}
+}
+
+const tabs: readonly string[] = ["images", "map", "failures", "outliers", "labels"];
+const sortKeys: readonly string[] = ["path", "modality", "study", "series", "status", "label", "probability", "score", "outlier"];
+
+/** Saved state comes back from VS Code as-is: keep only well-typed fields. */
+function sanitizeState(raw: unknown): Partial<ViewState> {
+	if (typeof raw !== "object" || raw === null) return {};
+	const r = raw as Record<string, unknown>;
+	const out: Partial<ViewState> = {};
+	if (typeof r["tab"] === "string" && tabs.includes(r["tab"])) out.tab = r["tab"] as TabId;
+	if (typeof r["sortKey"] === "string" && sortKeys.includes(r["sortKey"])) out.sortKey = r["sortKey"] as SortKey;
+	if (typeof r["sortDesc"] === "boolean") out.sortDesc = r["sortDesc"];
+	if (typeof r["filter"] === "string") out.filter = r["filter"].slice(0, 500);
+	if (typeof r["modality"] === "string") out.modality = r["modality"].slice(0, 64);
+	if (r["groupBy"] === "none" || r["groupBy"] === "study" || r["groupBy"] === "series") out.groupBy = r["groupBy"];
+	if (typeof r["selected"] === "string") out.selected = r["selected"];
+	if (typeof r["outDir"] === "string") out.outDir = r["outDir"];
+	if (typeof r["scrollTop"] === "number" && Number.isFinite(r["scrollTop"])) out.scrollTop = Math.max(0, r["scrollTop"]);
+	if (typeof r["k"] === "number" && Number.isInteger(r["k"]) && r["k"] >= 1 && r["k"] <= 100) out.k = r["k"];
+	if (typeof r["outlierK"] === "number" && Number.isInteger(r["outlierK"]) && r["outlierK"] >= 1 && r["outlierK"] <= 100) out.outlierK = r["outlierK"];
+	if (typeof r["labelsText"] === "string") out.labelsText = r["labelsText"].slice(0, 20000);
+	if (typeof r["queryText"] === "string") out.queryText = r["queryText"].slice(0, 1000);
+	if (r["colorBy"] === "modality" || r["colorBy"] === "series" || r["colorBy"] === "label") out.colorBy = r["colorBy"];
+	return out;
+}

@@ -20,6 +20,9 @@ export interface DiscoverOptions {
 /** Bytes read from each file to decide whether it is DICOM. */
 export const sniffBytes = 512;
 
+/** Files of one folder sniffed at once (bounded: memory stays flat). */
+const sniffParallelism = 16;
+
 /** Our own output folder, never walked. */
 export const outputFolderName = ".medimageinsight";
 
@@ -84,9 +87,14 @@ export async function* discover(inputs: string[], options: DiscoverOptions = {})
 		roots.push({ abs, stat });
 	}
 
-	for (const { abs, stat } of roots) {
+	// An input given twice, or inside another selected folder, is walked once (under the outer folder).
+	const folders = roots.filter((r) => r.stat.isDirectory()).map((r) => r.abs);
+	const isCovered = (abs: string, index: number) =>
+		roots.findIndex((r) => r.abs === abs) < index || folders.some((f) => f !== abs && abs.startsWith(f.endsWith(path.sep) ? f : f + path.sep));
+
+	for (const [index, { abs, stat }] of roots.entries()) {
 		if (signal?.aborted) throw abortError();
-		if (isExcluded(abs)) continue;
+		if (isExcluded(abs) || isCovered(abs, index)) continue;
 		if (stat.isFile()) {
 			yield await examineFile(abs, path.basename(abs), abs);
 			continue;
@@ -123,7 +131,18 @@ export async function* discover(inputs: string[], options: DiscoverOptions = {})
 				if (entries) stack.push({ dir: full, entries, next: 0 });
 				else yield { kind: "ignored", absPath: full };
 			} else if (kind === "file" && !isJunkFile(entry.name)) {
-				yield await examineFile(full, toPosix(path.relative(abs, full)), abs);
+				// Sniff this file and the plain files right after it in parallel; yield in order.
+				const batch = [full];
+				while (batch.length < sniffParallelism) {
+					const peek = frame.entries[frame.next];
+					if (!peek || !peek.isFile() || isJunkFile(peek.name)) break;
+					const next = path.join(frame.dir, peek.name);
+					if (isExcluded(next)) break;
+					batch.push(next);
+					frame.next++;
+				}
+				const items = await Promise.all(batch.map((f) => examineFile(f, toPosix(path.relative(abs, f)), abs)));
+				for (const item of items) yield item;
 			} else {
 				// Junk, symbolic links (never followed: no loops, no duplicates), sockets, FIFOs, devices.
 				yield { kind: "ignored", absPath: full };

@@ -88,6 +88,17 @@ void describe("discover", () => {
 		assert.deepEqual(items[1], { kind: "ignored", absPath: path.join(root, "notes.txt") });
 	});
 
+	void it("walks an input given twice, or inside another selected folder, only once", async () => {
+		const inner = path.join(root, "series1");
+		const file = path.join(root, "series1/IM0002.dcm");
+		const items = await collect([inner, root, file, root]);
+		const all = (await collect([root])).filter((i) => i.kind === "candidate");
+		assert.deepEqual(
+			items.filter((i) => i.kind === "candidate"),
+			all,
+		);
+	});
+
 	void it("skips an unreadable folder as ignored and goes on (needs a non-root user)", async (t) => {
 		const locked = path.join(root, "series1/sub/locked");
 		fs.mkdirSync(locked);

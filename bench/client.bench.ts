@@ -4,7 +4,10 @@
  *     achieved images/s as a fraction of the ceiling R×B/period, and the 429s the client caused;
  * (b) latency-bound: no rate limit, 200 ms latency, capacity C in flight — images/s against C×B/0.2 s,
  *     with the client's cap at C, and at 2×C (the adaptive concurrency has to find C itself).
+ * The simulator runs in a worker thread (this same file), so that its arrival clock is not stalled by
+ * the client's own work, as with a real endpoint on another machine.
  */
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { PNG } from "pngjs";
 import { EndpointClient } from "../src/core/endpoint/client";
 import { keyTokenProvider } from "../src/core/endpoint/auth";
@@ -27,6 +30,61 @@ function syntheticPng(i: number, size = 64): Uint8Array {
 	return new Uint8Array(PNG.sync.write(png, { colorType: 2, inputColorType: 2, inputHasAlpha: false }));
 }
 
+interface SimStats {
+	requests: number;
+	rejected429: number;
+	rejectedPending: number;
+}
+
+interface RemoteSimulator {
+	url: string;
+	stats(): Promise<SimStats>;
+	close(): Promise<void>;
+}
+
+/** Worker side: start the simulator, answer "stats" and "close". */
+if (!isMainThread && (workerData as { role?: string } | null)?.role === "client-bench-simulator") {
+	const port = parentPort;
+	void startSimulator({ key, ...(workerData as { options: Partial<SimulatorOptions> }).options }).then((sim) => {
+		port?.postMessage({ url: sim.url });
+		port?.on("message", (m: string) => {
+			if (m === "stats") port.postMessage({ stats: { requests: sim.stats.requests, rejected429: sim.stats.rejected429, rejectedPending: sim.stats.rejectedPending } });
+			if (m === "close") void sim.close().then(() => port.postMessage({ closed: true }));
+		});
+	});
+}
+
+async function startRemoteSimulator(options: Partial<SimulatorOptions>): Promise<RemoteSimulator> {
+	const worker = new Worker(__filename, { workerData: { role: "client-bench-simulator", options } });
+	const next = <T>(pick: (m: Record<string, unknown>) => T | undefined) =>
+		new Promise<T>((resolve, reject) => {
+			const onMessage = (m: Record<string, unknown>) => {
+				const v = pick(m);
+				if (v === undefined) return;
+				worker.off("message", onMessage);
+				worker.off("error", reject);
+				resolve(v);
+			};
+			worker.on("message", onMessage);
+			worker.once("error", reject);
+		});
+	const url = await next((m) => m["url"] as string | undefined);
+	return {
+		url,
+		stats: async () => {
+			const p = next((m) => m["stats"] as SimStats | undefined);
+			worker.postMessage("stats");
+			return p;
+		},
+		close: async () => {
+			const p = next((m) => (m["closed"] ? true : undefined));
+			worker.postMessage("close");
+			await p;
+			await worker.terminate();
+		},
+	};
+}
+
 interface Outcome {
 	images: number;
 	failed: number;
@@ -39,7 +97,7 @@ interface Outcome {
 
 /** Sends `batches` batches of `batchSize` images, keeping `outstanding` embedImages calls open (like the pipeline). */
 async function drive(sim: Partial<SimulatorOptions>, client: Partial<EndpointSettings>, batches: number, batchSize: number, outstanding: number): Promise<Outcome> {
-	const server = await startSimulator({ key, ...sim });
+	const server = await startRemoteSimulator(sim);
 	const pngs = Array.from({ length: 256 }, (_, i) => syntheticPng(i));
 	const settings: EndpointSettings = { ...defaultEndpointSettings, url: server.url, batchSize, minRetryDelayMs: 200, maxRetryDelayMs: 5000, ...client };
 	const c = new EndpointClient(settings, keyTokenProvider(async () => key), nullLogger);
@@ -65,7 +123,9 @@ async function drive(sim: Partial<SimulatorOptions>, client: Partial<EndpointSet
 				}
 			}),
 		);
-		return { images, failed, seconds: (performance.now() - started) / 1000, requests: server.stats.requests, rejected429: server.stats.rejected429, rejectedPending: server.stats.rejectedPending, minConcurrency };
+		const seconds = (performance.now() - started) / 1000;
+		const st = await server.stats();
+		return { images, failed, seconds, requests: st.requests, rejected429: st.rejected429, rejectedPending: st.rejectedPending, minConcurrency };
 	} finally {
 		c.dispose();
 		await server.close();

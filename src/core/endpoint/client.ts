@@ -69,6 +69,8 @@ export class EndpointClient implements ImageEmbedder {
 	/** Grows by 2 % (up to 10 %) with every rate-limit 429: the server's clock or window is stricter than ours. */
 	private spacingWiden = 1;
 	private lastDecreaseAt = 0;
+	/** The concurrency at which the endpoint last said "Too many pending requests". */
+	private overloadedAt = Infinity;
 
 	/** Endpoint-wide refusal: when the current streak of refusals started (reset by any success). */
 	private refusalSince: number | undefined;
@@ -78,6 +80,7 @@ export class EndpointClient implements ImageEmbedder {
 	private holdUntil = 0;
 	private fatal: unknown;
 	private readonly wakers = new Set<() => void>();
+	private readonly derivedSignals = new WeakMap<AbortSignal, AbortSignal>();
 
 	constructor(
 		private readonly settings: EndpointSettings,
@@ -122,20 +125,20 @@ export class EndpointClient implements ImageEmbedder {
 	}
 
 	/**
-	 * Runs `work` with a signal of our own that follows the caller's: one listener on the caller's
-	 * signal per call (a pipeline shares one signal across many batches), however many layers listen.
+	 * Runs `work` with a signal of our own that follows the caller's. A pipeline shares one signal across
+	 * many batches: the caller's signal gets one listener per client, however many calls and layers listen.
 	 */
 	private async withSignal<T>(callerSignal: AbortSignal, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
 		callerSignal.throwIfAborted();
-		const ac = new AbortController();
-		setMaxListeners(0, ac.signal);
-		const onAbort = () => ac.abort(abortReason(callerSignal));
-		callerSignal.addEventListener("abort", onAbort, { once: true });
-		try {
-			return await work(ac.signal);
-		} finally {
-			callerSignal.removeEventListener("abort", onAbort);
+		let signal = this.derivedSignals.get(callerSignal);
+		if (!signal) {
+			const ac = new AbortController();
+			setMaxListeners(0, ac.signal);
+			callerSignal.addEventListener("abort", () => ac.abort(abortReason(callerSignal)), { once: true });
+			signal = ac.signal;
+			this.derivedSignals.set(callerSignal, signal);
 		}
+		return work(signal);
 	}
 
 	private async embedImagesWith(items: EmbedRequestItem[], signal: AbortSignal): Promise<EmbedItemResult[]> {
@@ -321,7 +324,10 @@ export class EndpointClient implements ImageEmbedder {
 	private noteSuccess(): void {
 		this.refusalSince = undefined;
 		this.successRun++;
-		if (this.concurrency < this.settings.maxConcurrentRequests && this.successRun >= 2 * this.concurrency) {
+		// Additive increase: +1 after 2×concurrency successes in a row; ten times slower when the next
+		// step reaches the level that last overloaded the endpoint.
+		const patience = this.concurrency + 1 >= this.overloadedAt ? 20 : 2;
+		if (this.concurrency < this.settings.maxConcurrentRequests && this.successRun >= patience * this.concurrency) {
 			this.concurrency++;
 			this.successRun = 0;
 			this.logger.debug(`Endpoint keeps up: concurrency raised to ${this.concurrency}.`);
@@ -344,6 +350,7 @@ export class EndpointClient implements ImageEmbedder {
 			this.successRun = 0;
 			this.refusalSince ??= Date.now();
 			if (e.kind === "overload" && startedAt >= this.lastDecreaseAt && this.concurrency > 1) {
+				this.overloadedAt = this.concurrency;
 				// One decrease per wave: requests started before the last decrease do not count again.
 				this.concurrency = Math.max(1, Math.floor(this.concurrency / 2));
 				this.lastDecreaseAt = Date.now();

@@ -158,7 +158,8 @@ export async function startSimulator(options: Partial<SimulatorOptions> = {}): P
 		dice = (Math.imul(dice, 1664525) + 1013904223) >>> 0;
 		return dice / 4294967296;
 	};
-	const cache = new Map<string, Float32Array>();
+	/** Image vectors already written as JSON, by sha256 of the base64 PNG (retries and repeats cost nothing). */
+	const cache = new Map<string, string>();
 	const arrivals: number[] = [];
 	const timers = new Set<NodeJS.Timeout>();
 	const sockets = new Set<Socket>();
@@ -194,14 +195,15 @@ export async function startSimulator(options: Partial<SimulatorOptions> = {}): P
 		res.end(body);
 	};
 
-	const embedRow = (image: string, text: string, sha: string): Float32Array => {
+	/** The row's vector as a JSON array. */
+	const embedRow = (image: string, text: string, sha: string): string => {
 		if (image === "") {
 			if (text === "") throw new Error("the row has neither an image nor a text");
-			return model.embedText(text);
+			return JSON.stringify(Array.from(model.embedText(text)));
 		}
 		let v = cache.get(sha);
 		if (!v) {
-			v = model.embedImage(image);
+			v = JSON.stringify(Array.from(model.embedImage(image)));
 			if (cache.size >= 4096) cache.delete(cache.keys().next().value as string);
 			cache.set(sha, v);
 		}
@@ -285,7 +287,7 @@ export async function startSimulator(options: Partial<SimulatorOptions> = {}): P
 					entry.status = 413;
 					return send(res, 413, JSON.stringify({ message: "simulated: request entity too large" }));
 			}
-			const vectors: Float32Array[] = [];
+			const vectors: string[] = [];
 			for (let i = 0; i < parsed.rows.length; i++) {
 				const row = parsed.rows[i] as { image: string; text: string };
 				try {
@@ -300,7 +302,7 @@ export async function startSimulator(options: Partial<SimulatorOptions> = {}): P
 			const field = (i: number) => (parsed.rows[i]?.image ? "image_features" : "text_features");
 			const parts = vectors.map((v, i) => {
 				const sf = parsed.getScalingFactor ? `,"scaling_factor":4.5` : "";
-				return `{"${field(i)}":[${JSON.stringify(Array.from(v))}]${sf}}`;
+				return `{"${field(i)}":[${v}]${sf}}`;
 			});
 			if (fault === "wrong-rows") parts.pop();
 			let out = `[${parts.join(",")}]`;

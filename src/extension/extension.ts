@@ -68,6 +68,8 @@ export function activate(context: vscode.ExtensionContext): MedImageInsightApi {
 		for (const [id, factory] of Object.entries(commands)) {
 			context.subscriptions.push(vscode.commands.registerCommand(id, factory(services)));
 		}
+		// Context keys from memory (workspaceState is loaded before activation): no I/O here.
+		void vscode.commands.executeCommand("setContext", "medImageInsight.hasFailures", (state.lastRun?.failed ?? 0) > 0);
 		context.subscriptions.push(
 			vscode.workspace.onDidChangeConfiguration((e) => {
 				if (Config.affectsRun(e) && runner?.isRunning()) log.info("[config] settings changed: the run in progress keeps its settings; the next run uses the new ones");

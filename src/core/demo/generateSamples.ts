@@ -65,7 +65,12 @@ function canEncode(syntax: WriterTransferSyntax): Promise<boolean> {
 	if (!codecSyntaxes.has(syntax)) return Promise.resolve(true);
 	let p = probed.get(syntax);
 	if (!p) {
-		p = writeDicomAsync({ transferSyntax: syntax, rows: 8, columns: 8, bitsAllocated: 8, pixels: new Uint8Array(64).fill(9) }).then(
+		// 16×16: the JPEG encoder fails on smaller images. JPEG baseline is 8-bit RGB here, the others 16-bit grey.
+		const probe: DicomWriteSpec =
+			syntax === "jpegBaseline"
+				? { transferSyntax: syntax, rows: 16, columns: 16, bitsAllocated: 8, samplesPerPixel: 3, pixels: new Uint8Array(768).fill(90) }
+				: { transferSyntax: syntax, rows: 16, columns: 16, bitsAllocated: 16, pixels: new Uint16Array(256).fill(900) };
+		p = writeDicomAsync(probe).then(
 			() => true,
 			() => false,
 		);

@@ -118,9 +118,24 @@ function readNative(bytes: Uint8Array, pm: PixelModule, littleEndian: boolean, w
 	}
 	if (ba === 16) {
 		const out = new Int32Array(count);
-		if (bs === 16) {
+		if (bs === 16 && littleEndian) {
+			const aligned = bytes.byteOffset % 2 === 0 ? bytes : new Uint8Array(bytes.subarray(0, need)); // copies (Buffer#slice would not)
+			const words = signed ? new Int16Array(aligned.buffer, aligned.byteOffset, count) : new Uint16Array(aligned.buffer, aligned.byteOffset, count);
+			out.set(words);
+		} else if (bs === 16) {
 			if (signed) for (let i = 0; i < count; i++) out[i] = view.getInt16(2 * i, littleEndian);
 			else for (let i = 0; i < count; i++) out[i] = view.getUint16(2 * i, littleEndian);
+		} else if (littleEndian) {
+			const aligned = bytes.byteOffset % 2 === 0 ? bytes : new Uint8Array(bytes.subarray(0, need)); // copies (Buffer#slice would not)
+			const words = new Uint16Array(aligned.buffer, aligned.byteOffset, count);
+			const mask = (1 << bs) - 1;
+			const sign = 1 << (bs - 1);
+			if (signed) {
+				for (let i = 0; i < count; i++) {
+					const m = (words[i] ?? 0) & mask;
+					out[i] = m & sign ? m - (mask + 1) : m;
+				}
+			} else for (let i = 0; i < count; i++) out[i] = (words[i] ?? 0) & mask;
 		} else {
 			for (let i = 0; i < count; i++) out[i] = fixBits(view.getUint16(2 * i, littleEndian), bs, signed);
 		}

@@ -59,20 +59,32 @@ function lerp(a: number, b: number, t: number): number {
 	return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
 }
 
-/** Order statistics needed for the given percentiles: index → value. */
-function orderStatistics(values: Float32Array, indices: number[]): Map<number, number> {
-	const n = values.length;
-	const result = new Map<number, number>();
+interface Range {
+	min: number;
+	max: number;
+	/** True when every value is an integer and max - min is small enough to count. */
+	countable: boolean;
+}
+
+function scanRange(values: Float32Array): Range {
 	let min = Infinity;
 	let max = -Infinity;
 	let integral = true;
-	for (let i = 0; i < n; i++) {
+	for (let i = 0; i < values.length; i++) {
 		const v = values[i] ?? 0;
 		if (v < min) min = v;
 		if (v > max) max = v;
 		if (integral && v !== Math.floor(v)) integral = false;
 	}
-	if (integral && max - min < COUNTING_RANGE) {
+	return { min, max, countable: integral && max - min < COUNTING_RANGE };
+}
+
+/** Order statistics needed for the given percentiles: index → value. */
+function orderStatistics(values: Float32Array, indices: number[], range: Range = scanRange(values)): Map<number, number> {
+	const n = values.length;
+	const result = new Map<number, number>();
+	const { min, max } = range;
+	if (range.countable) {
 		const counts = new Uint32Array(max - min + 1);
 		for (let i = 0; i < n; i++) {
 			const bin = (values[i] ?? 0) - min;
@@ -111,7 +123,7 @@ function orderStatistics(values: Float32Array, indices: number[]): Map<number, n
  * numpy.percentile(values, qs) with the default "linear" method, for float32 input (NaN-free).
  * Returns float64 results as numpy 1.24 does.
  */
-export function percentiles(values: Float32Array, qs: readonly number[]): number[] {
+export function percentiles(values: Float32Array, qs: readonly number[], range?: Range): number[] {
 	const n = values.length;
 	if (n === 0) return qs.map(() => Number.NaN);
 	const plan = qs.map((q) => {
@@ -123,6 +135,7 @@ export function percentiles(values: Float32Array, qs: readonly number[]): number
 	const stats = orderStatistics(
 		values,
 		plan.flatMap((p) => [p.prev, p.next]),
+		range,
 	);
 	return plan.map((p) => lerp(stats.get(p.prev) ?? 0, stats.get(p.next) ?? 0, p.gamma));
 }
@@ -134,17 +147,27 @@ export function percentiles(values: Float32Array, qs: readonly number[]): number
 export function windowToUint8(values: Float32Array): Uint8Array {
 	const out = new Uint8Array(values.length);
 	if (values.length === 0) return out;
-	const [lo = 0, hi = 0] = percentiles(values, [10, 90]);
+	const range = scanRange(values);
+	const [lo = 0, hi = 0] = percentiles(values, [10, 90], range);
 	const lo32 = fround(lo);
 	const hi32 = fround(hi);
 	const den = fround(hi - lo);
 	if (!(den > 0)) return out;
-	for (let i = 0; i < values.length; i++) {
-		let v = values[i] ?? 0;
+	const scale = (x: number): number => {
+		let v = x;
 		if (v < lo32) v = lo32;
 		else if (v > hi32) v = hi32;
 		const scaled = fround(fround(fround(v - lo32) * 255) / den);
-		out[i] = scaled >= 255 ? 255 : scaled > 0 ? scaled : 0;
+		return scaled >= 255 ? 255 : scaled > 0 ? Math.trunc(scaled) : 0;
+	};
+	if (range.countable && range.max - range.min < values.length) {
+		// Integer data of modest range: one table entry per possible value.
+		const lut = new Uint8Array(range.max - range.min + 1);
+		for (let k = 0; k < lut.length; k++) lut[k] = scale(k + range.min);
+		const min = range.min;
+		for (let i = 0; i < values.length; i++) out[i] = lut[(values[i] ?? 0) - min] ?? 0;
+		return out;
 	}
+	for (let i = 0; i < values.length; i++) out[i] = scale(values[i] ?? 0);
 	return out;
 }

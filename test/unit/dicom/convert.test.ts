@@ -203,3 +203,21 @@ void test("an unsupported transfer syntax fails at decode naming it", async () =
 	const out = await convertDicomBytes(Buffer.from(text, "latin1"), defaultConvertOptions);
 	assert.equal(out.kind, "failed");
 });
+
+/** Writes an implicit-LE file whose Study Description has an odd length (1), so the pixel data lands at an odd offset. */
+function withOddOffset(spec: DicomWriteSpec): Uint8Array {
+	const bytes = Buffer.from(writeDicom({ ...spec, transferSyntax: "implicitLE", studyDescription: "x" }));
+	const element = Buffer.from([0x08, 0x00, 0x30, 0x10, 0x02, 0x00, 0x00, 0x00, 0x78, 0x20]);
+	const at = bytes.indexOf(element);
+	assert.ok(at > 0, "Study Description element found");
+	const patched = Buffer.concat([bytes.subarray(0, at), Buffer.from([0x08, 0x00, 0x30, 0x10, 0x01, 0x00, 0x00, 0x00, 0x78]), bytes.subarray(at + element.length)]);
+	const pixelTag = patched.lastIndexOf(Buffer.from([0xe0, 0x7f, 0x10, 0x00]));
+	assert.equal((pixelTag + 8) % 2, 1, "pixel data starts at an odd offset");
+	return new Uint8Array(patched);
+}
+
+void test("16-bit pixel data at an odd offset (after an odd-length element) decodes the same", async () => {
+	assert.deepEqual(await gray(withOddOffset(base)), EXPECTED);
+	assert.deepEqual(await gray(withOddOffset({ ...base, bitsStored: 12, pixels: VALUES.map((v) => v | 0xa000) })), EXPECTED);
+	assert.deepEqual(await gray(withOddOffset({ ...base, pixelRepresentation: 1, pixels: VALUES.map((v) => (v - 2000) & 0xffff) })), EXPECTED);
+});

@@ -29,13 +29,21 @@ const options = JSON.parse(process.env.MII_RUN_OPTIONS);
 const key = process.env.MII_BENCH_KEY;
 const embedder = new EndpointClient(options.endpoint, keyTokenProvider(async () => key), nullLogger);
 let peakHeap = 0;
+let midHeapAfterGc = 0;
+const total = Number(process.env.MII_BENCH_FILES);
 const sample = setInterval(() => { peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed); }, 100);
 const t0 = Date.now();
-runEmbedding(options, { embedder, workerScript: process.env.MII_WORKER, logger: nullLogger }, new AbortController().signal)
+const onProgress = (p) => {
+	if (!midHeapAfterGc && p.embedded >= total / 2) {
+		global.gc();
+		midHeapAfterGc = process.memoryUsage().heapUsed;
+	}
+};
+runEmbedding(options, { embedder, workerScript: process.env.MII_WORKER, logger: nullLogger, onProgress }, new AbortController().signal)
 	.then((summary) => {
 		clearInterval(sample);
 		embedder.dispose();
-		process.stdout.write(JSON.stringify({ summary, ms: Date.now() - t0, maxRssKb: process.resourceUsage().maxRSS, peakHeap }) + "\\n");
+		process.stdout.write(JSON.stringify({ summary, ms: Date.now() - t0, maxRssKb: process.resourceUsage().maxRSS, peakHeap, midHeapAfterGc }) + "\\n");
 	}, (e) => { process.stderr.write(String(e && e.stack || e) + "\\n"); process.exit(3); });
 `;
 
@@ -44,6 +52,8 @@ interface ChildResult {
 	ms: number;
 	maxRssKb: number;
 	peakHeap: number;
+	/** Heap in use after a full GC when half of the images were embedded (0 on a re-run: nothing embedded). */
+	midHeapAfterGc: number;
 }
 
 function generate(dir: string, count: number): void {
@@ -57,13 +67,13 @@ function generate(dir: string, count: number): void {
 	}
 }
 
-function runChild(options: RunOptions, key: string): Promise<ChildResult> {
+function runChild(options: RunOptions, key: string, files: number): Promise<ChildResult> {
 	const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mii-run-bench-child-"));
 	const script = path.join(tmp, "child.js");
 	fs.writeFileSync(script, childScript);
 	return new Promise((resolve, reject) => {
-		const child = spawn(process.execPath, [script], {
-			env: { ...process.env, MII_OUT_ROOT: outRoot, MII_RUN_OPTIONS: JSON.stringify(options), MII_BENCH_KEY: key, MII_WORKER: workerScript },
+		const child = spawn(process.execPath, ["--expose-gc", script], {
+			env: { ...process.env, MII_OUT_ROOT: outRoot, MII_RUN_OPTIONS: JSON.stringify(options), MII_BENCH_KEY: key, MII_WORKER: workerScript, MII_BENCH_FILES: String(files) },
 			stdio: ["ignore", "pipe", "pipe"],
 		});
 		let out = "";
@@ -100,8 +110,8 @@ export async function run(): Promise<{ title: string; columns: string[]; rows: (
 				maxRetryDelayMs: 1000,
 			};
 			const options: RunOptions = { inputs: [input], outDir: path.join(root, `out-${size}`), convert: defaultConvertOptions, endpoint, simulated: true, workers: 1 };
-			const first = await runChild(options, key);
-			const again = await runChild(options, key);
+			const first = await runChild(options, key, size);
+			const again = await runChild(options, key, size);
 			rows.push([
 				size,
 				first.summary.embedded,
@@ -109,6 +119,7 @@ export async function run(): Promise<{ title: string; columns: string[]; rows: (
 				first.summary.embedded / (first.ms / 1000),
 				first.maxRssKb / 1024,
 				first.peakHeap / 1024 / 1024,
+				first.midHeapAfterGc / 1024 / 1024,
 				again.ms / 1000,
 				again.maxRssKb / 1024,
 				genS,
@@ -123,7 +134,7 @@ export async function run(): Promise<{ title: string; columns: string[]; rows: (
 	return [
 		{
 			title: "Embedding run end to end (generated 32×32 DICOM, 1 conversion worker, simulator without limits, batch 50)",
-			columns: ["files", "embedded", "run s", "images/s", "peak RSS MB", "peak heap MB", "re-run s (nothing sent)", "re-run peak RSS MB", "generate s"],
+			columns: ["files", "embedded", "run s", "images/s", "peak RSS MB", "peak heap MB", "heap after GC at half MB", "re-run s (nothing sent)", "re-run peak RSS MB", "generate s"],
 			rows,
 		},
 	];

@@ -478,7 +478,7 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 	}
 
 	try {
-		exported = await exportArrays(outDir, { logger });
+		exported = await exportArrays(outDir, { logger, onlyIfStale: true });
 	} catch (e) {
 		exportError = message(e);
 		logger.error(`Cannot write embeddings.npy / index.csv: ${exportError}`);

@@ -21,6 +21,8 @@ export interface ExportResult {
 	dim: number;
 	/** Latest records left out because their embedding length differs from D (another model). */
 	otherDim: number;
+	/** True when the files were already up to date and left as they were (`onlyIfStale`). */
+	upToDate?: boolean;
 }
 
 export const indexColumns = ["row", "path", "sha256", "sopInstanceUid", "seriesInstanceUid", "studyInstanceUid", "modality"] as const;
@@ -66,14 +68,37 @@ class BufferedWriter {
 	}
 }
 
-/** Exports embeddings.npy and index.csv in `outDir` from its embeddings.jsonl (the latest record of each path). */
-export async function exportArrays(outDir: string, options: { logger?: Logger; signal?: AbortSignal } = {}): Promise<ExportResult> {
+/** The shape in the header of an .npy file written by exportArrays, or undefined. */
+async function npyShape(file: string): Promise<[number, number] | undefined> {
+	const handle = await fs.promises.open(file, "r").catch(() => undefined);
+	if (!handle) return undefined;
+	try {
+		const head = Buffer.alloc(512);
+		const { bytesRead } = await handle.read(head, 0, head.length, 0);
+		const m = /'shape': \((\d+), (\d+)\)/.exec(head.toString("latin1", 0, bytesRead));
+		return m ? [Number(m[1]), Number(m[2])] : undefined;
+	} finally {
+		await handle.close();
+	}
+}
+
+/**
+ * Exports embeddings.npy and index.csv in `outDir` from its embeddings.jsonl (the latest record of
+ * each path). With `onlyIfStale`, files newer than embeddings.jsonl are left as they are.
+ */
+export async function exportArrays(outDir: string, options: { logger?: Logger; signal?: AbortSignal; onlyIfStale?: boolean } = {}): Promise<ExportResult> {
 	const logger = options.logger ?? nullLogger;
 	const source = path.join(outDir, resultFiles.embeddings);
-	const end = await fs.promises.stat(source).then(
-		(s) => s.size,
-		() => 0,
-	);
+	const sourceStat = await fs.promises.stat(source).catch(() => undefined);
+	const end = sourceStat?.size ?? 0;
+	if (options.onlyIfStale && sourceStat) {
+		const npyStat = await fs.promises.stat(path.join(outDir, resultFiles.npy)).catch(() => undefined);
+		const csvStat = await fs.promises.stat(path.join(outDir, resultFiles.index)).catch(() => undefined);
+		if (npyStat && csvStat && npyStat.mtimeMs >= sourceStat.mtimeMs && csvStat.mtimeMs >= sourceStat.mtimeMs) {
+			const shape = await npyShape(path.join(outDir, resultFiles.npy));
+			if (shape) return { rows: shape[0], dim: shape[1], otherDim: 0, upToDate: true };
+		}
+	}
 
 	// Pass 1: the line of the latest record of each path, and its embedding length.
 	const latest = new Map<string, { line: number; dim: number }>();

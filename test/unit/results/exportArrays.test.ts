@@ -108,6 +108,21 @@ void describe("exports (embeddings.npy, index.csv)", () => {
 		}
 	});
 
+	void it("leaves up-to-date exports alone when asked to export only if stale, and redoes stale ones", async () => {
+		const dir = path.join(tmpRoot, "stale");
+		fs.mkdirSync(dir);
+		const jsonl = path.join(dir, "embeddings.jsonl");
+		fs.writeFileSync(jsonl, serializeEmbeddingRecord(rec("a", [1, 2])));
+		assert.deepEqual(await exportArrays(dir), { rows: 1, dim: 2, otherDim: 0 });
+		const npyTime = fs.statSync(path.join(dir, "embeddings.npy")).mtimeMs;
+		assert.deepEqual(await exportArrays(dir, { onlyIfStale: true }), { rows: 1, dim: 2, otherDim: 0, upToDate: true });
+		assert.equal(fs.statSync(path.join(dir, "embeddings.npy")).mtimeMs, npyTime);
+		await new Promise((r) => setTimeout(r, 20));
+		fs.appendFileSync(jsonl, serializeEmbeddingRecord(rec("b", [3, 4])));
+		assert.deepEqual(await exportArrays(dir, { onlyIfStale: true }), { rows: 2, dim: 2, otherDim: 0 });
+		assert.equal(fs.readFileSync(path.join(dir, "index.csv"), "utf8").trim().split("\n").length, 3);
+	});
+
 	void it("exports an empty store as a 0×0 array and a header-only index", async () => {
 		const dir = path.join(tmpRoot, "empty");
 		const store = await ResultsStore.open(dir, { config: "c" });

@@ -2,6 +2,9 @@ import { boxDownscale } from "../imaging/thumbnail";
 import { encodeRgbPng } from "../png/encodePng";
 import { ConvertError, errorText } from "./convertError";
 import { windowFrame } from "./decode";
+
+/** The uint8 array right before PNG encoding (gray stays one channel); throws on failure. */
+export { decodeToUint8 } from "./decode";
 import { readMeta } from "./meta";
 import { parseDicomBytes, type ParsedDicom } from "./parse";
 import { decodeFirstFrame, type FrameValues } from "./pixels";

@@ -27,5 +27,8 @@ export function encodeRgbPng(data: Uint8Array, width: number, height: number, ch
 		{ width, height, data: rgb } as unknown as PNG,
 		{ colorType: 2, inputColorType: 2, inputHasAlpha: false, bitDepth: 8, deflateLevel: Math.max(0, Math.min(9, Math.round(level))), deflateStrategy: 0, filterType: filter },
 	);
-	return new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
+	// Own the whole ArrayBuffer, so the caller may transfer it to another thread: small Buffers live
+	// in Node's shared pool, and transferring that would detach every other Buffer in it.
+	if (png.byteOffset === 0 && png.byteLength === png.buffer.byteLength) return new Uint8Array(png.buffer);
+	return new Uint8Array(png);
 }

@@ -38,3 +38,11 @@ void test("RGB input round-trips exactly", () => {
 void test("a buffer of the wrong size is refused", () => {
 	assert.throws(() => encodeRgbPng(new Uint8Array(10), 4, 4, 1), /expected 16/);
 });
+
+void test("the PNG owns its ArrayBuffer (safe to transfer to another thread), even when tiny", () => {
+	for (const size of [1, 4, 300]) {
+		const png = encodeRgbPng(new Uint8Array(size * size), size, size, 1);
+		assert.equal(png.byteOffset, 0);
+		assert.equal(png.byteLength, png.buffer.byteLength);
+	}
+});

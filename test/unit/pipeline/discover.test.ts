@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -99,29 +100,39 @@ void describe("discover", () => {
 		);
 	});
 
-	void it("skips an unreadable folder as ignored and goes on (needs a non-root user)", async (t) => {
-		const locked = path.join(root, "series1/sub/locked");
-		fs.mkdirSync(locked);
-		fs.writeFileSync(path.join(locked, "z.dcm"), part10());
-		fs.chmodSync(locked, 0o000);
+	void it("skips an unreadable folder and an unreadable file by content as ignored, and goes on", async () => {
+		// As root every folder is readable, so the walk then runs in a child process as "nobody".
+		const tree = fs.mkdtempSync(path.join(os.tmpdir(), "mii-discover-locked-"));
 		try {
-			let readable = true;
-			try {
-				fs.readdirSync(locked);
-			} catch {
-				readable = false;
-			}
-			if (readable) {
-				console.log("\n!!! running as root: an unreadable folder cannot be made; unreadable-folder case NOT tested !!!\n");
-				t.skip("running as root");
-				return;
-			}
-			const items = await collect([path.join(root, "series1")]);
-			assert.ok(ignored(root, items).includes("series1/sub/locked"));
-			assert.ok(candidates(items).includes("sub/deeper/x.DCM"));
+			fs.mkdirSync(path.join(tree, "a/locked"), { recursive: true });
+			fs.writeFileSync(path.join(tree, "a/locked/z.dcm"), part10());
+			fs.writeFileSync(path.join(tree, "a/ok.dcm"), part10());
+			fs.writeFileSync(path.join(tree, "a/secret"), part10()); // DICOM by content only, unreadable
+			fs.writeFileSync(path.join(tree, "a/secret.dcm"), part10()); // DICOM by name, unreadable
+			fs.chmodSync(tree, 0o755);
+			fs.chmodSync(path.join(tree, "a"), 0o755);
+			for (const f of ["a/ok.dcm"]) fs.chmodSync(path.join(tree, f), 0o644);
+			for (const f of ["a/secret", "a/secret.dcm"]) fs.chmodSync(path.join(tree, f), 0o000);
+			fs.chmodSync(path.join(tree, "a/locked"), 0o000);
+			const asRoot = process.getuid?.() === 0;
+			const script = `
+				const { discover } = require(${JSON.stringify(require.resolve("../../../src/core/pipeline/discover"))});
+				(async () => {
+					const out = [];
+					for await (const i of discover([${JSON.stringify(tree)}])) out.push(i.kind === "candidate" ? "candidate " + i.relPath : "ignored " + i.absPath);
+					process.stdout.write(JSON.stringify(out));
+				})().catch((e) => { process.stderr.write(String(e)); process.exit(1); });`;
+			const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", ...(asRoot ? { uid: 65534, gid: 65534 } : {}) });
+			assert.equal(r.status, 0, r.stderr);
+			const lines = JSON.parse(r.stdout) as string[];
+			assert.deepEqual(lines, [
+				`ignored ${path.join(tree, "a/locked")}`,
+				"candidate a/ok.dcm",
+				`ignored ${path.join(tree, "a/secret")}`,
+				"candidate a/secret.dcm", // by name: it will fail at stage "read" rather than vanish
+			]);
 		} finally {
-			fs.chmodSync(locked, 0o755);
-			fs.rmSync(locked, { recursive: true });
+			fs.rmSync(tree, { recursive: true, force: true });
 		}
 	});
 

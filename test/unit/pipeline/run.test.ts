@@ -61,6 +61,11 @@ void describe("runEmbedding (real worker pool, real simulator over 127.0.0.1)", 
 		copyInto(path.join(mixed, "a"), files);
 		// Identical content under another name: must be recorded for both paths but sent once.
 		copyInto(path.join(mixed, "b"), [path.join(sharedDicom, "pydicom", "CT_small.dcm")], () => "CT_copy.dcm");
+		// A file that says DICM but is garbage after it: must end failed with a reason.
+		const broken = Buffer.alloc(600, 0x5a);
+		broken.fill(0, 0, 128);
+		broken.write("DICM", 128, "latin1");
+		fs.writeFileSync(path.join(mixed, "b", "broken.dcm"), broken);
 		fs.writeFileSync(path.join(mixed, "notes.txt"), "not an image\n");
 		fs.writeFileSync(path.join(mixed, "photo.jpg"), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 0x4a, 0x46, 0x49, 0x46, 0]));
 		fs.writeFileSync(path.join(mixed, ".DS_Store"), "junk");
@@ -69,6 +74,7 @@ void describe("runEmbedding (real worker pool, real simulator over 127.0.0.1)", 
 			expected.set(`a/${path.basename(f)}`, o.kind === "image" ? { kind: o.kind, png: o.png } : { kind: o.kind });
 		}
 		expected.set("b/CT_copy.dcm", expected.get("a/CT_small.dcm")!);
+		expected.set("b/broken.dcm", { kind: (await convertDirect(path.join(mixed, "b", "broken.dcm"))).kind });
 	});
 	after(async () => {
 		await sim?.close();
@@ -303,6 +309,45 @@ void describe("runEmbedding (real worker pool, real simulator over 127.0.0.1)", 
 		} finally {
 			await flaky.close();
 		}
+	});
+
+	void it("records before it reports, prefixes paths by folder with several inputs, and sends identical files once", async () => {
+		const one = path.join(tmpRoot, "multi", "one");
+		const two = path.join(tmpRoot, "multi", "two");
+		const pick = (re: RegExp) => pydicomFiles().filter((f) => re.test(path.basename(f)));
+		copyInto(one, pick(/^(MR_small\.dcm|CT_small\.dcm|SC_rgb_small_odd\.dcm)$/));
+		copyInto(two, pick(/^(MR_small\.dcm|SC_ybr_full_422_uncompressed\.dcm|SC_rgb_jpeg_dcmtk\.dcm)$/));
+		const loose = path.join(tmpRoot, "multi", "loose.dcm");
+		fs.copyFileSync(path.join(one, "MR_small.dcm"), loose);
+		const out = path.join(tmpRoot, "out-multi");
+		const logger = captureLogger();
+		const endpoint = endpointFor(sim.url, { batchSize: 2 });
+		const client = clientFor(endpoint, canaryKey, logger);
+		const rowsBefore = sim.stats.rows;
+		let checked = 0;
+		const summary = await runEmbedding(
+			options(out, { inputs: [one, two, loose], endpoint }),
+			{
+				embedder: client,
+				workerScript,
+				logger,
+				onProgress: (p) => {
+					// Whatever progress says is done is already on disk.
+					assert.ok(readEmbeddings(out).length >= p.embedded + p.alreadyDone, "reported before recorded");
+					assert.ok(readFailures(out).length >= p.failed + p.skipped, "reported before recorded");
+					checked++;
+				},
+			},
+			never,
+		);
+		client.dispose();
+		assert.ok(checked > 0);
+		const paths = readEmbeddings(out)
+			.map((r) => r.path)
+			.sort();
+		assert.deepEqual(paths, ["loose.dcm", "one/CT_small.dcm", "one/MR_small.dcm", "one/SC_rgb_small_odd.dcm", "two/MR_small.dcm", "two/SC_rgb_jpeg_dcmtk.dcm", "two/SC_ybr_full_422_uncompressed.dcm"]);
+		assert.equal(summary.alreadyDone, 2, "two/MR_small.dcm and loose.dcm are copies of one/MR_small.dcm");
+		assert.equal(sim.stats.rows - rowsBefore, 5, "each distinct file sent once");
 	});
 
 	void it("refuses bad options with a one-line error before touching anything", async () => {

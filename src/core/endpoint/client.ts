@@ -7,16 +7,16 @@
  *    request at a time probes, and a `Retry-After` holds every request until it has passed;
  * 2. the concurrency cap, adaptive (AIMD): halved on "Too many pending requests", +1 after a run of
  *    successes, never above `maxConcurrentRequests`;
- * 3. the rate limiter (bottleneck, `minTime` spacing with a small margin, shared by the whole client),
- *    taken right before sending so that the spacing survives waits for a slot;
+ * 3. the rate limiter (CallRateLimiter: bottleneck smoothing + a sliding window on send times, shared
+ *    by the whole client), taken right before sending so that the spacing survives waits for a slot;
  * 4. retries (p-retry, exponential backoff with jitter) following `retryPolicy`;
  * 5. the per-request timeout, `AbortSignal.any([signal, AbortSignal.timeout(requestTimeoutMs)])`.
  * Around them: payload-cap splitting, 413 halving, and the split of a failed batch into single images.
  */
 import { setMaxListeners } from "node:events";
-import Bottleneck from "bottleneck";
 import { Emitter, type Event } from "../util/events";
 import type { Logger } from "../util/logger";
+import { CallRateLimiter } from "./rateLimiter";
 import { buildPayload, payloadBytes, splitByPayload, type PayloadRow } from "./payload";
 import { MalformedResponseError, parseEmbeddingResponse, type ParsedEmbeddings } from "./response";
 import { AttemptError, classifyHttpFailure, isRetryable, retryPolicy } from "./retryPolicy";
@@ -60,14 +60,12 @@ export class EndpointClient implements ImageEmbedder {
 	private readonly emitter = new Emitter<ClientStatus>();
 	readonly onDidChangeStatus: Event<ClientStatus> = this.emitter.event;
 
-	private readonly limiter: Bottleneck;
+	private readonly limiter: CallRateLimiter;
 	/** Current adaptive concurrency and the requests holding a slot. */
 	private concurrency: number;
 	private inFlight = 0;
 	private readonly slotWaiters: { resolve: () => void }[] = [];
 	private successRun = 0;
-	/** Grows by 2 % (up to 10 %) with every rate-limit 429: the server's clock or window is stricter than ours. */
-	private spacingWiden = 1;
 	private lastDecreaseAt = 0;
 	/** The concurrency at which the endpoint last said "Too many pending requests". */
 	private overloadedAt = Infinity;
@@ -96,18 +94,7 @@ export class EndpointClient implements ImageEmbedder {
 			throw new FatalEndpointError("config", "The rate limit needs at least 1 call per period and a period above 0 s.");
 		}
 		this.concurrency = settings.maxConcurrentRequests;
-		this.limiter = new Bottleneck({ minTime: EndpointClient.spacingMs(settings.rateLimit) });
-	}
-
-	/**
-	 * Gap between two requests so that no window of `periodSeconds` ever holds more than `calls`
-	 * requests, even measured on the server with a little network jitter: the period plus a margin
-	 * (1 %, at least 40 ms), spread evenly. A long run gets ~98–99 % of the ceiling, in a steady stream.
-	 * `widen` (≥ 1) stretches the gap after the server still answered "rate limit" 429s.
-	 */
-	static spacingMs(rate: { calls: number; periodSeconds: number }, widen = 1): number {
-		const periodMs = rate.periodSeconds * 1000;
-		return ((periodMs + Math.max(periodMs * 0.01, 40)) * widen) / rate.calls;
+		this.limiter = new CallRateLimiter(settings.rateLimit);
 	}
 
 	get status(): ClientStatus {
@@ -183,7 +170,7 @@ export class EndpointClient implements ImageEmbedder {
 	dispose(): void {
 		this.fatal ??= new DOMException("The endpoint client was disposed.", "AbortError");
 		this.wake();
-		this.limiter.stop({ dropWaitingJobs: true }).catch(() => undefined);
+		this.limiter.stop();
 		this.emitter.dispose();
 	}
 
@@ -282,8 +269,8 @@ export class EndpointClient implements ImageEmbedder {
 		await this.acquireSlot(signal);
 		const startedAt = Date.now();
 		try {
-			await this.rateToken(signal);
 			const token = await this.tokens.getToken(signal);
+			await this.rateToken(signal);
 			const headers: Record<string, string> = { "Content-Type": "application/json", Authorization: `Bearer ${token}` };
 			if (this.settings.deployment) headers["azureml-model-deployment"] = this.settings.deployment;
 			const requestSignal = AbortSignal.any([signal, AbortSignal.timeout(this.settings.requestTimeoutMs)]);
@@ -340,11 +327,10 @@ export class EndpointClient implements ImageEmbedder {
 		if (e.retryAfterMs !== undefined && (e.kind === "refusal" || e.kind === "overload" || e.kind === "server")) {
 			this.holdUntil = Math.max(this.holdUntil, Date.now() + e.retryAfterMs);
 		}
-		if (e.kind === "refusal" && e.status === 429 && this.spacingWiden < 1.1) {
-			this.spacingWiden = Math.min(1.1, this.spacingWiden * 1.02);
-			const minTime = EndpointClient.spacingMs(this.settings.rateLimit, this.spacingWiden);
-			this.limiter.updateSettings({ minTime });
-			this.logger.debug(`Rate limited by the endpoint (HTTP 429): requests now ${Math.round(minTime)} ms apart.`);
+		if (e.kind === "refusal" && e.status === 429) {
+			// A rate-limit 429 despite our limiter: the server's window is stricter than ours.
+			const windowMs = this.limiter.widen();
+			this.logger.debug(`Rate limited by the endpoint (HTTP 429): at most ${this.settings.rateLimit.calls} requests per ${Math.round(windowMs)} ms from now on.`);
 		}
 		if (retryPolicy.endpointWide.has(e.kind)) {
 			this.successRun = 0;
@@ -509,24 +495,13 @@ export class EndpointClient implements ImageEmbedder {
 		}
 	}
 
-	/** A token from the shared rate limiter; an abort stops waiting (the token is then simply unused). */
+	/** A slot in the shared rate limit; an abort stops waiting. After dispose, rejects with the dispose reason. */
 	private async rateToken(signal: AbortSignal): Promise<void> {
-		const token = this.limiter.schedule(() => Promise.resolve());
-		await new Promise<void>((resolve, reject) => {
-			const onAbort = () => reject(abortReason(signal));
-			if (signal.aborted) return onAbort();
-			signal.addEventListener("abort", onAbort, { once: true });
-			token.then(
-				() => {
-					signal.removeEventListener("abort", onAbort);
-					resolve();
-				},
-				(e: unknown) => {
-					signal.removeEventListener("abort", onAbort);
-					reject(this.fatal ?? e);
-				},
-			);
-		});
+		try {
+			await this.limiter.acquire(signal);
+		} catch (e) {
+			throw this.fatal ?? e;
+		}
 	}
 
 	private fireStatus(): void {

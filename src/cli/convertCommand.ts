@@ -89,12 +89,20 @@ export async function convertAll(inputs: string[], outDir: string, workers: numb
 	const writeFailure = (file: DiscoveredFile, stage: string, error: string) =>
 		new Promise<void>((resolve) => failures.write(`${JSON.stringify({ path: file.relPath, stage, error })}\n`, () => resolve()));
 
-	const finish = async (file: DiscoveredFile, r: FileConversion): Promise<void> => {
-		const o = r.outcome;
-		if (o.kind === "image") {
-			let target = path.join(outDir, ...`${file.relPath}.png`.split("/"));
+	/** The PNG path of a file, decided in discovery order so that names do not depend on timing. */
+	const targetOf = (file: DiscoveredFile): string => {
+		let target = path.join(outDir, ...`${file.relPath}.png`.split("/"));
+		if (inputs.length > 1) {
+			// Within one input relative paths are unique; two inputs can collide (a/IM1, b/IM1).
 			for (let n = 2; used.has(target); n++) target = path.join(outDir, ...`${file.relPath}~${n}.png`.split("/"));
 			used.add(target);
+		}
+		return target;
+	};
+
+	const finish = async (file: DiscoveredFile, target: string, r: FileConversion): Promise<void> => {
+		const o = r.outcome;
+		if (o.kind === "image") {
 			try {
 				await fs.promises.mkdir(path.dirname(target), { recursive: true });
 				await fs.promises.writeFile(target, o.png);
@@ -119,10 +127,11 @@ export async function convertAll(inputs: string[], outDir: string, workers: numb
 				continue;
 			}
 			found++;
+			const target = targetOf(item);
 			await pool.waitForCapacity(ctx.signal);
 			const task: Promise<void> = pool
 				.convertFile(item.absPath, defaultConvertOptions, ctx.signal)
-				.then((r) => finish(item, r))
+				.then((r) => finish(item, target, r))
 				.catch((e: unknown) => {
 					if ((e as Error).name !== "AbortError") throw e;
 				})

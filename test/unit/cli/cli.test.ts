@@ -162,6 +162,20 @@ void describe("medimageinsight convert (real files)", { skip: !haveShared }, () 
 		assert.match(r.stderr, /failed 1/);
 	});
 
+	void it("two inputs with the same relative path do not overwrite each other", async () => {
+		const a = path.join(tmp, "twin-a");
+		const b = path.join(tmp, "twin-b");
+		copy(path.join(shared, "pydicom/MR_small.dcm"), path.join(a, "MR_small.dcm"));
+		copy(path.join(shared, "pydicom/CT_small.dcm"), path.join(b, "MR_small.dcm")); // same name, other image
+		const out = path.join(tmp, "out-twins");
+		const r = await run(["convert", a, b, "--out", out, "--workers", "2"]);
+		assert.equal(r.code, 0, r.stderr);
+		assert.deepEqual(fs.readdirSync(out).sort(), ["MR_small.dcm.png", "MR_small.dcm~2.png", "failures.jsonl"]);
+		// Named in the order of the inputs, whichever finishes first.
+		assert.deepEqual(pngSize(path.join(out, "MR_small.dcm.png")), [64, 64]);
+		assert.deepEqual(pngSize(path.join(out, "MR_small.dcm~2.png")), [128, 128]);
+	});
+
 	void it("a file argument gives DIR/<base name>.png", async () => {
 		const out = path.join(tmp, "out-file");
 		const r = await run(["convert", path.join(tree(), "study/cr/6154"), "--out", out]);

@@ -348,7 +348,9 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 			for (let i = 0; i < items.length; i++) {
 				const p = items[i]!;
 				const r = byId.get(String(i));
-				if (r?.ok) {
+				if (r?.ok && !r.embedding.every(Number.isFinite)) {
+					failures.push({ path: p.file.path, stage: "embed", error: "the endpoint returned an embedding with values that are not finite numbers", sha256: p.sha256, key: p.key, time: new Date().toISOString(), ...stampFields(p.file) });
+				} else if (r?.ok) {
 					const thumbnail = await saveThumbnail(p);
 					embeddings.push(embeddingRecord(p, Array.from(r.embedding), { ...(r.scalingFactor !== undefined ? { scalingFactor: r.scalingFactor } : {}), ...(thumbnail ? { thumbnail } : {}) }));
 				} else {

@@ -58,6 +58,11 @@ void describe("results store", () => {
 		for (let i = 0; i < original.length; i++) assert.equal(Math.fround(back.embedding[i]!), original[i]);
 		assert.equal(back.path, r.path);
 		assert.equal(back.key, r.key);
+
+		const edge = Float32Array.from([0, -0.5, 1, 1.17549435e-38, 1.4e-45, -3.4028235e38, 123456.789, 1e-7]);
+		const edgeBack = JSON.parse(serializeEmbeddingRecord({ ...r, embedding: Array.from(edge) })) as EmbeddingRecord;
+		assert.deepEqual(edgeBack.embedding.map(Math.fround), Array.from(edge));
+		assert.throws(() => serializeEmbeddingRecord({ ...r, embedding: [0, Number.NaN] }), /not a finite number/);
 	});
 
 	void it("keeps appended records across a reopen and answers resume questions from them", async () => {

@@ -322,7 +322,13 @@ export async function decodeFirstFrame(parsed: ParsedDicom, maxPixels: number): 
 		const samples = new Float64Array(count);
 		const n = Math.min(count, Math.floor(avail / size));
 		if (n < count) warnings.push(`float pixel data holds ${n} of ${count} values; the rest is 0`);
-		for (let i = 0; i < n; i++) samples[i] = isDouble ? view.getFloat64(i * size, littleEndian) : view.getFloat32(i * size, littleEndian);
+		let nonFinite = 0;
+		for (let i = 0; i < n; i++) {
+			const v = isDouble ? view.getFloat64(i * size, littleEndian) : view.getFloat32(i * size, littleEndian);
+			if (Number.isFinite(v)) samples[i] = v;
+			else nonFinite++;
+		}
+		if (nonFinite) warnings.push(`${nonFinite} NaN or infinite values shown as 0`);
 		stored = { samples, channels: pm.samplesPerPixel === 3 ? 3 : 1, colorConverted: false, bits: 32, signed: true, isFloat: true };
 	} else if (el && el.encapsulatedPixelData) {
 		const encoding = pixelEncodingOf(parsed.transferSyntaxUid);

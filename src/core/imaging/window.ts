@@ -15,7 +15,13 @@ const COUNTING_RANGE = 1 << 20;
 
 /** Hoare-style quickselect: after the call, a[k] holds the k-th smallest of a[left..right]. */
 function select(a: Float32Array, k: number, left: number, right: number): void {
+	let rounds = 0;
 	while (right > left) {
+		if (++rounds > 64) {
+			// Pathological input for median-of-three: finish with a sort of what is left.
+			a.subarray(left, right + 1).sort();
+			return;
+		}
 		// Median of three as the pivot.
 		const mid = (left + right) >>> 1;
 		let x = a[left] ?? 0;
@@ -120,7 +126,8 @@ function orderStatistics(values: Float32Array, indices: number[], range: Range =
 }
 
 /**
- * numpy.percentile(values, qs) with the default "linear" method, for float32 input (NaN-free).
+ * numpy.percentile(values, qs) with the default "linear" method, for float32 input (NaN-free:
+ * the decoder replaces non-finite values).
  * Returns float64 results as numpy 1.24 does.
  */
 export function percentiles(values: Float32Array, qs: readonly number[], range?: Range): number[] {

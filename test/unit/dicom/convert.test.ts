@@ -221,3 +221,18 @@ void test("16-bit pixel data at an odd offset (after an odd-length element) deco
 	assert.deepEqual(await gray(withOddOffset({ ...base, bitsStored: 12, pixels: VALUES.map((v) => v | 0xa000) })), EXPECTED);
 	assert.deepEqual(await gray(withOddOffset({ ...base, pixelRepresentation: 1, pixels: VALUES.map((v) => (v - 2000) & 0xffff) })), EXPECTED);
 });
+
+void test("float pixel data: NaN and infinities become 0 with a warning, the rest windows normally", async () => {
+	// Float Pixel Data (7FE0,0008) is not written by writeDicom: patch a 32-bit file's tag and VR.
+	const floats = new Float32Array([200, 0, 355, 101, 4000, 150, 354, 100, 227, 355, 300]);
+	const bytes = Buffer.from(writeDicom({ ...base, bitsAllocated: 32, pixels: Array.from(new Uint32Array(floats.buffer)) }));
+	const at = bytes.lastIndexOf(Buffer.from([0xe0, 0x7f, 0x10, 0x00, 0x4f, 0x57])); // (7FE0,0010) OW
+	assert.ok(at > 0);
+	bytes.set([0xe0, 0x7f, 0x08, 0x00, 0x4f, 0x46], at); // (7FE0,0008) OF
+	assert.deepEqual(await gray(bytes), EXPECTED);
+	const withNaN = Buffer.from(bytes);
+	withNaN.writeFloatLE(Number.NaN, at + 12 + 4 * 4); // the 4000 (clipped to 255 anyway) → NaN → 0
+	const out = await convertDicomBytes(withNaN, defaultConvertOptions);
+	assert.equal(out.kind, "image");
+	if (out.kind === "image") assert.ok(out.warnings.some((w) => /NaN/.test(w)), out.warnings.join("; "));
+});

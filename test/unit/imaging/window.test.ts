@@ -73,3 +73,10 @@ void test("box downscale averages whole blocks and keeps the aspect ratio", () =
 	// Already small enough: unchanged.
 	assert.equal(boxDownscale(Uint8Array.from([1, 2]), 2, 1, 1, 8).width, 2);
 });
+
+void test("selection survives inputs that defeat median-of-three pivots", () => {
+	// An organ-pipe sequence (ascending then descending) of non-integers forces the float path.
+	const n = 40_001;
+	const values = Float32Array.from({ length: n }, (_, i) => (i < n / 2 ? i : n - i) + 0.5);
+	assert.deepEqual(percentiles(values, [10, 90]), [bySorting(values, 10), bySorting(values, 90)]);
+});

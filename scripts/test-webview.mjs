@@ -111,7 +111,8 @@ try {
 			if (m.type() === "error") pageErrors.push(m.text());
 		});
 		const t = (name) => `[${theme}] ${name}`;
-		await page.goto(`${origin}/?theme=${theme}`);
+		// WEBVIEW_TEST_IMAGES=12000 runs the same checks on a larger synthetic run.
+		await page.goto(`${origin}/?theme=${theme}&n=${Number(process.env.WEBVIEW_TEST_IMAGES ?? 3000)}`);
 
 		const rowsSel = ".images .vrow[data-entry]:not([hidden])";
 		const visiblePaths = () => page.$$eval(`${rowsSel} .cell.path`, (els) => els.map((e) => ({ y: e.parentElement.getBoundingClientRect().top, text: e.textContent })).sort((a, b) => a.y - b.y).map((x) => x.text));
@@ -286,6 +287,18 @@ try {
 			await page.mouse.click(box.x + target.x + 1, box.y + target.y + 1);
 			await page.waitForFunction((p) => document.querySelector(".detail-path")?.textContent === p, tip, { timeout: 3000 });
 			return tip;
+		});
+
+		await check(t("map keyboard: arrows move between points, Enter selects"), async () => {
+			const before = await page.textContent(".detail-path");
+			await page.focus(".map-canvas");
+			await page.keyboard.press("ArrowRight");
+			await page.keyboard.press("ArrowUp");
+			await page.waitForSelector(".tooltip:not([hidden]) .tooltip-path", { timeout: 3000 });
+			const tip = await page.textContent(".tooltip .tooltip-path");
+			await page.keyboard.press("Enter");
+			await page.waitForFunction((p) => document.querySelector(".detail-path")?.textContent === p, tip, { timeout: 3000 });
+			assert(tip !== before, "selection did not move");
 		});
 
 		await check(t("outliers: the five planted outliers rank first"), async () => {

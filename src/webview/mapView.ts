@@ -58,8 +58,16 @@ export class MapView {
 			const i = this.hit(e);
 			if (i >= 0) s.select(i);
 		});
+		// Keyboard: arrows walk from point to point (starting at the selection), Enter selects.
 		this.canvas.addEventListener("keydown", (e) => {
-			if ((e.key === "Enter" || e.key === " ") && this.hovered >= 0) {
+			const dirs: Record<string, [number, number]> = { ArrowRight: [1, 0], ArrowLeft: [-1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+			const dir = dirs[e.key];
+			if (dir) {
+				const from = this.hovered >= 0 ? this.hovered : s.selectedId >= 0 && s.selectedId < s.total ? s.selectedId : 0;
+				const next = this.step(from, dir[0], dir[1]);
+				if (next >= 0) this.setHover(next, this.screen[2 * next] as number, this.screen[2 * next + 1] as number);
+				e.preventDefault();
+			} else if ((e.key === "Enter" || e.key === " ") && this.hovered >= 0) {
 				s.select(this.hovered);
 				e.preventDefault();
 			}
@@ -201,6 +209,29 @@ export class MapView {
 		if (nb && nb.index === this.s.selectedId) for (const x of nb.items) ring(x.index, 5, color("--vscode-focusBorder", "--vscode-foreground"), 1.5);
 		ring(this.s.selectedId, 7, color("--vscode-editor-foreground", "--vscode-foreground"), 2.5);
 		ring(this.hovered, 6, color("--vscode-focusBorder", "--vscode-foreground"), 2);
+	}
+
+	/** The nearest point roughly in direction (dx, dy) from point `from` (within ±45°), or −1. */
+	private step(from: number, dx: number, dy: number): number {
+		const n = this.screen.length / 2;
+		if (from < 0 || from >= n) return n > 0 ? 0 : -1;
+		const x0 = this.screen[2 * from] as number;
+		const y0 = this.screen[2 * from + 1] as number;
+		let best = -1;
+		let bestCost = Infinity;
+		for (let i = 0; i < n; i++) {
+			const vx = (this.screen[2 * i] as number) - x0;
+			const vy = (this.screen[2 * i + 1] as number) - y0;
+			const along = vx * dx + vy * dy;
+			const across = Math.abs(vx * dy - vy * dx);
+			if (along <= 0.5 || across > along) continue;
+			const cost = along + 2 * across;
+			if (cost < bestCost) {
+				bestCost = cost;
+				best = i;
+			}
+		}
+		return best;
 	}
 
 	private hit(e: MouseEvent): number {

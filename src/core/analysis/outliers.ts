@@ -64,7 +64,7 @@ export async function outlierScores(vectors: Float32Array, dim: number, options:
 		tops = await allPairsTopK(n, k, (i, j) => dotRows(vectors, i, vectors, j, dim), yielder);
 	} else {
 		const r = Math.min(options.reducedDim ?? 32, dim);
-		const reduced = await pca(vectors, dim, r, { maxIterations: 4, oversample: 0, yielder });
+		const reduced = await pca(vectors, dim, r, { maxIterations: 4, oversample: 0, sampleRows: 3000, yielder });
 		const sq = new Float32Array(n);
 		for (let i = 0; i < n; i++) sq[i] = dotRows(reduced.coords, i, reduced.coords, i, r);
 		const candidates = await allPairsTopK(n, k + (options.extraCandidates ?? 24), (i, j) => 2 * dotRows(reduced.coords, i, reduced.coords, j, r) - (sq[i] as number) - (sq[j] as number), yielder);

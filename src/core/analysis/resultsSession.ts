@@ -216,7 +216,7 @@ export class ResultsSession implements Disposable {
 	private async computeMap(): Promise<void> {
 		this.send({ type: "busy", task: "map", busy: true });
 		try {
-			const r = await pca(this.model.vectors, this.model.dim, 2, { maxIterations: 12, yielder: createYielder(this.lifetime.signal) });
+			const r = await pca(this.model.vectors, this.model.dim, 2, { maxIterations: 12, sampleRows: 3000, yielder: createYielder(this.lifetime.signal) });
 			const coords = r.components === 2 ? r.coords : new Float32Array(this.count * 2);
 			this.map = { coords, explained: r.variance.map((v) => (r.totalVariance > 0 ? v / r.totalVariance : 0)) };
 			this.sendMap();

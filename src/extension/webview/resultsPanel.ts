@@ -19,6 +19,7 @@ export const resultsViewType = "medImageInsight.results";
 
 export interface ResultsViewDeps {
 	log: Logger;
+	/** The client for text embeddings; called per request, owned (and disposed) by the caller. */
 	createEmbedder(): Promise<ImageEmbedder>;
 }
 
@@ -31,7 +32,6 @@ function panelKey(outDir: string): string {
 class ResultsPanel {
 	private session: ResultsSession | undefined;
 	private early: unknown[] = [];
-	private embedder: Promise<ImageEmbedder> | undefined;
 	private readonly disposables: vscode.Disposable[] = [];
 	private generation = 0;
 	private disposed = false;
@@ -78,7 +78,9 @@ class ResultsPanel {
 				strings: webviewStrings(),
 				logger: this.deps.log,
 				thumbnailUri: (rel) => webview.asWebviewUri(vscode.Uri.file(path.join(this.outDir, rel))).toString(),
-				embedTexts: async (texts, signal) => (await this.getEmbedder()).embedTexts(texts, signal),
+				// Asked for on every request: the shell may hand out a shared client that it replaces when the
+				// endpoint settings or the key change, so the panel neither caches nor disposes it.
+				embedTexts: async (texts, signal) => (await this.deps.createEmbedder()).embedTexts(texts, signal),
 				onAction: (a) => this.act(a),
 				hasNpy: existsSync(path.join(this.outDir, "embeddings.npy")),
 			});
@@ -105,15 +107,6 @@ class ResultsPanel {
 			strings: webviewStrings(),
 			lang: vscode.env.language,
 		});
-	}
-
-	private getEmbedder(): Promise<ImageEmbedder> {
-		if (!this.embedder) {
-			this.embedder = this.deps.createEmbedder();
-			// A failed creation (no endpoint or key yet) is retried on the next request.
-			this.embedder.catch(() => (this.embedder = undefined));
-		}
-		return this.embedder;
 	}
 
 	private async act(a: ShellAction): Promise<void> {
@@ -161,7 +154,6 @@ class ResultsPanel {
 		this.disposed = true;
 		this.session?.dispose();
 		this.session = undefined;
-		void this.embedder?.then((e) => e.dispose(), () => undefined);
 		for (const d of this.disposables) d.dispose();
 		this.disposables.length = 0;
 		this.onDispose();

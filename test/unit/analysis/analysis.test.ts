@@ -123,6 +123,17 @@ void test("PCA of four points finds the axes and variances by hand", async () =>
 	assert.deepEqual(coords, [2, 0, -2, 0, 0, 1, 0, -1]);
 });
 
+void test("PCA with a row sample finds the axes on the sample and projects every row", async () => {
+	// rows P0 P0 P1 P1 P2 P2 P3 P3; a sample of 4 takes one row of each pair = the four points above
+	const pts = [[7, 5, 5], [3, 5, 5], [5, 6, 5], [5, 4, 5]];
+	const v = Float32Array.from(pts.flatMap((p) => [...p, ...p]));
+	const r = await pca(v, 3, 2, { sampleRows: 4 });
+	assert.equal(r.coords.length, 16);
+	assert.ok(Math.abs((r.variance[0] as number) - 8 / 3) < 1e-6, String(r.variance));
+	const coords = Array.from(r.coords, (x) => Math.round(x * 1e6) / 1e6 + 0);
+	assert.deepEqual(coords, [2, 0, 2, 0, -2, 0, -2, 0, 0, 1, 0, 1, 0, -1, 0, -1]);
+});
+
 void test("PCA on 1024-D data recovers a planted 2-D structure", async () => {
 	const dim = 1024;
 	const n = 400;

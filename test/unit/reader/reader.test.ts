@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readResults, parseRunInfo } from "../../../src/core/results/reader";
+import { ResultsStore } from "../../../src/core/results/store";
 
 function tmp(): string {
 	return mkdtempSync(join(tmpdir(), "mii-reader-"));
@@ -176,4 +177,36 @@ void test("parseRunInfo tolerates other shapes", () => {
 	assert.equal(r?.elapsedMs, 1234);
 	assert.equal(r?.cancelled, true);
 	assert.equal(r?.counts["embedded"], 2);
+});
+
+void test("reads what the results store writes (records, a later retry, thumbnails)", async () => {
+	const dir = tmp();
+	try {
+		const store = await ResultsStore.open(dir, { config: "cfg" });
+		const png = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+		const thumb = await store.saveThumbnail("ab".repeat(32), png);
+		const base = { sha256: "ab".repeat(32), sopInstanceUid: "1.2.3.4", seriesInstanceUid: "1.2.3", studyInstanceUid: "1.2", modality: "MR", time: new Date().toISOString() };
+		await store.append({
+			embeddings: [{ ...base, path: "mr/one.dcm", key: "k1", embedding: [0.6, 0.8, 0], scalingFactor: 4.5, thumbnail: thumb, seriesDescription: "T2 <b>axial</b>" }],
+			failures: [
+				{ path: "mr/two.dcm", stage: "embed", error: "HTTP 503 after 8 attempts", key: "k2", time: base.time },
+				{ path: "sr/report.dcm", stage: "skipped", error: "holds no image", time: base.time },
+			],
+		});
+		// a later retry embeds mr/two.dcm: its failure must disappear
+		await store.append({ embeddings: [{ ...base, path: "mr/two.dcm", key: "k2", sopInstanceUid: "1.2.3.5", embedding: [0, 0, 2] }] });
+		await store.close();
+		const m = await readResults(dir);
+		assert.deepEqual(m.rows.map((r) => r.path), ["mr/one.dcm", "mr/two.dcm"]);
+		assert.equal(m.rows[0]?.thumbnail, thumb);
+		assert.match(thumb, /^thumbnails\/[0-9a-f]+\.png$/);
+		assert.equal(m.rows[0]?.seriesDescription, "T2 <b>axial</b>");
+		assert.ok(Math.abs((m.vectors[0] as number) - 0.6) < 1e-6 && Math.abs((m.vectors[1] as number) - 0.8) < 1e-6);
+		assert.deepEqual(Array.from(m.vectors.subarray(3, 6)), [0, 0, 1]);
+		assert.equal(m.scalingFactor, 4.5);
+		assert.deepEqual(m.failures.map((f) => f.path), ["sr/report.dcm"]);
+		assert.deepEqual(m.problems, []);
+	} finally {
+		rmSync(dir, { recursive: true, force: true });
+	}
 });

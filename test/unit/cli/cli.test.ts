@@ -227,6 +227,19 @@ void describe("medimageinsight embed against the simulator", { skip: !haveShared
 		assert.match(again.stderr, /Embedded 0 \(\+3 already done earlier\)/);
 	});
 
+	void it("exits 1 when a file fails, and lists it in failures.jsonl", { skip: !haveRun }, async () => {
+		const input = path.join(tmp, "embed-bad-in");
+		copy(path.join(shared, "pydicom/MR_small.dcm"), path.join(input, "MR_small.dcm"));
+		fs.writeFileSync(path.join(input, "corrupt.dcm"), Buffer.from("corrupt beyond recognition"));
+		const out = path.join(tmp, "embed-bad-out");
+		const r = await run(["embed", input, "--endpoint", sim!.url, "--out", out, "--rate", "100/1"], { MEDIMAGEINSIGHT_API_KEY: canary });
+		assert.equal(r.code, 1, r.stderr);
+		assert.deepEqual(readJsonl(path.join(out, "embeddings.jsonl")).map((x) => x["path"]), ["MR_small.dcm"]);
+		const failures = readJsonl(path.join(out, "failures.jsonl"));
+		assert.deepEqual(failures.map((f) => f["path"]), ["corrupt.dcm"]);
+		assert.notEqual(failures[0]!["stage"], "skipped");
+	});
+
 	void it("a wrong key stops the run with exit 2 and a message that says what to fix", { skip: !haveRun }, async () => {
 		const input = path.join(tmp, "embed-in");
 		const r = await run(["embed", input, "--endpoint", sim!.url, "--out", path.join(tmp, "embed-out-401")], { MEDIMAGEINSIGHT_API_KEY: "wrong-key" });

@@ -71,7 +71,7 @@ function loadFactory(name: CodecName): Factory {
 export function locateWasm(name: CodecName, requested: string, scriptDirectory: string): string {
 	const { pkg, file } = wasmNames[name];
 	const want = path.basename(requested) || file;
-	const candidates = [path.join(scriptDirectory || "", want), path.join(__dirname, want), path.join(__dirname, "..", "..", "..", "dist", want)];
+	const candidates = [path.join(scriptDirectory || "", want), path.join(__dirname, want), path.join(__dirname, "..", "..", "..", "..", "dist", want)];
 	try {
 		candidates.push(path.join(path.dirname(require.resolve(`${pkg}/package.json`)), "dist", want));
 	} catch (_) {

@@ -236,3 +236,20 @@ void test("float pixel data: NaN and infinities become 0 with a warning, the res
 	assert.equal(out.kind, "image");
 	if (out.kind === "image") assert.ok(out.warnings.some((w) => /NaN/.test(w)), out.warnings.join("; "));
 });
+
+void test("decoding JPEG 2000 prints nothing on stdout (OpenJPEG's [INFO] lines are silenced)", async () => {
+	const bytes = await writeDicomAsync({ rows: 64, columns: 64, bitsAllocated: 16, pixels: Array.from({ length: 4096 }, (_, i) => i), transferSyntax: "j2k" });
+	const written: string[] = [];
+	const original = process.stdout.write.bind(process.stdout);
+	process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
+		written.push(String(chunk));
+		return original(chunk, ...(rest as []));
+	}) as typeof process.stdout.write;
+	try {
+		const out = await convertDicomBytes(bytes, defaultConvertOptions);
+		assert.equal(out.kind, "image");
+	} finally {
+		process.stdout.write = original;
+	}
+	assert.deepEqual(written.filter((w) => w.includes("[INFO]")), []);
+});

@@ -200,7 +200,10 @@ export class RunController extends Disposable {
 					// While the endpoint is paused no progress arrives: keep the countdown moving.
 					const ticker = setInterval(() => {
 						const p = this.latestProgress;
-						if (p?.client.state === "paused" && throttle.shouldReport()) report(p);
+						if (p?.client.state === "paused" && throttle.shouldReport()) {
+							report(p);
+							statusBar.progress(p);
+						}
 					}, 1000);
 					try {
 						return await runEmbedding(

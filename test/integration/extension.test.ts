@@ -50,6 +50,7 @@ describe("MedImageInsight extension", function () {
 		await setSetting("rateLimit.calls", 1000);
 		await setSetting("rateLimit.periodSeconds", 1);
 		await setSetting("retries", 2);
+		await vscode.commands.executeCommand("medImageInsight.setApiKey", canary);
 	});
 
 	after(async function () {
@@ -242,6 +243,47 @@ describe("MedImageInsight extension", function () {
 			await setSetting("endpoint.url", sim?.url);
 			for (const k of ["batchSize", "maxConcurrentRequests", "outputFolder"]) await setSetting(k, undefined);
 			await slow.close();
+		}
+	});
+
+	it("an endpoint refusing as a whole (503 + Retry-After) pauses the run, shows it, and loses nothing", async function () {
+		const f = requireFixture(this);
+		// The endpoint answers 503 + Retry-After: 1 to everything for its first 7 s (as one scaling out does for minutes).
+		let refuseUntil = 0;
+		const busy = await startSimulator({ port: 0, key: canary, retryAfterSeconds: 1, fault: () => (Date.now() < refuseUntil ? "503" : undefined) });
+		const out = fs.mkdtempSync(path.join(os.tmpdir(), "mii-busy-"));
+		const seen = new Set<string>();
+		let states = new Set<string>();
+		try {
+			await setSetting("endpoint.url", busy.url);
+			await setSetting("retries", 8);
+			// Pause once the whole endpoint has refused for 2 × 2 s (default: 2 × 60 s).
+			await setSetting("retryMaxDelaySeconds", 2);
+			await setSetting("outputFolder", out);
+			const a = await api();
+			refuseUntil = Date.now() + 7000;
+			const run = generate(vscode.Uri.file(scans));
+			let finished = false;
+			void run.finally(() => (finished = true));
+			while (!finished) {
+				seen.add(a.statusBarText());
+				const st = a.lastProgress()?.client.state;
+				if (st) states = new Set([...states, st]);
+				await new Promise((r) => setTimeout(r, 50));
+			}
+			const summary = await run;
+			assert.ok(summary);
+			assert.equal(summary.fatal, undefined);
+			assert.equal(summary.embedded, f.images.length, "every image embedded after the pause");
+			assert.ok(busy.stats.faultsInjected >= 3, `${busy.stats.faultsInjected} refusals`);
+			assert.ok(states.has("paused"), `the client reported a pause (states: ${[...states].join(", ")})`);
+			assert.ok([...seen].some((t) => /throttled/.test(t)), `the status bar said so (${[...seen].join(" | ")})`);
+		} finally {
+			await setSetting("endpoint.url", sim?.url);
+			await setSetting("retries", 2);
+			await setSetting("retryMaxDelaySeconds", undefined);
+			await setSetting("outputFolder", undefined);
+			await busy.close();
 		}
 	});
 

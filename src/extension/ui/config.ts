@@ -24,6 +24,8 @@ const runSettings = [
 	"maxConcurrentRequests",
 	"rateLimit",
 	"retries",
+	"retryMaxDelaySeconds",
+	"maxPauseMinutes",
 	"requestTimeoutSeconds",
 	"outputFolder",
 	"thumbnailSize",
@@ -52,6 +54,8 @@ export class Config {
 				periodSeconds: real("rateLimit.periodSeconds", defaultEndpointSettings.rateLimit.periodSeconds, 1, 3600),
 			}),
 			retries: int("retries", defaultEndpointSettings.retries, 1, 20),
+			maxRetryDelayMs: Math.max(defaultEndpointSettings.minRetryDelayMs, Math.round(real("retryMaxDelaySeconds", defaultEndpointSettings.maxRetryDelayMs / 1000, 1, 600) * 1000)),
+			maxPauseMs: Math.round(real("maxPauseMinutes", defaultEndpointSettings.maxPauseMs / 60_000, 1, 1440) * 60_000),
 			requestTimeoutMs: Math.round(real("requestTimeoutSeconds", defaultEndpointSettings.requestTimeoutMs / 1000, 5, 600) * 1000),
 		};
 		return Object.freeze({

@@ -7,12 +7,18 @@ const path = require("node:path");
 const production = process.argv.includes("--production");
 const watch = process.argv.includes("--watch");
 
-/** The WASM files the decoders load at run time, copied to dist/ (the bundles look for them there). */
+/**
+ * The WASM files the codecs load at run time, copied to dist/ (the bundles look for them there):
+ * the decoders (conversion) and the encoders (the DICOM writer behind the demo's sample data).
+ */
 const wasmFiles = [
 	"@cornerstonejs/codec-charls/dist/charlswasm_decode.wasm",
 	"@cornerstonejs/codec-openjpeg/dist/openjpegwasm_decode.wasm",
 	"@cornerstonejs/codec-libjpeg-turbo-8bit/dist/libjpegturbowasm_decode.wasm",
 	"@cornerstonejs/codec-openjph/dist/openjphjs.wasm",
+	"@cornerstonejs/codec-charls/dist/charlswasm.wasm",
+	"@cornerstonejs/codec-openjpeg/dist/openjpegwasm.wasm",
+	"@cornerstonejs/codec-libjpeg-turbo-8bit/dist/libjpegturbowasm.wasm",
 ];
 
 /** Problem matcher output for `--watch` so errors reach VS Code's Problems view. */
@@ -69,8 +75,8 @@ const builds = [
 function copyAssets() {
 	fs.mkdirSync("dist/webview", { recursive: true });
 	for (const rel of wasmFiles) {
-		const [scope, name, ...rest] = rel.split("/");
-		const from = path.join(path.dirname(require.resolve(`${scope}/${name}/package.json`)), ...rest);
+		// Not require.resolve: these packages do not export their package.json or .wasm paths.
+		const from = path.join(__dirname, "node_modules", ...rel.split("/"));
 		fs.copyFileSync(from, path.join("dist", path.basename(rel)));
 	}
 	const codicons = path.dirname(require.resolve("@vscode/codicons/package.json"));

@@ -67,6 +67,7 @@ export class EndpointClient implements ImageEmbedder {
 	private readonly slotWaiters: { resolve: () => void }[] = [];
 	private successRun = 0;
 	private lastDecreaseAt = 0;
+	private lastRateLimitAt = -Infinity;
 	/** The concurrency at which the endpoint last said "Too many pending requests". */
 	private overloadedAt = Infinity;
 
@@ -328,9 +329,14 @@ export class EndpointClient implements ImageEmbedder {
 			this.holdUntil = Math.max(this.holdUntil, Date.now() + e.retryAfterMs);
 		}
 		if (e.kind === "refusal" && e.status === 429) {
-			// A rate-limit 429 despite our limiter: the server's window is stricter than ours.
-			const windowMs = this.limiter.widen();
-			this.logger.debug(`Rate limited by the endpoint (HTTP 429): at most ${this.settings.rateLimit.calls} requests per ${Math.round(windowMs)} ms from now on.`);
+			// Rate-limit 429s despite our limiter: one is network jitter; two within two windows mean the
+			// server's window is stricter than ours, so stretch ours.
+			const now = Date.now();
+			if (now - this.lastRateLimitAt < 2 * this.limiter.window) {
+				const windowMs = this.limiter.widen();
+				this.logger.debug(`Rate limited by the endpoint again (HTTP 429): at most ${this.settings.rateLimit.calls} requests per ${Math.round(windowMs)} ms from now on.`);
+			}
+			this.lastRateLimitAt = now;
 		}
 		if (retryPolicy.endpointWide.has(e.kind)) {
 			this.successRun = 0;

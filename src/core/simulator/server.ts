@@ -39,7 +39,10 @@ export interface SimulatorOptions {
 	port: number;
 	/** The key clients must send as `Authorization: Bearer <key>`. */
 	key: string;
-	/** At most `calls` accepted requests in any window of `periodSeconds` (sliding); undefined = no limit. */
+	/**
+	 * At most `calls` accepted requests in any window of `periodSeconds` (sliding, counted at arrival);
+	 * undefined = no limit. Refused with 429, `Retry-After` (seconds) and `retry-after-ms` (exact).
+	 */
 	rate?: { calls: number; periodSeconds: number } | undefined;
 	/** Fixed latency per request and extra latency per row, in ms. */
 	latencyMs: number;
@@ -224,8 +227,9 @@ export async function startSimulator(options: Partial<SimulatorOptions> = {}): P
 			if (arrivals.length >= opts.rate.calls) {
 				stats.rejected429++;
 				entry.status = 429;
-				const retryAfter = Math.max(1, Math.ceil(((arrivals[0] as number) + period - now) / 1000));
-				return send(res, 429, JSON.stringify({ message: "simulated endpoint: rate limit exceeded" }), { "Retry-After": String(retryAfter) });
+				// Retry-After in whole seconds (HTTP), and the exact wait in retry-after-ms (as Azure services do).
+				const waitMs = Math.max(1, (arrivals[0] as number) + period - now);
+				return send(res, 429, JSON.stringify({ message: "simulated endpoint: rate limit exceeded" }), { "Retry-After": String(Math.ceil(waitMs / 1000)), "retry-after-ms": String(Math.ceil(waitMs)) });
 			}
 			// Bodies finish in any order: keep the arrival times sorted.
 			let at = arrivals.length;

@@ -102,7 +102,7 @@ void describe("simulated endpoint: contract and honesty", () => {
 });
 
 void describe("simulated endpoint: limits and faults", () => {
-	void it("enforces calls per period with 429 + Retry-After in whole seconds", async () => {
+	void it("enforces calls per period with 429 + Retry-After in whole seconds and the exact retry-after-ms", async () => {
 		const sim = await startSimulator({ key, rate: { calls: 3, periodSeconds: 1 } });
 		try {
 			const statuses: number[] = [];
@@ -110,7 +110,11 @@ void describe("simulated endpoint: limits and faults", () => {
 			for (let i = 0; i < 5; i++) {
 				const res = await post(sim, [["", "t"]]);
 				statuses.push(res.status);
-				if (res.status === 429) retryAfter = res.headers.get("retry-after");
+				if (res.status === 429) {
+					retryAfter = res.headers.get("retry-after");
+					const ms = Number(res.headers.get("retry-after-ms"));
+					assert.ok(ms > 0 && ms <= 1000, `retry-after-ms ${ms}`);
+				}
 				await res.arrayBuffer();
 			}
 			assert.deepEqual(statuses, [200, 200, 200, 429, 429]);

@@ -186,6 +186,11 @@ async function decodeEncapsulated(
 	const signed = pm.pixelRepresentation === 1;
 	const bits = pm.bitsStored || pm.bitsAllocated;
 	const base = { channels: spp as 1 | 3, bits, signed, isFloat: false };
+	const declared = codestreamSize(frame, encoding);
+	if (declared && (declared.width !== pm.columns || (declared.height !== 0 && declared.height !== pm.rows))) {
+		// Checked before decoding, so a hostile codestream cannot make the codec allocate a huge image.
+		throw new ConvertError("decode", `codestream is ${declared.width}×${declared.height} but the header says ${pm.columns}×${pm.rows}`);
+	}
 	switch (encoding) {
 		case "rle": {
 			const raw = decodeRleFrame(frame, pixelCount, spp, pm.bitsAllocated);
@@ -252,6 +257,36 @@ function checkSize(width: number, height: number, components: number, pm: PixelM
 		throw new ConvertError("decode", `codestream is ${width}×${height} but the header says ${pm.columns}×${pm.rows}`);
 	}
 	if (components !== spp) throw new ConvertError("decode", `codestream has ${components} components but Samples per Pixel is ${spp}`);
+}
+
+/** The image size a JPEG (SOF), JPEG-LS (SOF55) or JPEG 2000 / HTJ2K (SIZ) codestream declares, if found. */
+export function codestreamSize(b: Uint8Array, encoding: PixelEncoding): { width: number; height: number } | undefined {
+	const u16 = (p: number): number => ((b[p] ?? 0) << 8) | (b[p + 1] ?? 0);
+	const u32 = (p: number): number => u16(p) * 65536 + u16(p + 2);
+	if (encoding === "j2k" || encoding === "htj2k") {
+		const limit = Math.min(b.length - 24, 4096);
+		for (let i = 0; i < limit; i++) {
+			if (b[i] === 0xff && b[i + 1] === 0x4f && b[i + 2] === 0xff && b[i + 3] === 0x51) {
+				const p = i + 4; // Lsiz(2) Rsiz(2) Xsiz(4) Ysiz(4) XOsiz(4) YOsiz(4)
+				return { width: u32(p + 4) - u32(p + 12), height: u32(p + 8) - u32(p + 16) };
+			}
+		}
+		return undefined;
+	}
+	if (encoding !== "jpeg" && encoding !== "jpegLossless" && encoding !== "jpegLs") return undefined;
+	let i = 2;
+	while (i + 9 < b.length) {
+		if (b[i] !== 0xff) return undefined;
+		const m = b[i + 1] ?? 0;
+		if (m === 0xff) {
+			i++;
+			continue;
+		}
+		if ((m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) || m === 0xf7) return { height: u16(i + 5), width: u16(i + 7) };
+		if (m === 0xda || m === 0xd9) return undefined;
+		i += 2 + u16(i + 2);
+	}
+	return undefined;
 }
 
 /** Inserts an Adobe APP14 marker with transform 0 (RGB, no colour conversion) unless one is there. */

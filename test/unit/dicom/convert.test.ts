@@ -253,3 +253,12 @@ void test("decoding JPEG 2000 prints nothing on stdout (OpenJPEG's [INFO] lines 
 	}
 	assert.deepEqual(written.filter((w) => w.includes("[INFO]")), []);
 });
+
+void test("a codestream whose size disagrees with the header fails before decoding", async () => {
+	for (const transferSyntax of ["jpegLs", "j2k"] as const) {
+		const bytes = await writeDicomAsync({ rows: 16, columns: 16, bitsAllocated: 16, pixels: new Array(256).fill(5), transferSyntax, overrides: [[0x00280010, "US", 8]] });
+		const out = await convertDicomBytes(bytes, defaultConvertOptions);
+		assert.equal(out.kind, "failed", transferSyntax);
+		if (out.kind === "failed") assert.match(out.error, /codestream is 16×16 but the header says 16×8/, transferSyntax);
+	}
+});

@@ -230,9 +230,16 @@ async function runUi() {
 		await page.screenshot({ path: join(shots, "explorer-context-menu.png") });
 		await item.first().click();
 		// The workspace limits the rate (4 requests/s, one image each) so the progress can be seen.
-		const progress = page.locator(".notifications-toasts .notification-list-item", { hasText: /Embedding \d/ });
+		let progress = page.locator(".notifications-toasts .notification-list-item", { hasText: /Embedding \d/ });
 		await progress.first().waitFor({ timeout: 30_000 });
-		await page.waitForTimeout(700);
+		// For the screenshot, prefer a moment when the rate is known (not "0 img/s").
+		const withRate = page.locator(".notifications-toasts .notification-list-item", { hasText: /· (?:[1-9][\d.]*|0\.\d*[1-9]\d*) img\/s/ });
+		try {
+			await withRate.first().waitFor({ timeout: 10_000 });
+			progress = withRate;
+		} catch {
+			/* the run may be over already; the check below says so */
+		}
 		await page.screenshot({ path: join(shots, "run-progress.png") });
 		const progressText = (await progress.first().innerText().catch(() => "")).replace(/\s+/g, " ");
 		record("ui: a cancellable progress notification shows counts and rate", /Embedding \d+ \/ \d+\+? · [\d.]+ img\/s/.test(progressText) && /Cancel/i.test(progressText), progressText.slice(0, 160));

@@ -357,7 +357,7 @@ try {
 			assert(actions.join() === "retryFailed,export,reveal,copyPath:npy", `actions ${actions}`);
 		});
 
-		await check(t("view state survives a reload (tab, filter, selection)"), async () => {
+		await check(t("view state survives a reload (tab, filter, selection, scroll)"), async () => {
 			await page.click('button[data-tab="images"]');
 			await page.fill(".input.filter", "study7/");
 			await page.waitForTimeout(200);
@@ -371,6 +371,12 @@ try {
 			assert((await page.getAttribute('button[data-tab="images"]', "aria-selected")) === "true", "tab lost");
 			await page.fill(".input.filter", "");
 			await page.waitForTimeout(200);
+			await page.$eval(".vlist.images", (e) => (e.scrollTop = 3000));
+			await page.waitForTimeout(400);
+			await page.reload();
+			await page.waitForSelector(".neighbours .neighbour", { timeout: 15000 });
+			await page.waitForFunction(() => Math.abs(document.querySelector(".vlist.images").scrollTop - 3000) < 2, undefined, { timeout: 5000 });
+			await page.$eval(".vlist.images", (e) => (e.scrollTop = 0));
 		});
 		if (theme === "light") await page.screenshot({ path: join(shots, "webview-table-light.png") });
 

@@ -41,6 +41,7 @@ export class ImagesView {
 	private haystack: string[] = [];
 	private active: Column[] = [];
 	private recomputeTimer: ReturnType<typeof setTimeout> | undefined;
+	private pendingScroll: number | undefined;
 
 	constructor(private readonly s: Store) {
 		this.filterInput = el("input", { class: "input filter", attrs: { type: "search", "aria-label": s.t("filterPlaceholder"), placeholder: s.t("filterPlaceholder") } });
@@ -91,9 +92,9 @@ export class ImagesView {
 		this.onColumns();
 	}
 
-	/** Restores the scroll position once the rows are there. */
+	/** Restores the saved scroll position once the rows are in the list (after the next recompute). */
 	restoreScroll(): void {
-		this.list.scrollTo(this.s.view.scrollTop);
+		this.pendingScroll = this.s.view.scrollTop;
 	}
 
 	focus(): void {
@@ -258,6 +259,10 @@ export class ImagesView {
 		this.countLabel.textContent = format(s.t("shown"), ids.length, n);
 		this.list.setEntries(entries);
 		this.list.setSelected(s.selectedId, false);
+		if (this.pendingScroll !== undefined && entries.length === n) {
+			this.list.scrollTo(this.pendingScroll);
+			this.pendingScroll = undefined;
+		}
 	}
 
 	private cell(cls: string, text: string, title?: string): HTMLSpanElement {

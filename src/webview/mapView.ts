@@ -13,9 +13,9 @@ const paletteVars = [
 	"--vscode-charts-green",
 	"--vscode-charts-red",
 	"--vscode-charts-purple",
-	"--vscode-charts-yellow",
 	"--vscode-terminal-ansiCyan",
 	"--vscode-terminal-ansiMagenta",
+	"--vscode-charts-yellow",
 	"--vscode-terminal-ansiBrightBlue",
 	"--vscode-terminal-ansiBrightGreen",
 	"--vscode-terminal-ansiBrightRed",
@@ -161,7 +161,8 @@ export class MapView {
 		if (!ctx) return;
 		ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
 		const style = getComputedStyle(document.body);
-		const color = (v: string, fallback: string): string => style.getPropertyValue(v).trim() || style.getPropertyValue(fallback).trim() || "#888";
+		// The body's own colour (from --vscode-foreground) when a theme lacks both variables.
+		const color = (v: string, fallback: string): string => style.getPropertyValue(v).trim() || style.getPropertyValue(fallback).trim() || style.color;
 		ctx.fillStyle = color("--vscode-editor-background", "--vscode-sideBar-background");
 		ctx.fillRect(0, 0, w, h);
 		const coords = this.s.coords;

@@ -30,13 +30,49 @@ function panelKey(outDir: string): string {
 }
 
 class ResultsPanel {
+	/** Open panels by output folder. */
+	private static readonly open = new Map<string, ResultsPanel>();
+
+	/** Reveals (and refreshes) the panel of `outDir` when it is open, else creates one. */
+	static createOrShow(context: vscode.ExtensionContext, deps: ResultsViewDeps, outDir: string): ResultsPanel {
+		const existing = ResultsPanel.open.get(panelKey(outDir));
+		if (existing) {
+			existing.panel.reveal();
+			void existing.load();
+			return existing;
+		}
+		const panel = vscode.window.createWebviewPanel(resultsViewType, vscode.l10n.t("MedImageInsight Results"), vscode.ViewColumn.Active, {
+			enableScripts: true,
+			localResourceRoots: [vscode.Uri.joinPath(context.extensionUri, "dist", "webview"), vscode.Uri.file(outDir)],
+		});
+		return ResultsPanel.adopt(context, deps, panel, outDir);
+	}
+
+	/** Wraps a panel (new, or restored by the serializer) for `outDir`. */
+	static adopt(context: vscode.ExtensionContext, deps: ResultsViewDeps, panel: vscode.WebviewPanel, outDir: string): ResultsPanel {
+		const key = panelKey(outDir);
+		const p: ResultsPanel = new ResultsPanel(panel, path.resolve(outDir), context.extensionUri, deps, () => {
+			if (ResultsPanel.open.get(key) === p) ResultsPanel.open.delete(key);
+		});
+		ResultsPanel.open.set(key, p);
+		return p;
+	}
+
+	static isOpen(outDir: string): boolean {
+		return ResultsPanel.open.has(panelKey(outDir));
+	}
+
+	static disposeAll(): void {
+		for (const p of [...ResultsPanel.open.values()]) p.panel.dispose();
+	}
+
 	private session: ResultsSession | undefined;
 	private early: unknown[] = [];
 	private readonly disposables: vscode.Disposable[] = [];
 	private generation = 0;
 	private disposed = false;
 
-	constructor(
+	private constructor(
 		readonly panel: vscode.WebviewPanel,
 		readonly outDir: string,
 		private readonly extensionUri: vscode.Uri,
@@ -176,43 +212,18 @@ function outDirFromState(state: unknown): string | undefined {
  * that output folder or reveals and refreshes the one already open.
  */
 export function registerResultsView(context: vscode.ExtensionContext, deps: ResultsViewDeps): { show(outDir: string): void } {
-	const panels = new Map<string, ResultsPanel>();
-
-	const adopt = (panel: vscode.WebviewPanel, outDir: string): ResultsPanel => {
-		const key = panelKey(outDir);
-		const p = new ResultsPanel(panel, path.resolve(outDir), context.extensionUri, deps, () => {
-			if (panels.get(key) === p) panels.delete(key);
-		});
-		panels.set(key, p);
-		return p;
-	};
-
-	const show = (outDir: string): void => {
-		const existing = panels.get(panelKey(outDir));
-		if (existing) {
-			existing.panel.reveal();
-			void existing.load();
-			return;
-		}
-		const panel = vscode.window.createWebviewPanel(resultsViewType, vscode.l10n.t("MedImageInsight Results"), vscode.ViewColumn.Active, {
-			enableScripts: true,
-			localResourceRoots: [vscode.Uri.joinPath(context.extensionUri, "dist", "webview"), vscode.Uri.file(outDir)],
-		});
-		adopt(panel, outDir);
-	};
-
 	context.subscriptions.push(
 		vscode.window.registerWebviewPanelSerializer(resultsViewType, {
 			deserializeWebviewPanel: async (panel, state: unknown) => {
 				const outDir = outDirFromState(state);
-				if (!outDir || panels.has(panelKey(outDir))) {
+				if (!outDir || ResultsPanel.isOpen(outDir)) {
 					panel.dispose();
 					return;
 				}
-				adopt(panel, outDir);
+				ResultsPanel.adopt(context, deps, panel, outDir);
 			},
 		}),
-		{ dispose: () => [...panels.values()].forEach((p) => p.panel.dispose()) },
+		{ dispose: () => ResultsPanel.disposeAll() },
 	);
-	return { show };
+	return { show: (outDir: string) => void ResultsPanel.createOrShow(context, deps, outDir) };
 }

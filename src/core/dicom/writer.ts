@@ -255,7 +255,9 @@ function build(spec: DicomWriteSpec, encodeFrame?: FrameEncoder): Uint8Array {
 				fragments.push(
 					encodeFrame
 						? encodeFrame(raw, { rows: spec.rows, columns: spec.columns, samplesPerPixel: spp, bitsAllocated: ba, pixelRepresentation: pr })
-						: encodeRleFrame(raw, pixelsPerFrame, spp, ba),
+						: ba === 1
+							? encodeRleFrame(raw, raw.length, 1, 8) // 1-bit: one segment of packed bits
+							: encodeRleFrame(raw, pixelsPerFrame, spp, ba),
 				);
 			}
 			// Basic Offset Table with each frame's offset.

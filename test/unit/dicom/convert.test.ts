@@ -262,3 +262,29 @@ void test("a codestream whose size disagrees with the header fails before decodi
 		if (out.kind === "failed") assert.match(out.error, /codestream is 16×16 but the header says 16×8/, transferSyntax);
 	}
 });
+
+void test("16-bit RGB (RLE and native): v·257 windows back to v", async () => {
+	// 21 values with three 0s and three 65535s: lo = 0, hi = 65535, and v·257·255/65535 = v exactly.
+	const rgb8 = [0, 255, 0, 255, 0, 255, 0, 255, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130];
+	for (const transferSyntax of ["explicitLE", "rle"] as const) {
+		const img = await decodeToUint8(writeDicom({ rows: 1, columns: 7, samplesPerPixel: 3, bitsAllocated: 16, pixels: rgb8.map((v) => v * 257), transferSyntax }));
+		assert.deepEqual([...img.data], rgb8, transferSyntax);
+	}
+});
+
+void test("1-bit pixels (native and RLE) become 0 and 255", async () => {
+	// n = 11 with two 0s at the low end and two 1s at the high end: lo = 0, hi = 1.
+	const bits = [1, 0, 0, 1, 1, 0, 1, 0, 0, 1, 1];
+	for (const transferSyntax of ["explicitLE", "rle"] as const) {
+		assert.deepEqual(await gray(writeDicom({ rows: 1, columns: 11, bitsAllocated: 1, pixels: bits, transferSyntax })), bits.map((b) => b * 255), transferSyntax);
+	}
+});
+
+void test("uncompressed YBR_FULL becomes RGB with the BT.601 full-range equations", async () => {
+	// R = Y + 1.402(Cr-128), G = Y - 0.344136(Cb-128) - 0.714136(Cr-128), B = Y + 1.772(Cb-128), rounded, clamped:
+	// (76, 85, 255) → R 254.054 → 254, G 0.103 → 0, B -0.196 → 0;  (150, 44, 21) → R -0.014 → 0, G 255.32 → 255, B 1.152 → 1.
+	// White and black twice each put lo = 0 and hi = 255, so the window leaves the values alone.
+	const ybr = [255, 128, 128, 0, 128, 128, 76, 85, 255, 128, 128, 128, 150, 44, 21, 255, 128, 128, 0, 128, 128];
+	const img = await decodeToUint8(writeDicom({ rows: 1, columns: 7, samplesPerPixel: 3, bitsAllocated: 8, pixels: ybr, photometricInterpretation: "YBR_FULL" }));
+	assert.deepEqual([...img.data], [255, 255, 255, 0, 0, 0, 254, 0, 0, 128, 128, 128, 0, 255, 1, 255, 255, 255, 0, 0, 0]);
+});

@@ -130,8 +130,9 @@ export class EndpointClient implements ImageEmbedder {
 	}
 
 	private async embedImagesWith(items: EmbedRequestItem[], signal: AbortSignal): Promise<EmbedItemResult[]> {
-		const rows: Row[] = items.map((it) => ({
-			id: it.id,
+		// Rows carry their position as id (callers' ids need not be unique); results get the caller's id back.
+		const rows: Row[] = items.map((it, i) => ({
+			id: String(i),
 			image: Buffer.from(it.png.buffer, it.png.byteOffset, it.png.byteLength).toString("base64"),
 			text: "",
 		}));
@@ -147,7 +148,10 @@ export class EndpointClient implements ImageEmbedder {
 				for (const r of await this.embedGroup(group, signal, true)) results.set(r.id, r);
 			}),
 		);
-		return items.map((it) => results.get(it.id) ?? { id: it.id, ok: false, error: "internal error: no result" });
+		return items.map((it, i): EmbedItemResult => {
+			const r = results.get(String(i));
+			return r ? { ...r, id: it.id } : { id: it.id, ok: false, error: "internal error: no result" };
+		});
 	}
 
 	private async embedTextsWith(texts: string[], signal: AbortSignal): Promise<TextEmbeddings> {

@@ -53,6 +53,28 @@ void describe("EndpointClient request contract", () => {
 		}
 	});
 
+	void it("returns results in input order with the caller's ids, even repeated ones", async () => {
+		const server = await startTestServer((req, res) => {
+			const rows = (JSON.parse(req.body) as { input_data: { data: unknown[] } }).input_data.data.length;
+			jsonAnswer(res, 200, Array.from({ length: rows }, (_, i) => ({ image_features: [vec(i)] })));
+		});
+		try {
+			const client = new EndpointClient(fastSettings(server.url), tokens, nullLogger);
+			const pngs = distinctPngs(3);
+			const results = await client.embedImages([{ id: "a", png: pngs[0]! }, { id: "a", png: pngs[1]! }, { id: "b", png: pngs[2]! }], new AbortController().signal);
+			assert.deepEqual(
+				results.map((r) => r.id),
+				["a", "a", "b"],
+			);
+			results.forEach((r, i) => {
+				assert.ok(r.ok);
+				assert.deepEqual(Array.from(r.embedding), Array.from(new Float32Array(vec(i))));
+			});
+		} finally {
+			await server.close();
+		}
+	});
+
 	void it("sends no deployment header when none is set, and accepts a flat image_features vector without scaling_factor", async () => {
 		const server = await startTestServer((_req, res) => jsonAnswer(res, 200, [{ image_features: vec(7) }]));
 		try {

@@ -1,6 +1,6 @@
 /**
  * Percentile windowing, bit-exact with the reference (numpy 1.24):
- *   lo, hi = numpy.percentile(a.astype(float32), [10, 90])   # "linear" method, float64 result
+ *   lo, hi = numpy.percentile(a.astype(float32), [10, 90])   # "linear"; neighbours subtracted in float32, lerp in float64
  *   a = numpy.clip(a, lo, hi)                                  # float32 (lo, hi rounded to float32)
  *   a = (a - lo) * 255 / (hi - lo)                             # float32 ops; hi - lo is a float64 scalar
  *   a.astype(uint8)                                            # truncation; NaN (hi == lo) → 0
@@ -59,9 +59,13 @@ function minOf(a: Float32Array, from: number): number {
 	return m;
 }
 
-/** numpy's _lerp in float64: a + (b-a)·t, or b - (b-a)·(1-t) when t ≥ 0.5. */
+/**
+ * numpy 1.24's _lerp for float32 data and float64 gamma: `diff = subtract(b, a)` is computed in
+ * float32 (both operands are float32 arrays), the rest in float64: a + diff·t, or b - diff·(1-t)
+ * when t ≥ 0.5.
+ */
 function lerp(a: number, b: number, t: number): number {
-	const diff = b - a;
+	const diff = fround(b - a);
 	return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
 }
 

@@ -12,6 +12,12 @@ void test("percentiles match numpy.percentile(a, [10, 90]) (linear) on small arr
 	// Sorted 0.125 0.25 0.5 1 3 7 10: index 0.6 → 0.25 - 0.125·0.4 = 0.2; index 5.4 → 7 + 3·0.4 = 8.2
 	// (numpy prints 8.200000000000001: 6·0.9 = 5.4000000000000004 in float64).
 	assert.deepEqual(percentiles(Float32Array.from([0.5, 0.25, 0.125, 10, 3, 7, 1]), [10, 90]), [0.2, 8.200000000000001]);
+	// numpy subtracts the two neighbours in float32 (both are float32 array elements) and
+	// interpolates in float64; these results are numpy's own output for
+	// np.percentile(np.float32([0.1, 1000.3]), [10, 90]) and for the six-value array below
+	// (a float64 subtraction would give 100.11999878063799 and 900.2799890138209 instead).
+	assert.deepEqual(percentiles(Float32Array.from([0.1, 1000.3]), [10, 90]), [100.12000122219325, 900.2799865722657]);
+	assert.deepEqual(percentiles(Float32Array.from([0.1, 1000.3, 3.7, -250.25, 77.7, 12.1]), [10, 90]), [-125.0750030502677, 539.0]);
 	// One value: both percentiles are it.
 	assert.deepEqual(percentiles(Float32Array.from([42]), [10, 90]), [42, 42]);
 });
@@ -37,7 +43,7 @@ void test("a constant image, or one whose 10th and 90th percentiles coincide, gi
 	assert.deepEqual([...windowToUint8(new Float32Array(0))], []);
 });
 
-/** numpy's linear percentile from a fully sorted copy (the definition, not our selection). */
+/** numpy's linear percentile from a fully sorted copy (the definition, not our selection; neighbours subtracted in float32 as numpy does). */
 function bySorting(values: Float32Array, q: number): number {
 	const s = Float64Array.from(values).sort();
 	const vi = (s.length - 1) * (q / 100);
@@ -46,7 +52,8 @@ function bySorting(values: Float32Array, q: number): number {
 	const g = vi - prev;
 	const a = s[prev] ?? 0;
 	const b = s[next] ?? 0;
-	return g >= 0.5 ? b - (b - a) * (1 - g) : a + (b - a) * g;
+	const d = Math.fround(b - a);
+	return g >= 0.5 ? b - d * (1 - g) : a + d * g;
 }
 
 void test("selection and counting give the same percentiles as a full sort on large arrays", () => {

@@ -24,7 +24,7 @@ import { exportArrays, type ExportResult } from "../results/exportArrays";
 import { ResumeKeys } from "../results/resumeKey";
 import { readRetryPaths } from "../results/retryList";
 import { recordedEndpoint, redactUrl, writeRunInfo } from "../results/runInfo";
-import { ResultsStore } from "../results/store";
+import { ResultsStore, ResultsStoreError } from "../results/store";
 import type { EmbeddingRecord, FailureRecord } from "../results/types";
 import { discover } from "./discover";
 import { RateMeter } from "./rateMeter";
@@ -168,7 +168,8 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 	const tasks = new Set<Promise<void>>();
 	const track = (body: () => Promise<void>) => {
 		const p = body().catch((e: unknown) => {
-			if (!isAbort(e) || !ctrl.signal.aborted) stop("internal", `internal error: ${message(e)}`);
+			if (e instanceof ResultsStoreError) stop("store", message(e));
+			else if (!isAbort(e) || !ctrl.signal.aborted) stop("internal", `internal error: ${message(e)}`);
 		});
 		tasks.add(p);
 		void p.then(() => tasks.delete(p)); // never rejects (caught above)

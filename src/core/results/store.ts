@@ -69,6 +69,14 @@ export function serializeEmbeddingRecord(record: EmbeddingRecord): string {
 	return `${json.slice(0, -1)}${json.length > 2 ? "," : ""}"embedding":${formatEmbedding(embedding)}}\n`;
 }
 
+/** The disk refused a write: the store is broken and the run must stop (its records so far are safe). */
+export class ResultsStoreError extends Error {
+	constructor(message: string) {
+		super(message);
+		this.name = "ResultsStoreError";
+	}
+}
+
 interface Waiter {
 	resolve: () => void;
 	reject: (e: Error) => void;
@@ -293,7 +301,7 @@ export class ResultsStore {
 				} catch (e) {
 					const err = e instanceof Error ? e : new Error(String(e));
 					if (!this.broken) {
-						this.broken = new Error(`Cannot write the results in ${this.outDir}: ${err.message}`);
+						this.broken = new ResultsStoreError(`Cannot write the results in ${this.outDir}: ${err.message}`);
 						this.logger.error(this.broken.message);
 					}
 					for (const w of waiters) w.reject(this.broken);

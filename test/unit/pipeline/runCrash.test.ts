@@ -80,6 +80,9 @@ void it("a run killed with SIGKILL halfway is completed by a re-run: every image
 		const atKill = readEmbeddings(out);
 		assert.ok(atKill.length >= killedAt && atKill.length < count, `killed halfway (${atKill.length} of ${count} recorded)`);
 		assert.ok(fs.existsSync(path.join(out, ".run.lock")), "the killed run left its lock behind");
+		// Requests the killed run had in flight still finish on the server: let them, then count.
+		for (const until = Date.now() + 5000; sim.stats.inFlight > 0 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 20));
+		assert.equal(sim.stats.inFlight, 0);
 		const sentBefore = sim.stats.rows;
 
 		const logger = captureLogger();

@@ -13,8 +13,8 @@ export class RateMeter {
 	/** Records that `total` items were done by time `now` (ms, monotonic). */
 	add(now: number, total: number): void {
 		const last = this.samples[this.samples.length - 1];
-		if (last && now - last.t < this.resolutionMs) last.total = total;
-		else this.samples.push({ t: now, total });
+		if (last && now - last.t < this.resolutionMs) return; // rate() takes the current total anyway
+		this.samples.push({ t: now, total });
 		this.trim(now);
 	}
 

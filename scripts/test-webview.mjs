@@ -2,10 +2,11 @@
 // dist/webview + the harness page (test/webview/harness.mjs, the same HTML and CSP as the extension's
 // panel) on 127.0.0.1, and drives it with playwright-core. Screenshots go to docs/screenshots/webview-*.png.
 // Ends with "N passed, N failed".
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
-import { existsSync, mkdirSync, readFileSync, copyFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, copyFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, extname, join, normalize, resolve } from "node:path";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
@@ -51,7 +52,56 @@ if (build.status !== 0 || !existsSync("dist/webview/main.js")) {
 }
 await esbuild.build({ bundle: true, platform: "browser", target: "es2022", format: "iife", logLevel: "warning", entryPoints: ["test/webview/harness.mjs"], outfile: join(outDir, "harness.js") });
 await esbuild.build({ bundle: true, platform: "node", format: "esm", logLevel: "warning", entryPoints: ["test/webview/page.ts"], outfile: join(outDir, "page.mjs") });
-const { renderHtml, defaultStrings } = await import(pathToFileURL(join(outDir, "page.mjs")).href);
+const { renderHtml, defaultStrings, readResults } = await import(pathToFileURL(join(outDir, "page.mjs")).href);
+
+// --- A real run: the real DICOM files through the CLI against the built-in simulated endpoint ---------
+const sharedDicom = "/work/shared/dicom/files";
+/** Runs `medimageinsight embed` on the shared DICOM files; the output folder, or undefined (said loudly). */
+async function realRun() {
+	if (!existsSync(sharedDicom) || !existsSync("dist/cli.js")) {
+		console.log(`\n!!! SKIPPING the real-data webview checks: ${existsSync(sharedDicom) ? "dist/cli.js is missing" : `${sharedDicom} does not exist`} !!!\n`);
+		return undefined;
+	}
+	const env = { ...process.env, MEDIMAGEINSIGHT_API_KEY: `webview-test-${randomBytes(6).toString("hex")}` };
+	const sim = spawn(process.execPath, ["dist/cli.js", "simulate", "--port", "0"], { env, stdio: ["ignore", "pipe", "pipe"] });
+	try {
+		const url = await new Promise((resolveUrl, reject) => {
+			let text = "";
+			const timer = setTimeout(() => reject(new Error(`the simulated endpoint did not start: ${text}`)), 15000);
+			// The CLI prints its banner and address on stderr (results go to disk, messages to stderr).
+			const onData = (c) => {
+				text += c;
+				const m = /listening at (http:\/\/127\.0\.0\.1:\d+\/score)/.exec(text);
+				if (m) {
+					clearTimeout(timer);
+					resolveUrl(m[1]);
+				}
+			};
+			sim.stdout.on("data", onData);
+			sim.stderr.on("data", onData);
+			sim.on("exit", (code) => reject(new Error(`the simulated endpoint exited (${code}): ${text}`)));
+		});
+		const out = mkdtempSync(join(tmpdir(), "mii-webview-real-"));
+		const r = spawnSync(process.execPath, ["dist/cli.js", "embed", sharedDicom, "--endpoint", url, "--out", out, "--workers", "1"], { env, encoding: "utf8", timeout: 240000 });
+		if (r.status !== 0 && r.status !== 1) throw new Error(`medimageinsight embed exited with ${r.status}: ${(r.stderr ?? "").slice(-400)}`);
+		return out;
+	} finally {
+		sim.kill();
+	}
+}
+let real;
+try {
+	const dir = await realRun();
+	if (dir) {
+		const model = await readResults(dir);
+		const data = { ...model, vectors: Buffer.from(model.vectors.buffer, model.vectors.byteOffset, model.vectors.byteLength).toString("base64") };
+		real = { dir, model, script: `window.__realModel = ${JSON.stringify(data).replace(/</g, "\\u003c")};` };
+		console.log(`real run: ${model.rows.length} embedded, ${model.failures.length} failed or skipped, in ${dir}`);
+	}
+} catch (e) {
+	console.log(`✖ real run through the CLI — ${e.message}`);
+	failed++;
+}
 
 // --- Server on 127.0.0.1 -------------------------------------------------------------------------------
 const types = { ".js": "text/javascript", ".css": "text/css", ".ttf": "font/ttf", ".map": "application/json", ".html": "text/html" };
@@ -69,6 +119,14 @@ const server = createServer((req, res) => {
 		res.end(html);
 		return;
 	} else if (url.pathname === "/harness.js") file = join(outDir, "harness.js");
+	else if (url.pathname === "/real/model.js" && real) {
+		res.writeHead(200, { "content-type": "text/javascript", "cache-control": "no-store" });
+		res.end(real.script);
+		return;
+	} else if (url.pathname.startsWith("/real/out/") && real) {
+		const rel = normalize(decodeURIComponent(url.pathname.slice("/real/out/".length)));
+		file = rel.startsWith("..") ? undefined : join(real.dir, rel);
+	}
 	else if (url.pathname.startsWith("/webview/")) {
 		const rel = normalize(url.pathname.slice("/webview/".length));
 		if (rel.startsWith("..")) file = undefined;
@@ -168,11 +226,11 @@ try {
 			await page.waitForFunction((e) => document.querySelector(".count")?.textContent?.startsWith(`${e} of`), expected, { timeout: 5000 });
 			await page.fill(".input.filter", "");
 			await page.selectOption(".images-view select.select >> nth=0", "MR");
+			const mr = model.modality.filter((m) => m === "MR").length;
+			await page.waitForFunction((e) => document.querySelector(".images-view .count")?.textContent?.startsWith(`${e} of`), mr, { timeout: 5000 });
 			await page.waitForTimeout(100);
 			const mods = await page.$$eval(`${rowsSel} .cell.modality`, (els) => els.map((e) => e.textContent));
 			assert(mods.length > 0 && mods.every((m) => m === "MR"), `modalities ${[...new Set(mods)]}`);
-			const mr = model.modality.filter((m) => m === "MR").length;
-			assert((await page.textContent(".images-view .count")).startsWith(`${mr} of`), "MR count");
 			await page.selectOption(".images-view select.select >> nth=0", "");
 			return `${expected} knee rows, ${mr} MR rows`;
 		});
@@ -372,7 +430,7 @@ try {
 			await page.fill(".input.filter", "");
 			await page.waitForTimeout(200);
 			await page.$eval(".vlist.images", (e) => (e.scrollTop = 3000));
-			await page.waitForTimeout(400);
+			await page.waitForFunction(() => window.__harness.state?.scrollTop === 3000, undefined, { timeout: 5000 });
 			await page.reload();
 			await page.waitForSelector(".neighbours .neighbour", { timeout: 15000 });
 			await page.waitForFunction(() => Math.abs(document.querySelector(".vlist.images").scrollTop - 3000) < 2, undefined, { timeout: 5000 });
@@ -393,6 +451,67 @@ try {
 			assert(pageErrors.length === 0 && errs.length === 0, `errors: ${[...pageErrors, ...errs].join("; ")}`);
 		});
 		await context.close();
+	}
+	if (real) {
+		const context = await browser.newContext({ viewport: { width: 1400, height: 860 }, deviceScaleFactor: 1 });
+		const page = await context.newPage();
+		const pageErrors = [];
+		page.on("pageerror", (e) => pageErrors.push(e.message));
+		page.on("console", (m) => {
+			if (m.type() === "error") pageErrors.push(m.text());
+		});
+		const t = (name) => `[real data] ${name}`;
+		const n = real.model.rows.length;
+		const f = real.model.failures.length;
+		await page.goto(`${origin}/?theme=dark&real=1`);
+		await check(t("every image and failure of the real run is in the table"), async () => {
+			await page.waitForFunction((total) => document.querySelector(".images-view .count")?.textContent === `${total} of ${total} images`, n + f, { timeout: 15000 });
+			return `${n} embedded + ${f} failed/skipped`;
+		});
+		await check(t("thumbnails load from the output folder (placeholders where the run kept none)"), async () => {
+			const expected = real.model.rows.filter((r) => r.thumbnail).length;
+			if (expected === 0) {
+				// The CLI keeps no thumbnails (the extension does): every image row shows the placeholder.
+				const rows = await page.$$eval(".images .vrow[data-entry]:not([hidden]):has(.status.ok)", (els) => els.map((r) => [r.querySelector("img.thumb") !== null, r.querySelector(".thumb-missing") !== null]));
+				assert(rows.length > 0 && rows.every(([img, missing]) => !img && missing), "rows without thumbnails must show the placeholder");
+				return `no thumbnails in this run: ${rows.length} placeholders`;
+			}
+			await page.waitForFunction(() => [...document.querySelectorAll(".images img.thumb")].some((i) => i.complete && i.naturalWidth > 0), undefined, { timeout: 10000 });
+			const loaded = await page.$$eval(".images img.thumb", (imgs) => imgs.filter((i) => i.complete && i.naturalWidth > 0).length);
+			return `${loaded} visible thumbnails loaded (${expected} in the run)`;
+		});
+		await check(t("selecting a real image lists its neighbours; failures show their reasons"), async () => {
+			await page.click(`.images .vrow[data-entry]:not([hidden]):has(.status.ok) >> nth=0`);
+			await page.waitForSelector(".neighbours .neighbour", { timeout: 5000 });
+			const k = await page.$$eval(".neighbours .neighbour", (e) => e.length);
+			assert(k === Math.min(8, n - 1), `${k} neighbours`);
+			await page.screenshot({ path: join(shots, "webview-real-dark.png") });
+			if (f > 0) {
+				await page.click('button[data-tab="failures"]');
+				const reasons = await page.$$eval(".failures .vrow[data-entry]:not([hidden]) .error-text", (els) => els.map((e) => e.textContent));
+				assert(reasons.length === Math.min(f, reasons.length) && reasons.every((r) => r.length > 0), "empty reasons");
+				const expected = new Set(real.model.failures.map((x) => x.error));
+				assert(reasons.every((r) => expected.has(r)), "a reason differs from failures.jsonl");
+			}
+		});
+		await check(t("map of the real run renders; no CSP violations or errors"), async () => {
+			await page.click('button[data-tab="map"]');
+			await page.waitForFunction(() => document.querySelector(".map-view .caption")?.textContent?.includes("%"), undefined, { timeout: 20000 });
+			await page.waitForTimeout(200);
+			const painted = await page.$eval(".map-canvas", (c) => {
+				const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+				let count = 0;
+				for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - d[0]) + Math.abs(d[i + 1] - d[1]) + Math.abs(d[i + 2] - d[2]) > 40) count++;
+				return count;
+			});
+			assert(painted > 4 * Math.min(n, 50), `${painted} painted pixels`);
+			await page.screenshot({ path: join(shots, "webview-real-map-dark.png") });
+			const v = await page.evaluate(() => window.__harness.cspViolations);
+			assert(v.length === 0, `CSP violations: ${v.join("; ")}`);
+			assert(pageErrors.length === 0, `errors: ${pageErrors.join("; ")}`);
+		});
+		await context.close();
+		rmSync(real.dir, { recursive: true, force: true });
 	}
 } finally {
 	await browser.close();

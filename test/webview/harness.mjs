@@ -3,7 +3,7 @@
 // and hands it to the real ResultsSession (the same code the extension host runs), fed with a synthetic
 // run of ~3,000 images whose vectors, map, neighbours, outliers and labels are computed by the analysis code.
 // Then it loads the real bundle (dist/webview/main.js) with the page's nonce.
-/* global window, document, sessionStorage, location, setTimeout, URLSearchParams */
+/* global window, document, sessionStorage, location, setTimeout, URLSearchParams, atob */
 import { ResultsSession } from "../../src/core/analysis/resultsSession";
 import { normalize } from "../../src/core/analysis/similarity";
 import { defaultStrings } from "../../src/core/protocol/webview";
@@ -240,9 +240,13 @@ h.model = { paths: rows.map((r) => r.path), modality: rows.map((r) => r.modality
 h.vectors = vectors;
 
 /** A text "encoder" for the test: a label that names a cluster's modality and anatomy points at its centre. */
-function embedText(text) {
+function embedText(text, width = dim) {
 	const t = text.toLowerCase();
-	const v = new Float32Array(dim);
+	const v = new Float32Array(width);
+	if (width !== dim) {
+		for (let d = 0; d < width; d++) v[d] = rand();
+		return normalize(v);
+	}
 	let hit = false;
 	keyword.forEach(([m, a], c) => {
 		const score = (t.includes(a) ? 1 : 0) + (t.includes(m) || (m === "cr" && t.includes("x-ray")) ? 0.5 : 0);
@@ -255,42 +259,64 @@ function embedText(text) {
 	return normalize(v);
 }
 
-const session = new ResultsSession(model, {
-	post: (m) => {
-		h.received.push(m.type);
-		window.postMessage(m, "*");
-	},
-	strings: defaultStrings,
-	logger: { trace() {}, debug() {}, info() {}, warn: (m) => h.errors.push(`warn: ${m}`), error: (m) => h.errors.push(`error: ${m}`) },
-	thumbnailUri: (rel) => thumbs[Number(/thumbnails\/(\d+)\.png/.exec(rel)?.[1] ?? -1)],
-	embedTexts: async (texts, signal) => {
-		await new Promise((r) => setTimeout(r, 30));
-		signal.throwIfAborted();
-		return { embeddings: texts.map(embedText), scalingFactor: 4.6 };
-	},
-	onAction: async (a) => {
-		h.actions.push(a);
-	},
-	hasNpy: true,
-});
-session.start();
-h.session = session;
+/** Starts the host side (the real ResultsSession) for `model`, then the real front end. */
+function boot(model, thumbnailUri) {
+	const session = new ResultsSession(model, {
+		post: (m) => {
+			h.received.push(m.type);
+			window.postMessage(m, "*");
+		},
+		strings: defaultStrings,
+		logger: { trace() {}, debug() {}, info() {}, warn: (m) => h.errors.push(`warn: ${m}`), error: (m) => h.errors.push(`error: ${m}`) },
+		thumbnailUri,
+		embedTexts: async (texts, signal) => {
+			await new Promise((r) => setTimeout(r, 30));
+			signal.throwIfAborted();
+			return { embeddings: texts.map((t) => embedText(t, model.dim)), scalingFactor: 4.6 };
+		},
+		onAction: async (a) => {
+			h.actions.push(a);
+		},
+		hasNpy: true,
+	});
+	session.start();
+	h.session = session;
 
-const stateKey = `webview-state-${theme}`;
-window.acquireVsCodeApi = () => ({
-	postMessage: (m) => {
-		h.posted.push(m);
-		session.receive(JSON.parse(JSON.stringify(m)));
-	},
-	getState: () => JSON.parse(sessionStorage.getItem(stateKey) ?? "null") ?? undefined,
-	setState: (s) => {
-		sessionStorage.setItem(stateKey, JSON.stringify(s));
-		h.state = s;
-	},
-});
+	const stateKey = `webview-state-${theme}-${params.get("real") ? "real" : "synthetic"}`;
+	window.acquireVsCodeApi = () => ({
+		postMessage: (m) => {
+			h.posted.push(m);
+			session.receive(JSON.parse(JSON.stringify(m)));
+		},
+		getState: () => JSON.parse(sessionStorage.getItem(stateKey) ?? "null") ?? undefined,
+		setState: (s) => {
+			sessionStorage.setItem(stateKey, JSON.stringify(s));
+			h.state = s;
+		},
+	});
 
-// Now the real front end, with this page's nonce.
-const script = document.createElement("script");
-script.nonce = document.currentScript?.nonce ?? "";
-script.src = "/webview/main.js";
-document.body.appendChild(script);
+	// Now the real front end, with this page's nonce.
+	const script = document.createElement("script");
+	script.nonce = nonce;
+	script.src = "/webview/main.js";
+	document.body.appendChild(script);
+}
+
+const nonce = document.currentScript?.nonce ?? "";
+if (params.get("real")) {
+	// A real run's output folder, read by the real reader in the test script and served as /real/model.js.
+	const data = document.createElement("script");
+	data.nonce = nonce;
+	data.src = "/real/model.js";
+	data.onload = () => {
+		const m = window.__realModel;
+		const bytes = Uint8Array.from(atob(m.vectors), (c) => c.charCodeAt(0));
+		const real = { ...m, vectors: new Float32Array(bytes.buffer) };
+		h.model = { paths: real.rows.map((r) => r.path), modality: real.rows.map((r) => r.modality), dim: real.dim, failures: real.failures.length };
+		h.vectors = real.vectors;
+		boot(real, (rel) => `/real/out/${rel.split("/").map(encodeURIComponent).join("/")}`);
+	};
+	document.body.appendChild(data);
+} else {
+	boot(model, (rel) => thumbs[Number(/thumbnails\/(\d+)\.png/.exec(rel)?.[1] ?? -1)]);
+}

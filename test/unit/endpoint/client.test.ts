@@ -361,12 +361,19 @@ void describe("EndpointClient cancellation", () => {
 void describe("EndpointClient endpoint-wide refusal", () => {
 	void it("pauses while the endpoint refuses everything, probes, resumes, and fails no image", async () => {
 		const refuseMs = 1500;
-		const sim = await startSimulator({ key, retryAfterSeconds: 0, fault: (info) => (info.elapsedMs < refuseMs ? "503" : undefined) });
+		const latencyMs = 60;
+		const sim = await startSimulator({ key, latencyMs, retryAfterSeconds: 0, fault: (info) => (info.elapsedMs < refuseMs ? "503" : undefined) });
 		try {
 			const { logger, lines } = captureLogger();
 			const client = new EndpointClient(fastSettings(sim.url, { retries: 3, minRetryDelayMs: 20, maxRetryDelayMs: 200, maxPauseMs: 10_000 }), tokens, logger);
 			const statuses: ClientStatus[] = [];
-			client.onDidChangeStatus((s) => statuses.push(s));
+			const pauses: [number, number][] = [];
+			client.onDidChangeStatus((s) => {
+				statuses.push(s);
+				const open = pauses[pauses.length - 1];
+				if (s.state === "paused" && (!open || open[1] !== Infinity)) pauses.push([Date.now(), Infinity]);
+				if (s.state === "running" && open && open[1] === Infinity) open[1] = Date.now();
+			});
 			const batches = [0, 1, 2, 3].map((b) => items(distinctPngs(3, 10 + b)));
 			const results = await Promise.all(batches.map((b) => client.embedImages(b, new AbortController().signal)));
 			assertAllOk(results.flat(), 12);
@@ -374,9 +381,15 @@ void describe("EndpointClient endpoint-wide refusal", () => {
 			assert.ok(firstPause >= 0, "expected a paused status");
 			assert.ok(statuses.slice(firstPause).some((s) => s.state === "running"), "expected a resume");
 			assert.ok(lines.some((l) => /Paused/.test(l)));
-			// While paused only one probe at a time: far fewer refused requests than 4 batches × 3 attempts per pause.
-			const refused = sim.stats.log.filter((e) => e.status === 503).length;
-			assert.ok(refused >= 4, `refused ${refused}`);
+			// While paused, one probe at a time: requests arriving during a pause (after those already on
+			// their way when it began) are at least one answer (latency) apart.
+			let probes = 0;
+			for (const [from, to] of pauses) {
+				const during = sim.stats.log.map((e) => e.t).filter((t) => t > from + 30 && t < to);
+				probes += during.length;
+				for (let i = 1; i < during.length; i++) assert.ok(during[i]! - during[i - 1]! >= latencyMs - 5, `two requests ${during[i]! - during[i - 1]!} ms apart while paused`);
+			}
+			assert.ok(probes >= 1, "expected probes while paused");
 			for (const b of batches) for (const it of b) assert.equal(sim.stats.embeddedSha256Counts.get(sha(it.png)), 1);
 		} finally {
 			await sim.close();

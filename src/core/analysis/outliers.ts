@@ -30,26 +30,36 @@ export interface OutlierResult {
 
 const block = 64;
 
-/** For every row, the best `k` partners by `score(i, j)` over all j ≠ i (symmetric scores, blocked). */
-async function allPairsTopK(n: number, k: number, score: (i: number, j: number) => number, yielder: Yielder): Promise<TopK[]> {
+/**
+ * For every row, the best `k` partners over all j ≠ i, scored by the dot product of rows of `x` (d wide),
+ * or, when `sq` (squared norms) is given, by −‖xᵢ − xⱼ‖² = 2 xᵢ·xⱼ − ‖xᵢ‖² − ‖xⱼ‖². Symmetric and blocked:
+ * each pair is scored once, tiles of rows stay in cache.
+ */
+async function allPairsTopK(x: Float32Array, d: number, sq: Float32Array | undefined, k: number, yielder: Yielder): Promise<TopK[]> {
+	const n = x.length / d;
 	const tops = Array.from({ length: n }, () => new TopK(k));
 	for (let i0 = 0; i0 < n; i0 += block) {
 		const i1 = Math.min(n, i0 + block);
 		for (let j0 = i0; j0 < n; j0 += block) {
-			const j1 = Math.min(n, j0 + block);
-			for (let i = i0; i < i1; i++) {
-				const ti = tops[i] as TopK;
-				for (let j = Math.max(j0, i + 1); j < j1; j++) {
-					const s = score(i, j);
-					if (s > ti.threshold) ti.push(j, s);
-					const tj = tops[j] as TopK;
-					if (s > tj.threshold) tj.push(i, s);
-				}
-			}
+			scoreTile(x, d, sq, tops, i0, i1, j0, Math.min(n, j0 + block));
 			await yielder();
 		}
 	}
 	return tops;
+}
+
+function scoreTile(x: Float32Array, d: number, sq: Float32Array | undefined, tops: TopK[], i0: number, i1: number, j0: number, j1: number): void {
+	for (let i = i0; i < i1; i++) {
+		const ti = tops[i] as TopK;
+		const si = sq ? (sq[i] as number) : 0;
+		for (let j = Math.max(j0, i + 1); j < j1; j++) {
+			const dot = dotRows(x, i, x, j, d);
+			const s = sq ? 2 * dot - si - (sq[j] as number) : dot;
+			if (s > ti.threshold) ti.push(j, s);
+			const tj = tops[j] as TopK;
+			if (s > tj.threshold) tj.push(i, s);
+		}
+	}
 }
 
 export async function outlierScores(vectors: Float32Array, dim: number, options: OutlierOptions = {}): Promise<OutlierResult> {
@@ -61,13 +71,13 @@ export async function outlierScores(vectors: Float32Array, dim: number, options:
 	const exact = n <= (options.exactLimit ?? 4000) || dim <= (options.reducedDim ?? 32);
 	let tops: TopK[];
 	if (exact) {
-		tops = await allPairsTopK(n, k, (i, j) => dotRows(vectors, i, vectors, j, dim), yielder);
+		tops = await allPairsTopK(vectors, dim, undefined, k, yielder);
 	} else {
 		const r = Math.min(options.reducedDim ?? 32, dim);
 		const reduced = await pca(vectors, dim, r, { maxIterations: 4, oversample: 0, sampleRows: 3000, yielder });
 		const sq = new Float32Array(n);
 		for (let i = 0; i < n; i++) sq[i] = dotRows(reduced.coords, i, reduced.coords, i, r);
-		const candidates = await allPairsTopK(n, k + (options.extraCandidates ?? 24), (i, j) => 2 * dotRows(reduced.coords, i, reduced.coords, j, r) - (sq[i] as number) - (sq[j] as number), yielder);
+		const candidates = await allPairsTopK(reduced.coords, r, sq, k + (options.extraCandidates ?? 24), yielder);
 		tops = [];
 		for (let i = 0; i < n; i++) {
 			const t = new TopK(k);

@@ -55,10 +55,8 @@ export async function run(): Promise<{ title: string; columns: string[]; rows: (
 			}
 			fs.writeFileSync(path.join(dir, "embeddings.jsonl"), lines.join("\n") + "\n");
 			const mb = fs.statSync(path.join(dir, "embeddings.jsonl")).size / 1e6;
-			const rss0 = process.memoryUsage().rss;
 			const [readMs, model] = await time(() => readResults(dir));
-			const rssDelta = (process.memoryUsage().rss - rss0) / 1e6;
-			rows.push([n, `read embeddings.jsonl (${mb.toFixed(0)} MB)`, Math.round(readMs), `${(mb / (readMs / 1000)).toFixed(0)} MB/s, RSS +${rssDelta.toFixed(0)} MB`]);
+			rows.push([n, `read embeddings.jsonl (${mb.toFixed(0)} MB)`, Math.round(readMs), `${(mb / (readMs / 1000)).toFixed(0)} MB/s; matrix ${(model.vectors.byteLength / 1e6).toFixed(0)} MB (buffer ${(model.vectors.buffer.byteLength / 1e6).toFixed(0)} MB)`]);
 			const [nnMs] = await time(() => {
 				for (let q = 0; q < 20; q++) nearestNeighbors(model.vectors, dim, (q * 97) % n, 8);
 			});

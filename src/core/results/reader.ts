@@ -300,8 +300,8 @@ export async function readResults(outDir: string, options: ReadOptions = {}): Pr
 		outDir,
 		rows,
 		dim,
-		// A view, not a copy: at most twice the final size while the buffer grew by doubling.
-		vectors: vectors.length === rows.length * dim ? vectors : vectors.subarray(0, rows.length * dim),
+		// Trimmed to N×D with one copy when the doubling left more than a quarter unused; else a view.
+		vectors: vectors.length === rows.length * dim ? vectors : vectors.length > 1.25 * rows.length * dim ? vectors.slice(0, rows.length * dim) : vectors.subarray(0, rows.length * dim),
 		failures,
 		problems,
 	};

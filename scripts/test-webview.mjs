@@ -366,6 +366,15 @@ try {
 			const top = await page.$$eval(".ranked.outliers .ranked-item", (els) => els.slice(0, 5).map((e) => Number(e.dataset.index)));
 			const planted = [n - 5, n - 4, n - 3, n - 2, n - 1];
 			assert(top.slice().sort((a, b) => a - b).join() === planted.join(), `top ${top}`);
+			// the Images table gains a sortable "Outlier score" column: descending puts the planted ones first
+			await page.click('button[data-tab="images"]');
+			await page.click('.images-view .header button[data-key="outlier"]');
+			await page.waitForTimeout(200);
+			const paths = await visiblePaths();
+			const plantedPaths = new Set(planted.map((i) => model.paths[i]));
+			assert(paths.slice(0, 5).every((p) => plantedPaths.has(p)), `first rows ${paths.slice(0, 5)}`);
+			await page.click('.images-view .header button[data-key="status"]');
+			await page.click('.images-view .header button[data-key="status"]');
 		});
 
 		await check(t("zero-shot labels are applied and shown in the table"), async () => {

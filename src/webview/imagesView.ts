@@ -24,7 +24,7 @@ const columns: Column[] = [
 	{ key: "label", title: "colLabel", width: "minmax(100px, 1.5fr)", when: (s) => s.labels !== undefined },
 	{ key: "probability", title: "colProbability", width: "90px", when: (s) => s.labels !== undefined },
 	{ key: "score", title: "colScore", width: "90px", when: (s) => s.query !== undefined },
-	{ key: "outlier", title: "colOutlier", width: "100px", when: (s) => s.outlierScore.size > 0 },
+	{ key: "outlier", title: "colOutlier", width: "100px", when: (s) => s.outlierScores !== undefined },
 ];
 
 const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
@@ -193,7 +193,7 @@ export class ImagesView {
 			case "score":
 				return r && s.query ? (s.query.scores[id] as number) : -Infinity;
 			case "outlier":
-				return r ? (s.outlierScore.get(id) ?? -Infinity) : -Infinity;
+				return r && s.outlierScores ? (s.outlierScores[id] as number) : -Infinity;
 		}
 	}
 
@@ -314,7 +314,7 @@ export class ImagesView {
 					row.appendChild(this.cell("num score", r && s.query ? (s.query.scores[entry] as number).toFixed(3) : ""));
 					break;
 				case "outlier": {
-					const o = r ? s.outlierScore.get(entry) : undefined;
+					const o = r && s.outlierScores ? s.outlierScores[entry] : undefined;
 					row.appendChild(this.cell("num outlier", o === undefined ? "" : o.toFixed(3)));
 					break;
 				}

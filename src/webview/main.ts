@@ -140,7 +140,7 @@ function handle(msg: ToWebview): void {
 			return;
 		case "outliers":
 			store.outliers = { items: msg.items, exact: msg.exact, k: msg.k };
-			store.outlierScore = new Map(msg.items.map((x) => [x.index, x.score]));
+			store.outlierScores = new Float32Array(msg.scores);
 			store.emit("outliers");
 			return;
 		case "labels":

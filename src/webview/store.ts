@@ -63,7 +63,8 @@ export class Store {
 	explained: number[] = [];
 	neighbors: { index: number; items: ScoredIndex[] } | undefined;
 	outliers: { items: ScoredIndex[]; exact: boolean; k: number } | undefined;
-	outlierScore: Map<number, number> = new Map();
+	/** Every image's outlier score, once computed. */
+	outlierScores: Float32Array | undefined;
 	labels: { labels: string[]; best: Int32Array; probability: Float32Array } | undefined;
 	query: { text: string; scores: Float32Array } | undefined;
 	busy = new Set<Task>();

@@ -251,7 +251,7 @@ export class ResultsSession implements Disposable {
 	}
 
 	private sendOutliers(r: OutlierResult): void {
-		this.send({ type: "outliers", items: topOf(r.scores, 200), exact: r.exact, k: r.k });
+		this.send({ type: "outliers", items: topOf(r.scores, 200), exact: r.exact, k: r.k, scores: copyBuffer(r.scores) });
 	}
 
 	private async computeOutliers(k: number): Promise<void> {

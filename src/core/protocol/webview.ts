@@ -137,7 +137,8 @@ export type ToWebview =
 	/** Float32 n×2 coordinates (PCA), `explained` = fraction of variance of each axis. */
 	| { type: "map"; method: "pca"; coords: ArrayBuffer; explained: number[] }
 	| { type: "neighbors"; index: number; items: ScoredIndex[] }
-	| { type: "outliers"; items: ScoredIndex[]; exact: boolean; k: number }
+	/** The top outliers, plus every image's score as Float32 (for the table column). */
+	| { type: "outliers"; items: ScoredIndex[]; exact: boolean; k: number; scores: ArrayBuffer }
 	/** Int32 best label index and Float32 probability per row. */
 	| { type: "labels"; labels: string[]; best: ArrayBuffer; probability: ArrayBuffer }
 	| { type: "labelsCleared" }
@@ -255,7 +256,7 @@ export function parseToWebview(raw: unknown): ToWebview | undefined {
 			case "neighbors":
 				return isIndex(m["index"]) && isScoredList(m["items"]);
 			case "outliers":
-				return isScoredList(m["items"]) && typeof m["exact"] === "boolean" && isIndex(m["k"]);
+				return isScoredList(m["items"]) && typeof m["exact"] === "boolean" && isIndex(m["k"]) && isArrayBuffer(m["scores"]);
 			case "labels":
 				return Array.isArray(m["labels"]) && m["labels"].every((l) => typeof l === "string") && isArrayBuffer(m["best"]) && isArrayBuffer(m["probability"]);
 			case "query":

@@ -75,6 +75,23 @@ void test("select answers with the neighbours by cosine; malformed messages are 
 	s.dispose();
 });
 
+void test("outliers: the top list and every image's score (1 − mean similarity of the k nearest)", async () => {
+	const { s, sent, settle } = harness();
+	s.receive({ type: "ready" });
+	s.receive({ type: "outliers", k: 1 });
+	await settle();
+	const o = sent.find((m) => m.type === "outliers") as Extract<ToWebview, { type: "outliers" }>;
+	const scores = Array.from(new Float32Array(o.scores));
+	// 0°, 20°, 90°: nearest of 0° and 20° is each other (cos 20°); of 90° it is 20° (cos 70°)
+	const c20 = Math.cos(Math.PI / 9), c70 = Math.cos((7 * Math.PI) / 18);
+	[1 - c20, 1 - c20, 1 - c70].forEach((e, i) => assert.ok(Math.abs((scores[i] as number) - e) < 1e-6, `score ${i}`));
+	assert.equal(o.items[0]?.index, 2);
+	assert.equal(o.exact, true);
+	// the CSV carries it in the outlierScore column (rounded to 6 decimals)
+	assert.ok((s.csv().split("\r\n")[3] ?? "").endsWith(`,${Math.round((1 - c70) * 1e6) / 1e6},,`));
+	s.dispose();
+});
+
 void test("labels use the text embeddings and the model's scaling factor", async () => {
 	const { s, sent, settle } = harness({ horizontal: [1, 0], vertical: [0, 3] });
 	s.receive({ type: "ready" });

@@ -461,6 +461,26 @@ try {
 		});
 		await context.close();
 	}
+	{
+		// A run where nothing was embedded (only failures): the view must still work.
+		const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+		const page = await context.newPage();
+		const pageErrors = [];
+		page.on("pageerror", (e) => pageErrors.push(e.message));
+		await page.goto(`${origin}/?theme=dark&n=0`);
+		await check("[empty run] only failures: table, map and outliers work without errors", async () => {
+			await page.waitForFunction(() => document.querySelector(".images-view .count")?.textContent === "40 of 40 images", undefined, { timeout: 10000 });
+			assert((await page.textContent(".stat.embedded .stat-value")) === "0", "embedded count");
+			await page.click('button[data-tab="map"]');
+			await page.waitForFunction(() => document.querySelector(".map-view .caption")?.textContent?.includes("%"), undefined, { timeout: 10000 });
+			await page.click('button[data-tab="outliers"]');
+			await page.click(".action-outliers");
+			await page.waitForTimeout(300);
+			const errs = await page.evaluate(() => [...window.__harness.errors, ...window.__harness.cspViolations]);
+			assert(pageErrors.length === 0 && errs.length === 0, `errors: ${[...pageErrors, ...errs].join("; ")}`);
+		});
+		await context.close();
+	}
 	if (real) {
 		const context = await browser.newContext({ viewport: { width: 1400, height: 860 }, deviceScaleFactor: 1 });
 		const page = await context.newPage();

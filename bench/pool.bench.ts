@@ -13,7 +13,7 @@ import { discover } from "../src/core/pipeline/discover";
 import { WorkerPool } from "../src/core/pipeline/workerPool";
 
 const worker = path.join(__dirname, "../src/workers/convertWorker.js");
-const shared = "/work/shared/dicom/files";
+const shared = path.resolve(process.env["MEDIMAGEINSIGHT_DICOM_DIR"] ?? path.resolve(__dirname, "../../../shared/dicom"), "files");
 
 function listFiles(dir: string): string[] {
 	const out: string[] = [];

@@ -55,7 +55,7 @@ await esbuild.build({ bundle: true, platform: "node", format: "esm", logLevel: "
 const { renderHtml, defaultStrings, readResults } = await import(pathToFileURL(join(outDir, "page.mjs")).href);
 
 // --- A real run: the real DICOM files through the CLI against the built-in simulated endpoint ---------
-const sharedDicom = "/work/shared/dicom/files";
+const sharedDicom = resolve(process.env.MII_SHARED_DICOM ?? resolve(process.cwd(), "..", "shared", "dicom"), "files");
 /** Runs `medimageinsight embed` on the shared DICOM files; the output folder, or undefined (said loudly). */
 async function realRun() {
 	if (!existsSync(sharedDicom) || !existsSync("dist/cli.js")) {

@@ -177,7 +177,8 @@ export async function runEmbed(config: EmbedConfig, ctx: CliContext): Promise<Ru
 			{
 				inputs: config.inputs,
 				outDir: config.outDir,
-				convert: { ...defaultConvertOptions },
+				// Thumbnails for the results view, as the extension saves them (same default size).
+				convert: { ...defaultConvertOptions, thumbnailSize: 128 },
 				endpoint: config.endpoint,
 				simulated: config.simulated,
 				retryFailedOnly: config.retryFailedOnly,

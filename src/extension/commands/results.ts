@@ -27,21 +27,41 @@ export function showResults(s: Services) {
 	};
 }
 
-/** "Retry Failed": the last run's inputs again, only the files that failed (not the skipped ones). */
+/**
+ * "Retry Failed": only the files that failed (not the skipped ones), again. With an output folder as
+ * argument (the results view passes its own) the inputs come from that folder's run.json; without
+ * one, the last run of this workspace is retried.
+ */
 export function retryFailed(s: Services) {
-	return async (): Promise<RunSummary | undefined> => {
-		const last = s.state.lastRun;
-		if (!last) {
-			void vscode.window.showInformationMessage(vscode.l10n.t("There is no earlier MedImageInsight run in this workspace to retry."));
+	return async (arg?: unknown): Promise<RunSummary | undefined> => {
+		const outDirArg = typeof arg === "string" ? arg : arg instanceof vscode.Uri ? arg.fsPath : undefined;
+		const target = outDirArg !== undefined ? readRunTarget(outDirArg) : s.state.lastRun;
+		if (!target) {
+			void vscode.window.showInformationMessage(
+				outDirArg !== undefined
+					? vscode.l10n.t("{0} holds no run.json to retry: run Generate Embeddings on its folder instead.", outDirArg)
+					: vscode.l10n.t("There is no earlier MedImageInsight run in this workspace to retry."),
+			);
 			return undefined;
 		}
-		const inputs = last.inputs.filter((p) => fs.existsSync(p)).map((p) => ({ path: p, isDirectory: fs.statSync(p).isDirectory() }));
+		const inputs = target.inputs.filter((p) => fs.existsSync(p)).map((p) => ({ path: p, isDirectory: fs.statSync(p).isDirectory() }));
 		if (inputs.length === 0) {
-			void vscode.window.showErrorMessage(vscode.l10n.t("The folders of the last run no longer exist."));
+			void vscode.window.showErrorMessage(vscode.l10n.t("The folders of that run no longer exist."));
 			return undefined;
 		}
-		return s.runner.run(inputs, { retryFailedOnly: true, outDir: last.outDir });
+		return s.runner.run(inputs, { retryFailedOnly: true, outDir: target.outDir });
 	};
+}
+
+/** The inputs and output folder recorded in `<outDir>/run.json`, or undefined when it is missing or unreadable. */
+function readRunTarget(outDir: string): { inputs: string[]; outDir: string } | undefined {
+	try {
+		const info = JSON.parse(fs.readFileSync(path.join(outDir, "run.json"), "utf8")) as { inputs?: unknown };
+		const inputs = Array.isArray(info.inputs) ? info.inputs.filter((p): p is string => typeof p === "string") : [];
+		return inputs.length > 0 ? { inputs, outDir } : undefined;
+	} catch {
+		return undefined;
+	}
 }
 
 /** "Cancel Run". With `{ confirm: true }` (the status bar) it asks first. */

@@ -2,6 +2,7 @@
  * The CLI as users run it: `node dist/cli.js …` (built by `node esbuild.js` first), on temp trees,
  * against the simulated endpoint on 127.0.0.1.
  */
+import { sharedDicomDir } from "../helpers/sharedDicom";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -12,7 +13,7 @@ import { PNG } from "pngjs";
 
 const repo = path.join(__dirname, "../../../..");
 const cli = path.join(repo, "dist/cli.js");
-const shared = "/work/shared/dicom/files";
+const shared = path.join(sharedDicomDir() ?? path.resolve(__dirname, "../../../../../shared/dicom"), "files");
 const haveShared = fs.existsSync(shared);
 const canary = "CANARY-KEY-7f3e9a1c-do-not-print";
 

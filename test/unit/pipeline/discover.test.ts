@@ -1,3 +1,4 @@
+import { sharedDicomDir } from "../helpers/sharedDicom";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -7,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { discover } from "../../../src/core/pipeline/discover";
 import type { DiscoveryItem } from "../../../src/core/pipeline/types";
 
-const shared = "/work/shared/dicom/files";
+const shared = path.join(sharedDicomDir() ?? path.resolve(__dirname, "../../../../../shared/dicom"), "files");
 /** A real DICOM file written without the 128-byte preamble and "DICM" marker. */
 const noPreambleSource = path.join(shared, "pydicom/ExplVR_LitEndNoMeta.dcm");
 

@@ -1,3 +1,4 @@
+import { sharedDicomDir } from "../helpers/sharedDicom";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
@@ -9,7 +10,7 @@ import { WorkerPool } from "../../../src/core/pipeline/workerPool";
 
 const hostile = path.join(__dirname, "../../fixtures/hostileWorker.js");
 const realWorker = path.join(__dirname, "../../../src/workers/convertWorker.js");
-const shared = "/work/shared/dicom";
+const shared = sharedDicomDir() ?? path.resolve(__dirname, "../../../../../shared/dicom");
 const opts = { ...defaultConvertOptions };
 
 function errorOf(c: FileConversion): string {
@@ -171,7 +172,7 @@ void describe("WorkerPool with the real conversion worker", () => {
 	const haveShared = existsSync(path.join(shared, "reference/manifest.json"));
 	if (!haveShared) console.log(`\n!!! SKIPPING real-file worker pool tests: ${shared} is missing !!!\n`);
 
-	void it("converts the real files of /work/shared/dicom: right hash, right size, no crash", { skip: !haveShared }, async () => {
+	void it("converts the real files of ../shared/dicom: right hash, right size, no crash", { skip: !haveShared }, async () => {
 		const manifest = JSON.parse(readFileSync(path.join(shared, "reference/manifest.json"), "utf8")) as { files: ManifestEntry[] };
 		const pool = new WorkerPool({ script: realWorker, size: 2 });
 		try {

@@ -1,3 +1,4 @@
+import { sharedDicomDir } from "../helpers/sharedDicom";
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -207,11 +208,11 @@ void describe("simulated endpoint: embeddings follow image content", () => {
 	});
 
 	void it("on real DICOM-derived PNGs: the same CT slice, JPEG-lossy vs lossless, is nearest to itself", async (t) => {
-		const root = "/work/shared/dicom/reference";
+		const root = path.join(sharedDicomDir() ?? path.resolve(__dirname, "../../../../../shared/dicom"), "reference");
 		const manifestPath = path.join(root, "manifest.json");
 		if (!existsSync(manifestPath)) {
 			console.error(`\n!!! SKIPPED: ${manifestPath} not found; the real-data simulator test did not run !!!\n`);
-			t.skip("no /work/shared/dicom");
+			t.skip("no ../shared/dicom");
 			return;
 		}
 		const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as { files: { reference: { ok?: boolean; output_png?: string; png_sha256?: string } }[] };

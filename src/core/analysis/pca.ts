@@ -6,6 +6,7 @@
  */
 import { noYield, type Yielder } from "./cooperative";
 import { dotRows } from "./similarity";
+import { seededRandom } from "../util/random";
 
 export interface PcaOptions {
 	/** Upper bound on iterations (default 20); stops earlier once the eigenvalues settle. */
@@ -35,18 +36,6 @@ export interface PcaResult {
 	totalVariance: number;
 	mean: Float64Array;
 	iterations: number;
-}
-
-/** A small deterministic PRNG (mulberry32) so maps are stable between runs. */
-function rng(seed: number): () => number {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
 }
 
 /** Orthonormalises the rows of `v` (m × dim) in place; a row that collapses is replaced by a random one. */
@@ -170,7 +159,7 @@ export async function pca(vectors: Float32Array, dim: number, components: number
 		// periodic structure in the file order (a fixed stride can hit the same few series every time).
 		const rows = Math.floor(sample);
 		const picked = new Float32Array(rows * dim);
-		const pick = rng((options.seed ?? 1) + 7919);
+		const pick = seededRandom((options.seed ?? 1) + 7919);
 		for (let r = 0; r < rows; r++) {
 			const lo = Math.floor((r * n) / rows);
 			const hi = Math.floor(((r + 1) * n) / rows);
@@ -198,7 +187,7 @@ export async function pca(vectors: Float32Array, dim: number, components: number
 	const m = Math.min(dim, c + (options.oversample ?? 4), Math.max(n, 1));
 	const tolerance = options.tolerance ?? 1e-4;
 	const maxIterations = options.maxIterations ?? 20;
-	const rand = rng(options.seed ?? 1);
+	const rand = seededRandom(options.seed ?? 1);
 
 	const mean = new Float64Array(dim);
 	const denom = Math.max(n - 1, 1);

@@ -3,17 +3,9 @@
  * Each function returns stored values (before any rescale) for one image.
  */
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same samples everywhere. */
-export function seededRandom(seed: number): () => number {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
+import { seededRandom } from "../util/random";
+
+export { seededRandom };
 
 /** Approximately normal noise from a uniform source (sum of three uniforms, sd ≈ 1). */
 function gauss(rand: () => number): number {

@@ -1,5 +1,6 @@
 import type * as dicomParser from "dicom-parser";
 import type { PixelEncoding } from "./transferSyntax";
+import { concatBytes } from "../util/bytes";
 
 /** The bytes of one encapsulated fragment, clamped to what the file holds. */
 function fragmentBytes(ds: dicomParser.DataSet, f: dicomParser.Fragment): Uint8Array {
@@ -7,17 +8,6 @@ function fragmentBytes(ds: dicomParser.DataSet, f: dicomParser.Fragment): Uint8A
 	const start = Math.min(f.position, bytes.length);
 	const end = Math.min(f.position + f.length, bytes.length);
 	return bytes.subarray(start, end);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-	if (parts.length === 1 && parts[0]) return parts[0];
-	const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-	let o = 0;
-	for (const p of parts) {
-		out.set(p, o);
-		o += p.length;
-	}
-	return out;
 }
 
 /** True when a fragment starts a new codestream of the given encoding (SOI / SOC / JP2 signature). */
@@ -53,9 +43,9 @@ export function firstEncapsulatedFrame(ds: dicomParser.DataSet, el: dicomParser.
 			if (endOffset !== undefined && f.offset >= endOffset) break;
 			parts.push(fragmentBytes(ds, f));
 		}
-		if (parts.length) return concat(parts);
+		if (parts.length) return concatBytes(parts);
 	}
-	if (frames <= 1) return concat(fragments.map((f) => fragmentBytes(ds, f)));
+	if (frames <= 1) return concatBytes(fragments.map((f) => fragmentBytes(ds, f)));
 	if (fragments.length === frames && fragments[0]) return fragmentBytes(ds, fragments[0]);
 	const first = fragments[0];
 	if (!first) throw new Error("encapsulated pixel data has no fragments");
@@ -67,5 +57,5 @@ export function firstEncapsulatedFrame(ds: dicomParser.DataSet, el: dicomParser.
 		if (startsCodestream(b, encoding)) break;
 		parts.push(b);
 	}
-	return concat(parts);
+	return concatBytes(parts);
 }

@@ -14,6 +14,7 @@
 import * as zlib from "node:zlib";
 import { encodeRleFrame } from "./rle";
 import { TS } from "./transferSyntax";
+import { concatBytes } from "../util/bytes";
 
 export type WriterTransferSyntax = "implicitLE" | "explicitLE" | "explicitBE" | "deflated" | "rle" | "jpegLs" | "jpegLsNear" | "j2k" | "j2kLossy" | "jpegBaseline";
 
@@ -169,17 +170,7 @@ function encodeElements(elements: El[], explicit: boolean, le: boolean): Uint8Ar
 			parts.push(header(el.tag, el.vr, value.length), value);
 		}
 	}
-	return concat(parts);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-	const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-	let o = 0;
-	for (const p of parts) {
-		out.set(p, o);
-		o += p.length;
-	}
-	return out;
+	return concatBytes(parts);
 }
 
 /** Encodes frames with a codec; filled in by writeDicomAsync. */
@@ -274,8 +265,8 @@ function build(spec: DicomWriteSpec, encodeFrame?: FrameEncoder): Uint8Array {
 			const all: Uint8Array[] = [];
 			if (ba === 1) all.push(packPixels(spec.pixels, samplesPerFrame * frames, 0, 1, le));
 			else for (let f = 0; f < frames; f++) all.push(packPixels(frameValues(f), samplesPerFrame, 0, ba, le));
-			let data = concat(all);
-			if (data.length % 2) data = concat([data, new Uint8Array(1)]);
+			let data = concatBytes(all);
+			if (data.length % 2) data = concatBytes([data, new Uint8Array(1)]);
 			els.push({ tag: 0x7fe00010, vr: ba > 8 ? "OW" : "OB", value: data });
 		}
 	}
@@ -305,7 +296,7 @@ function build(spec: DicomWriteSpec, encodeFrame?: FrameEncoder): Uint8Array {
 		parts.push(encodeElements([{ tag: 0x00020000, vr: "UL", value: numbers([metaBytes.length], 4, true) }], true, true), metaBytes);
 	}
 	parts.push(body);
-	return concat(parts);
+	return concatBytes(parts);
 }
 
 /** Writes a DICOM file (implicit/explicit LE, explicit BE, deflated or RLE). Throws for codec syntaxes: use writeDicomAsync. */

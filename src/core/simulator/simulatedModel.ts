@@ -8,6 +8,7 @@
  * grounded in images (a word means nothing about what an image shows), only deterministic and normalised.
  */
 import { PNG } from "pngjs";
+import { seededRandom } from "../util/random";
 
 export const simulatedDimension = 1024;
 const grid = 16;
@@ -15,18 +16,6 @@ const histBins = 16;
 const globals = 4;
 const featureCount = grid * grid + histBins + globals;
 const maxTextTokens = 77;
-
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function prng(seed: number): () => number {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
 
 /** An approximately normal value from a uniform PRNG (sum of four uniforms, centred). */
 function gaussian(rand: () => number): number {
@@ -57,7 +46,7 @@ export class SimulatedModel {
 	private readonly tokenCache = new Map<string, Float32Array>();
 
 	constructor(readonly seed = 20240601) {
-		const rand = prng(seed);
+		const rand = seededRandom(seed);
 		this.projection = new Float32Array(simulatedDimension * featureCount);
 		for (let i = 0; i < this.projection.length; i++) this.projection[i] = gaussian(rand);
 	}
@@ -87,7 +76,7 @@ export class SimulatedModel {
 	private tokenVector(token: string): Float32Array {
 		let v = this.tokenCache.get(token);
 		if (!v) {
-			const rand = prng(fnv1a(token) ^ this.seed);
+			const rand = seededRandom(fnv1a(token) ^ this.seed);
 			v = new Float32Array(simulatedDimension);
 			for (let i = 0; i < simulatedDimension; i++) v[i] = gaussian(rand);
 			if (this.tokenCache.size > 10000) this.tokenCache.clear();

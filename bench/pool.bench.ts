@@ -117,7 +117,7 @@ export async function run(): Promise<{ title: string; columns: string[]; rows: (
 			rows: [discovery],
 		},
 		{
-			title: "Worker pool conversion throughput (DICOM → seed-exact PNG, zlib level 6)",
+			title: "Worker pool conversion throughput (DICOM → seed-exact PNG, default PNG level)",
 			columns: ["input", "workers", "files", "images", "files/s", "MB/s read", "peak RSS MB (process so far)"],
 			rows,
 		},

@@ -35,6 +35,15 @@ export function parseEmbeddingResponse(body: string, rowCount: number, field: "i
 		if (/\b(NaN|-?Infinity)\b/.test(body)) throw new MalformedResponseError("malformed response: a vector holds a non-finite number (NaN or Infinity)");
 		throw new MalformedResponseError(`malformed response: not JSON (${body.length} bytes)`);
 	}
+	// Scoring scripts that return json.dumps(result) are serialised once more by the server: the body
+	// is then a JSON string that holds the array. Unwrap that one level, no more.
+	if (typeof data === "string") {
+		try {
+			data = JSON.parse(data);
+		} catch {
+			throw new MalformedResponseError("malformed response: a JSON string that does not hold JSON");
+		}
+	}
 	if (!Array.isArray(data)) throw new MalformedResponseError("malformed response: not a JSON array");
 	if (data.length !== rowCount) throw new MalformedResponseError(`malformed response: ${data.length} rows for ${rowCount} sent`);
 	const vectors: Float32Array[] = [];

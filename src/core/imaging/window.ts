@@ -151,6 +151,98 @@ export function percentiles(values: Float32Array, qs: readonly number[], range?:
 	return plan.map((p) => lerp(stats.get(p.prev) ?? 0, stats.get(p.next) ?? 0, p.gamma));
 }
 
+/** Histogram bins of the one-pass counter: integer values in [-HIST_OFFSET, HIST_MASK + 1 - HIST_OFFSET). */
+const HIST_OFFSET = 65536;
+const HIST_MASK = (1 << 18) - 1;
+
+/** Per-thread histogram, all zeros between calls (the used bins are cleared after use). */
+let histogram: Uint32Array | undefined;
+
+/**
+ * One pass over integer-valued data within the histogram's range: counts every value; min and max
+ * come from the histogram. Returns undefined (and leaves the histogram clear) when a value is not
+ * an integer or out of range. The loop has no early exit and a masked index, which V8 runs faster.
+ */
+function countIntegers(values: Float32Array): { counts: Uint32Array; min: number; max: number } | undefined {
+	const counts = (histogram ??= new Uint32Array(HIST_MASK + 1));
+	const n = values.length;
+	let bad = false;
+	for (let i = 0; i < n; i++) {
+		const k = (values[i] as number) + HIST_OFFSET;
+		const b = k | 0;
+		if (b !== k || (b & ~HIST_MASK) !== 0) bad = true;
+		const bin = b & HIST_MASK;
+		counts[bin] = (counts[bin] as number) + 1;
+	}
+	if (bad) {
+		counts.fill(0);
+		return undefined;
+	}
+	let min = 0;
+	while (counts[min] === 0) min++;
+	let max = HIST_MASK;
+	while (counts[max] === 0) max--;
+	return { counts, min, max };
+}
+
+/** Value at each wanted order statistic (sorted ascending, unique) from a histogram. */
+function fromHistogram(counts: Uint32Array, min: number, max: number, wanted: number[]): number[] {
+	const result: number[] = [];
+	let seen = 0;
+	let w = 0;
+	for (let bin = min; bin <= max && w < wanted.length; bin++) {
+		seen += counts[bin] as number;
+		while (w < wanted.length && (wanted[w] as number) < seen) {
+			result.push(bin);
+			w++;
+		}
+	}
+	return result;
+}
+
+/** Float32 scaling of one value: clip, (v - lo)·255 / den in float32, truncate to uint8. */
+function scaleValue(x: number, lo32: number, hi32: number, den: number): number {
+	const v = x < lo32 ? lo32 : x > hi32 ? hi32 : x;
+	const scaled = fround(fround(fround(v - lo32) * 255) / den);
+	return scaled >= 255 ? 255 : scaled > 0 ? Math.trunc(scaled) : 0;
+}
+
+/**
+ * Fast path for integer data within ±64 Ki: one counting pass, percentiles from the histogram,
+ * then one table lookup per value. Returns false (nothing written) when the data do not qualify.
+ */
+function windowIntegers(values: Float32Array, out: Uint8Array): boolean {
+	const h = countIntegers(values);
+	if (!h) return false;
+	const { counts, min, max } = h;
+	const n = values.length;
+	const qs = [10, 90].map((q) => {
+		const vi = (n - 1) * (q / 100);
+		const prev = Math.min(Math.max(Math.floor(vi), 0), n - 1);
+		return { prev, next: Math.min(prev + 1, n - 1), gamma: vi - prev };
+	});
+	const wanted = [...new Set(qs.flatMap((q) => [q.prev, q.next]))].sort((x, y) => x - y);
+	const stats = fromHistogram(counts, min, max, wanted);
+	counts.fill(0, min, max + 1);
+	const at = (k: number): number => (stats[wanted.indexOf(k)] as number) - HIST_OFFSET;
+	const [lo = 0, hi = 0] = qs.map((q) => lerp(at(q.prev), at(q.next), q.gamma));
+	const lo32 = fround(lo);
+	const hi32 = fround(hi);
+	const den = fround(hi - lo);
+	if (!(den > 0)) return true;
+	if (max - min >= n) {
+		// Few values over a wide range: a table would cost more than it saves.
+		for (let i = 0; i < n; i++) out[i] = scaleValue(values[i] as number, lo32, hi32, den);
+		return true;
+	}
+	// One table entry per value between min and max; values are exact integers in range.
+	const lut = new Uint8Array(max - min + 1);
+	for (let k = 0; k < lut.length; k++) lut[k] = scaleValue(k + min - HIST_OFFSET, lo32, hi32, den);
+	const shift = HIST_OFFSET - min;
+	for (let i = 0; i < n; i++) out[i] = lut[((values[i] as number) + shift) | 0] as number;
+	return true;
+}
+
 /**
  * Windows float32 values to uint8 between their 10th and 90th percentiles, bit-exact with the
  * reference. A constant image (or one where the two percentiles coincide) gives all zeros.
@@ -158,27 +250,21 @@ export function percentiles(values: Float32Array, qs: readonly number[], range?:
 export function windowToUint8(values: Float32Array): Uint8Array {
 	const out = new Uint8Array(values.length);
 	if (values.length === 0) return out;
+	if (windowIntegers(values, out)) return out;
 	const range = scanRange(values);
 	const [lo = 0, hi = 0] = percentiles(values, [10, 90], range);
 	const lo32 = fround(lo);
 	const hi32 = fround(hi);
 	const den = fround(hi - lo);
 	if (!(den > 0)) return out;
-	const scale = (x: number): number => {
-		let v = x;
-		if (v < lo32) v = lo32;
-		else if (v > hi32) v = hi32;
-		const scaled = fround(fround(fround(v - lo32) * 255) / den);
-		return scaled >= 255 ? 255 : scaled > 0 ? Math.trunc(scaled) : 0;
-	};
 	if (range.countable && range.max - range.min < values.length) {
 		// Integer data of modest range: one table entry per possible value.
 		const lut = new Uint8Array(range.max - range.min + 1);
-		for (let k = 0; k < lut.length; k++) lut[k] = scale(k + range.min);
+		for (let k = 0; k < lut.length; k++) lut[k] = scaleValue(k + range.min, lo32, hi32, den);
 		const min = range.min;
 		for (let i = 0; i < values.length; i++) out[i] = lut[(values[i] ?? 0) - min] ?? 0;
 		return out;
 	}
-	for (let i = 0; i < values.length; i++) out[i] = scale(values[i] ?? 0);
+	for (let i = 0; i < values.length; i++) out[i] = scaleValue(values[i] ?? 0, lo32, hi32, den);
 	return out;
 }

@@ -1,3 +1,5 @@
+import { decodeLosslessJpeg } from "./losslessJpeg";
+
 /** A decoded JPEG frame: interleaved samples. */
 export interface DecodedJpeg {
 	width: number;
@@ -16,8 +18,20 @@ interface LosslessDecoder {
 
 let ctor: (new () => LosslessDecoder) | undefined;
 
-/** Decodes a JPEG Lossless (process 14) codestream with jpeg-lossless-decoder-js. */
+/**
+ * Decodes a JPEG Lossless (process 14) codestream with our own decoder (losslessJpeg.ts), or with
+ * jpeg-lossless-decoder-js when ours refuses or fails.
+ */
 export function decodeJpegLossless(frame: Uint8Array, bitsAllocated: number): DecodedJpeg {
+	try {
+		return decodeLosslessJpeg(frame);
+	} catch (_) {
+		return decodeWithLibrary(frame, bitsAllocated);
+	}
+}
+
+/** Decodes a JPEG Lossless codestream with jpeg-lossless-decoder-js. */
+export function decodeWithLibrary(frame: Uint8Array, bitsAllocated: number): DecodedJpeg {
 	if (!ctor) {
 		// eslint-disable-next-line @typescript-eslint/no-require-imports
 		const mod = require("jpeg-lossless-decoder-js") as { Decoder: new () => LosslessDecoder };

@@ -1,0 +1,238 @@
+// Own JPEG Lossless decoder: codestreams written here by a small encoder that follows T.81 Annex H
+// (all seven predictors, 2–16 bit, 1 and 3 components, interleaved and one scan per component, point
+// transform, restart intervals) must decode to the input samples; the shared DICOM files must
+// decode exactly as jpeg-lossless-decoder-js decodes them.
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { test } from "node:test";
+import { firstEncapsulatedFrame } from "../../../src/core/dicom/frames";
+import { decodeJpegLossless, decodeWithLibrary } from "../../../src/core/dicom/jpegLossless";
+import { decodeLosslessJpeg, LosslessUnsupported } from "../../../src/core/dicom/losslessJpeg";
+import { parseDicomBytes } from "../../../src/core/dicom/parse";
+import { loadManifest } from "../helpers/sharedDicom";
+
+/** Huffman code lengths for the 17 difference categories (a valid prefix code, no all-ones code). */
+const COUNTS = [0, 1, 3, 3, 3, 3, 3, 1, 0, 0, 0, 0, 0, 0, 0, 0];
+const SYMBOLS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
+
+/** Canonical Huffman codes (T.81 Annex C): category → [code, length]. */
+function canonicalCodes(): Map<number, [number, number]> {
+	const codes = new Map<number, [number, number]>();
+	let code = 0;
+	let k = 0;
+	for (let len = 1; len <= 16; len++) {
+		for (let i = 0; i < (COUNTS[len - 1] ?? 0); i++) codes.set(SYMBOLS[k++] ?? 0, [code++, len]);
+		code <<= 1;
+	}
+	return codes;
+}
+
+class BitWriter {
+	readonly bytes: number[] = [];
+	private acc = 0;
+	private n = 0;
+	put(value: number, length: number): void {
+		for (let b = length - 1; b >= 0; b--) {
+			this.acc = (this.acc << 1) | ((value >> b) & 1);
+			if (++this.n === 8) this.flushByte();
+		}
+	}
+	private flushByte(): void {
+		this.bytes.push(this.acc);
+		if (this.acc === 0xff) this.bytes.push(0);
+		this.acc = 0;
+		this.n = 0;
+	}
+	/** Pads with 1-bits to a byte boundary. */
+	align(): void {
+		while (this.n !== 0) this.put(1, 1);
+	}
+}
+
+function predict(sel: number, ra: number, rb: number, rc: number): number {
+	switch (sel) {
+		case 1:
+			return ra;
+		case 2:
+			return rb;
+		case 3:
+			return rc;
+		case 4:
+			return ra + rb - rc;
+		case 5:
+			return ra + ((rb - rc) >> 1);
+		case 6:
+			return rb + ((ra - rc) >> 1);
+		default:
+			return (ra + rb) >> 1;
+	}
+}
+
+interface EncodeOptions {
+	width: number;
+	height: number;
+	components: number;
+	precision: number;
+	predictor: number;
+	pointTransform?: number;
+	/** Restart interval in whole lines (0: none). */
+	restartLines?: number;
+	/** One scan per component instead of one interleaved scan. */
+	separateScans?: boolean;
+}
+
+/** Writes a JPEG Lossless codestream of interleaved samples. */
+function encode(samples: number[], o: EncodeOptions): Uint8Array {
+	const { width, height, components: nc, precision, predictor } = o;
+	const pt = o.pointTransform ?? 0;
+	const restartLines = o.restartLines ?? 0;
+	const codes = canonicalCodes();
+	const v = samples.map((s) => s >> pt);
+	const bytes: number[] = [0xff, 0xd8];
+	const segment = (marker: number, body: number[]): void => {
+		bytes.push(0xff, marker, (body.length + 2) >> 8, (body.length + 2) & 0xff, ...body);
+	};
+	const sof = [precision, height >> 8, height & 0xff, width >> 8, width & 0xff, nc];
+	for (let c = 0; c < nc; c++) sof.push(c + 1, 0x11, 0);
+	segment(0xc3, sof);
+	segment(0xc4, [0x00, ...COUNTS, ...SYMBOLS]);
+	if (restartLines) segment(0xdd, [(restartLines * width) >> 8, (restartLines * width) & 0xff]);
+	const scans = o.separateScans ? Array.from({ length: nc }, (_, c) => [c]) : [Array.from({ length: nc }, (_, c) => c)];
+	for (const scan of scans) {
+		const sos = [scan.length];
+		for (const c of scan) sos.push(c + 1, 0x00);
+		sos.push(predictor, 0, pt);
+		segment(0xda, sos);
+		const w = new BitWriter();
+		let rst = 0;
+		for (let y = 0; y < height; y++) {
+			const first = restartLines ? y % restartLines === 0 : y === 0;
+			if (first && y > 0) {
+				w.align();
+				w.bytes.push(0xff, 0xd0 + (rst++ % 8));
+			}
+			for (let x = 0; x < width; x++) {
+				for (const c of scan) {
+					const at = (xx: number, yy: number): number => v[(yy * width + xx) * nc + c] ?? 0;
+					let px: number;
+					if (first) px = x === 0 ? 1 << (precision - pt - 1) : at(x - 1, y);
+					else if (x === 0) px = at(x, y - 1);
+					else px = predict(predictor, at(x - 1, y), at(x, y - 1), at(x - 1, y - 1));
+					let d = (at(x, y) - px) & 0xffff;
+					if (d > 32768) d -= 65536;
+					const t = d === 0 ? 0 : Math.abs(d).toString(2).length;
+					const [code, len] = codes.get(t) ?? [0, 0];
+					w.put(code, len);
+					if (t > 0 && t < 16) w.put(d > 0 ? d : d + (1 << t) - 1, t);
+				}
+			}
+		}
+		w.align();
+		bytes.push(...w.bytes);
+	}
+	bytes.push(0xff, 0xd9);
+	return Uint8Array.from(bytes);
+}
+
+/** Deterministic pseudo-random numbers in [0, 1). */
+function rng(seed: number): () => number {
+	let s = seed >>> 0;
+	return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
+}
+
+/** A smooth picture with noise (small differences) and a few random outliers (large ones). */
+function picture(o: EncodeOptions, seed: number): number[] {
+	const r = rng(seed);
+	const max = 2 ** o.precision - 1;
+	const out: number[] = [];
+	for (let y = 0; y < o.height; y++) {
+		for (let x = 0; x < o.width; x++) {
+			for (let c = 0; c < o.components; c++) {
+				const smooth = (0.5 + 0.4 * Math.sin(x / 7 + c) * Math.cos(y / 5)) * max;
+				const v = r() < 0.05 ? r() * max : smooth + (r() - 0.5) * Math.min(max, 40);
+				out.push(Math.max(0, Math.min(max, Math.round(v))));
+			}
+		}
+	}
+	return out;
+}
+
+void test("every predictor, 2–16 bit, 1 and 3 components: decodes to the encoded samples", () => {
+	let seed = 1;
+	for (const precision of [2, 8, 12, 16]) {
+		for (const components of [1, 3]) {
+			for (let predictor = 1; predictor <= 7; predictor++) {
+				const o: EncodeOptions = { width: 23, height: 17, components, precision, predictor };
+				const samples = picture(o, seed++);
+				const d = decodeLosslessJpeg(encode(samples, o));
+				assert.deepEqual([d.width, d.height, d.components, d.precision], [23, 17, components, precision]);
+				assert.deepEqual(Array.from(d.samples), samples, `precision ${precision}, ${components} components, predictor ${predictor}`);
+			}
+		}
+	}
+});
+
+void test("full-range 16-bit noise (difference category 16) round-trips", () => {
+	const r = rng(99);
+	const o: EncodeOptions = { width: 31, height: 9, components: 1, precision: 16, predictor: 1 };
+	const samples = Array.from({ length: 31 * 9 }, (_, i) => (i % 2 ? 0 : r() < 0.5 ? 65535 : Math.floor(r() * 65536)));
+	samples[1] = 32768; // then 0: a step of -32768, coded as category 16 without extra bits
+	samples[2] = 0;
+	assert.deepEqual(Array.from(decodeLosslessJpeg(encode(samples, o)).samples), samples);
+});
+
+void test("point transform: samples come back as (v >> Pt) << Pt", () => {
+	for (const pt of [1, 3]) {
+		const o: EncodeOptions = { width: 19, height: 11, components: 1, precision: 12, predictor: 6, pointTransform: pt };
+		const samples = picture(o, 7 + pt);
+		assert.deepEqual(Array.from(decodeLosslessJpeg(encode(samples, o)).samples), samples.map((s) => (s >> pt) << pt));
+	}
+});
+
+void test("restart intervals of whole lines, interleaved and one scan per component", () => {
+	for (const [restartLines, separateScans] of [[1, false], [3, false], [2, true], [0, true]] as const) {
+		const o: EncodeOptions = { width: 17, height: 13, components: 3, precision: 8, predictor: 4, restartLines, separateScans };
+		const samples = picture(o, 40 + restartLines);
+		assert.deepEqual(Array.from(decodeLosslessJpeg(encode(samples, o)).samples), samples, `restart ${restartLines} lines, separate scans ${separateScans}`);
+	}
+});
+
+void test("what it does not handle is refused as unsupported, and decodeJpegLossless still decodes it", () => {
+	const o: EncodeOptions = { width: 8, height: 4, components: 1, precision: 8, predictor: 1 };
+	const stream = encode(picture(o, 3), o);
+	const baseline = stream.slice();
+	baseline[3] = 0xc0; // SOF0 instead of SOF3
+	assert.throws(() => decodeLosslessJpeg(baseline), LosslessUnsupported);
+	assert.throws(() => decodeLosslessJpeg(Uint8Array.from([0, 1, 2])), LosslessUnsupported);
+	// A stream ours decodes goes through ours and equals the library's result.
+	const samples = picture(o, 3);
+	assert.deepEqual(Array.from(decodeJpegLossless(stream, 8).samples), samples);
+	assert.deepEqual(Array.from(decodeWithLibrary(stream, 8).samples), samples);
+});
+
+const shared = loadManifest("JPEG Lossless comparison with jpeg-lossless-decoder-js");
+if (shared) {
+	const { dir, files } = shared;
+	const names = ["JPEG-LL.dcm", "JPGLosslessP14SV1_1s_1f_8b.dcm", "SC_rgb_jpeg_gdcm.dcm", "CT0012.fragmented_no_bot_jpeg_lossless.57.dcm"];
+	for (const name of names) {
+		const entry = files.find((f) => path.basename(f.path) === name);
+		void test(`${name}: our decoder equals jpeg-lossless-decoder-js sample for sample`, () => {
+			assert.ok(entry, `${name} is in the manifest`);
+			const parsed = parseDicomBytes(new Uint8Array(fs.readFileSync(path.join(dir, entry.path))));
+			const el = parsed.dataSet.elements["x7fe00010"];
+			assert.ok(el);
+			const bits = parsed.dataSet.uint16("x00280100") ?? 16;
+			const frame = firstEncapsulatedFrame(parsed.dataSet, el, 1, "jpegLossless");
+			const ours = decodeLosslessJpeg(frame);
+			const lib = decodeWithLibrary(frame, bits);
+			assert.deepEqual([ours.width, ours.height, ours.components], [lib.width, lib.height, lib.components]);
+			assert.equal(ours.samples.length, lib.samples.length);
+			let mismatches = 0;
+			for (let i = 0; i < ours.samples.length; i++) if (ours.samples[i] !== lib.samples[i]) mismatches++;
+			assert.equal(mismatches, 0);
+		});
+	}
+} else {
+	void test("JPEG Lossless on shared files (SKIPPED: ../shared/dicom not found)", { skip: "../shared/dicom not found" }, () => undefined);
+}

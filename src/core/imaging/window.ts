@@ -161,27 +161,27 @@ let histogram: Uint32Array | undefined;
 /**
  * One pass over integer-valued data within the histogram's range: counts every value; min and max
  * come from the histogram. Returns undefined (and leaves the histogram clear) when a value is not
- * an integer or out of range. The loop has no early exit and a masked index, which V8 runs faster.
+ * an integer or out of range. The loop has no early exit and a masked index (always in bounds), which V8 runs faster.
  */
 function countIntegers(values: Float32Array): { counts: Uint32Array; min: number; max: number } | undefined {
 	const counts = (histogram ??= new Uint32Array(HIST_MASK + 1));
 	const n = values.length;
 	let bad = false;
+	let min = HIST_MASK;
+	let max = 0;
 	for (let i = 0; i < n; i++) {
 		const k = (values[i] as number) + HIST_OFFSET;
 		const b = k | 0;
 		if (b !== k || (b & ~HIST_MASK) !== 0) bad = true;
 		const bin = b & HIST_MASK;
 		counts[bin] = (counts[bin] as number) + 1;
+		if (bin < min) min = bin;
+		if (bin > max) max = bin;
 	}
 	if (bad) {
-		counts.fill(0);
+		counts.fill(0, min, max + 1);
 		return undefined;
 	}
-	let min = 0;
-	while (counts[min] === 0) min++;
-	let max = HIST_MASK;
-	while (counts[max] === 0) max--;
 	return { counts, min, max };
 }
 

@@ -157,16 +157,23 @@ function interleave<T extends Int32Array | Float64Array>(planar: T, pixels: numb
 }
 
 /** Reads decoded codec bytes (8 or 16 bits per sample, little endian) as integers. */
+/** True on little-endian hosts, where a Uint16Array view reads little-endian samples directly. */
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
 function fromCodec(pixels: Uint8Array, bitsPerSample: number, count: number, signed: boolean, bits: number): Int32Array {
 	const out = new Int32Array(count);
 	if (bitsPerSample <= 8) {
 		const n = Math.min(count, pixels.length);
 		if (signed) for (let i = 0; i < n; i++) out[i] = fixBits(pixels[i] ?? 0, Math.min(bits, 8), true);
-		else for (let i = 0; i < n; i++) out[i] = pixels[i] ?? 0;
+		else out.set(pixels.subarray(0, n)); // native widening copy
 		return out;
 	}
 	const view = new DataView(pixels.buffer, pixels.byteOffset, pixels.byteLength);
 	const n = Math.min(count, pixels.length >> 1);
+	if (!signed && LITTLE_ENDIAN && pixels.byteOffset % 2 === 0) {
+		out.set(new Uint16Array(pixels.buffer, pixels.byteOffset, n));
+		return out;
+	}
 	if (signed) for (let i = 0; i < n; i++) out[i] = fixBits(view.getUint16(2 * i, true), Math.min(bits, 16), true);
 	else for (let i = 0; i < n; i++) out[i] = view.getUint16(2 * i, true);
 	return out;
@@ -436,13 +443,12 @@ function toValues(parsed: ParsedDicom, pm: PixelModule, stored: Stored, warnings
 		const flip = stored.signed ? -1 : 2 ** stored.bits - 1;
 		const { slope, intercept } = pm;
 		const rescale = slope !== 1 || intercept !== 0;
-		for (let i = 0; i < samples.length; i++) {
-			let v = samples[i] ?? 0;
-			if (invert) v = flip - v;
-			values[i] = rescale ? v * slope + intercept : v;
-		}
+		if (!invert && !rescale) values.set(samples); // native conversion, the same float32 rounding
+		else if (!invert) for (let i = 0; i < samples.length; i++) values[i] = (samples[i] as number) * slope + intercept;
+		else if (!rescale) for (let i = 0; i < samples.length; i++) values[i] = flip - (samples[i] as number);
+		else for (let i = 0; i < samples.length; i++) values[i] = (flip - (samples[i] as number)) * slope + intercept;
 	} else {
-		for (let i = 0; i < samples.length; i++) values[i] = samples[i] ?? 0;
+		values.set(samples);
 	}
 	return { width: pm.columns, height: pm.rows, channels, values, warnings };
 }

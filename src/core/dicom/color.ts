@@ -146,11 +146,15 @@ export function applyPalette(ds: dicomParser.DataSet, indices: Int32Array | Floa
 		const { entries, firstMapped, bits } = lut;
 		const last = entries.length - 1;
 		const shift = bitsAllocated <= 8 && bits === 16 ? 8 : 0;
-		for (let i = 0; i < indices.length; i++) {
-			let k = (indices[i] ?? 0) - firstMapped;
+		if (last < 0) continue;
+		// Shifted entries once, then one clamp and one lookup per pixel.
+		const table = new Int32Array(entries.length);
+		for (let k = 0; k <= last; k++) table[k] = (entries[k] as number) >> shift;
+		for (let i = 0, o = c; i < indices.length; i++, o += 3) {
+			let k = (indices[i] as number) - firstMapped;
 			if (k < 0) k = 0;
 			else if (k > last) k = last;
-			out[3 * i + c] = (entries[k] ?? 0) >> shift;
+			out[o] = table[k] as number;
 		}
 	}
 	return out;

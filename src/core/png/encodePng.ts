@@ -51,7 +51,10 @@ function filterRow(out: Uint8Array, o: number, cur: Uint8Array, prev: Uint8Array
 			out.set(cur, o);
 			return;
 		case 1:
-			for (let i = 0; i < n; i++) out[o + i] = (cur[i] ?? 0) - (i >= 3 ? (cur[i - 3] ?? 0) : 0);
+			out[o] = cur[0] as number;
+			out[o + 1] = cur[1] as number;
+			out[o + 2] = cur[2] as number;
+			for (let i = 3; i < n; i++) out[o + i] = (cur[i] as number) - (cur[i - 3] as number);
 			return;
 		case 2:
 			for (let i = 0; i < n; i++) out[o + i] = (cur[i] ?? 0) - (prev[i] ?? 0);

@@ -164,6 +164,8 @@ function decodeScan(
 	let acc = 0;
 	let bits = 0;
 	const n = data.length;
+	const lookups = scan.map((sc) => sc.table.lookup);
+	const offsets = scan.map((sc) => sc.component.index);
 	for (let y = 0; y < height; y++) {
 		const firstLine = y % restartRows === 0;
 		if (firstLine && y > 0) {
@@ -173,64 +175,62 @@ function decodeScan(
 			while (pos < n && data[pos] === 0xff && pos + 1 < n && data[pos + 1] === 0xff) pos++;
 			if (pos + 1 < n && data[pos] === 0xff && (data[pos + 1] as number) >= 0xd0 && (data[pos + 1] as number) <= 0xd7) pos += 2;
 		}
+		const row = y * stride;
 		for (let x = 0; x < width; x++) {
 			for (let s = 0; s < ns; s++) {
-				const sc = scan[s] as { component: Component; table: HuffmanTable };
-				const lookup = sc.table.lookup;
-				const i = (y * width + x) * nc + sc.component.index;
-				// Refill to more than 24 bits; a marker or the end of data feeds zeros.
-				while (bits <= 24) {
-					let byte = 0;
-					if (pos < n) {
-						byte = data[pos] as number;
-						if (byte === 0xff) {
-							const next = data[pos + 1];
-							if (next === 0) pos += 2;
+				const i = row + x * nc + (offsets[s] as number);
+				// Refill to more than 24 bits when fewer than 16 are left; a marker or the end of data feeds zeros.
+				if (bits < 16) {
+					do {
+						let byte = 0;
+						if (pos < n) {
+							byte = data[pos] as number;
+							if (byte !== 0xff) pos++;
+							else if (data[pos + 1] === 0) pos += 2;
 							else byte = 0;
-						} else pos++;
-					}
-					acc = (acc << 8) | byte;
-					bits += 8;
+						}
+						acc = (acc << 8) | byte;
+						bits += 8;
+					} while (bits <= 24);
 				}
-				const entry = lookup[(acc >>> (bits - 16)) & 0xffff] as number;
+				const entry = (lookups[s] as Uint32Array)[(acc >>> (bits - 16)) & 0xffff] as number;
 				const len = entry >>> 8;
 				if (len === 0) throw new Error("invalid Huffman code");
 				bits -= len;
 				const t = entry & 0xff;
 				let diff = 0;
-				if (t === 16) diff = 32768;
-				else if (t > 0) {
-					if (t > 16) throw new Error("invalid difference category");
-					if (bits < t) {
-						while (bits <= 24) {
-							let byte = 0;
-							if (pos < n) {
-								byte = data[pos] as number;
-								if (byte === 0xff) {
-									const next = data[pos + 1];
-									if (next === 0) pos += 2;
+				if (t !== 0) {
+					if (t >= 16) {
+						if (t > 16) throw new Error("invalid difference category");
+						diff = 32768;
+					} else {
+						if (bits < t) {
+							do {
+								let byte = 0;
+								if (pos < n) {
+									byte = data[pos] as number;
+									if (byte !== 0xff) pos++;
+									else if (data[pos + 1] === 0) pos += 2;
 									else byte = 0;
-								} else pos++;
-							}
-							acc = (acc << 8) | byte;
-							bits += 8;
+								}
+								acc = (acc << 8) | byte;
+								bits += 8;
+							} while (bits <= 24);
 						}
+						bits -= t;
+						const v = (acc >>> bits) & ((1 << t) - 1);
+						diff = v < 1 << (t - 1) ? v - (1 << t) + 1 : v;
 					}
-					const v = (acc >>> (bits - t)) & ((1 << t) - 1);
-					bits -= t;
-					diff = v < 1 << (t - 1) ? v - (1 << t) + 1 : v;
 				}
 				let px: number;
-				if (firstLine) px = x === 0 ? initial : (out[i - nc] as number);
-				else if (x === 0) px = out[i - stride] as number;
+				if (x === 0) px = firstLine ? initial : (out[i - stride] as number);
+				else if (firstLine) px = out[i - nc] as number;
+				else if (predictor === 1) px = out[i - nc] as number;
 				else {
 					const ra = out[i - nc] as number;
 					const rb = out[i - stride] as number;
 					const rc = out[i - stride - nc] as number;
 					switch (predictor) {
-						case 1:
-							px = ra;
-							break;
 						case 2:
 							px = rb;
 							break;

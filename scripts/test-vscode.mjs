@@ -4,7 +4,10 @@
 //   (a) the in-host mocha suite (test/integration) runs inside the real extension host;
 //   (b) a UI test: the .vsix installed into code-server, the Explorer context menu, the progress
 //       notification, screenshots in docs/screenshots/.
-// Options: --only=vsix,inhost,ui   --grep=<mocha grep>   --keep (leave temp folders)
+//   (d) "bigui": the results view, opened from the palette, on the CLI demo run and on a generated
+//       10,000-image run: counts, scrolling, sorting, neighbours, the map, and how responsive the
+//       workbench and the extension host stay while the panel loads.
+// Options: --only=vsix,inhost,ui,bigui   --grep=<mocha grep>   --keep (leave temp folders)
 //          --vsix=<file> (test that package instead of building one).
 // The last line is "N passed, N failed".
 import { spawnSync } from "node:child_process";
@@ -13,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { chromiumArgs, ensureChromium, ensureDebianPackages } from "./lib/chromium.mjs";
 import { ensureCodeServer, hostDir, installVsix, startCodeServer } from "./lib/codeServer.mjs";
-import { fillFixtureWorkspace } from "./lib/vscodeFixture.mjs";
+import { fillFixtureWorkspace, largeRunClusters, writeLargeResults } from "./lib/vscodeFixture.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 process.chdir(root);
@@ -67,7 +70,7 @@ mkdirSync(hostDir, { recursive: true });
 const vsix = givenVsix ? resolve(givenVsix) : join(hostDir, "medimageinsight-test.vsix");
 if (givenVsix) {
 	if (wants("vsix")) checkVsixContents(vsix);
-} else if (wants("vsix") || wants("ui")) {
+} else if (wants("vsix") || wants("ui") || wants("bigui")) {
 	rmSync(vsix, { force: true });
 	t = Date.now();
 	const r = sh("npx", ["vsce", "package", "--no-dependencies", "--allow-missing-repository", "--out", vsix], { quiet: true });
@@ -312,9 +315,383 @@ async function clearNotifications(page) {
 	await page.waitForTimeout(300);
 }
 
+// ---------------------------------------------------------------- (d) the results view on a demo run and a 10,000-image run
+/** Keys bound (in the test user's keybindings.json) to a cheap command of the extension and to clearing the notifications. */
+const probeKeys = { ext: "Control+Alt+Shift+KeyJ", clear: "Control+Alt+Shift+KeyK" };
+const noRunText = "No MedImageInsight run is in progress";
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
+
+function quantiles(xs) {
+	if (xs.length === 0) return "no samples";
+	const s = [...xs].sort((a, b) => a - b);
+	const q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
+	return `n=${s.length} median ${q(0.5)} ms, p95 ${q(0.95)} ms, max ${s[s.length - 1]} ms`;
+}
+
+/** Distinct paths of a JSON-lines file of the store (the latest line per path). */
+function jsonlPaths(file) {
+	if (!existsSync(file)) return [];
+	return [...new Set(readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l).path))];
+}
+
+/**
+ * One round trip through the extension host, as a user sees it: a key bound to "Cancel Run" (which,
+ * with no run, shows "No MedImageInsight run is in progress") → the command runs in the extension
+ * host → the notification appears in the workbench. Returns the milliseconds, or undefined after 20 s.
+ */
+async function extHostRoundTrip(page) {
+	const toast = page.locator(".notifications-toasts .notification-list-item", { hasText: noRunText });
+	if ((await toast.count()) > 0) {
+		await page.keyboard.press(probeKeys.clear);
+		await toast.first().waitFor({ state: "detached", timeout: 5_000 }).catch(() => {});
+	}
+	// From the Explorer: a key pressed while focus moves into a webview being created can get lost; it is
+	// then sent again every 2 s and the time still counts from the first press.
+	const press = async () => {
+		await page.locator(".explorer-folders-view .monaco-list").first().focus();
+		await page.keyboard.press(probeKeys.ext);
+	};
+	const t0 = Date.now();
+	let resent = 0;
+	await press();
+	for (;;) {
+		try {
+			await toast.first().waitFor({ timeout: 2_000 });
+			return { ms: Date.now() - t0, resent };
+		} catch {
+			if (Date.now() - t0 > 20_000) return { ms: undefined, resent };
+			resent++;
+			await press();
+		}
+	}
+}
+
+/**
+ * Samples, until stop() is awaited, (a) page.evaluate round trips to the workbench's main thread every
+ * 100 ms and (b) extension-host round trips one after the other; also collects the workbench's long tasks.
+ */
+async function startProbes(page, { ext = true } = {}) {
+	await page.evaluate(() => {
+		window.__miiLongTasks = [];
+		window.__miiObserver?.disconnect();
+		window.__miiObserver = new PerformanceObserver((l) => window.__miiLongTasks.push(...l.getEntries().map((e) => Math.round(e.duration))));
+		window.__miiObserver.observe({ type: "longtask" });
+	});
+	let running = true;
+	const main = [];
+	const host = [];
+	let hostLost = 0;
+	let resent = 0;
+	const mainLoop = (async () => {
+		while (running) {
+			const t = performance.now();
+			await page.evaluate(() => 0);
+			main.push(Math.round(performance.now() - t));
+			await sleep(100);
+		}
+	})();
+	const hostLoop = (async () => {
+		while (running && ext) {
+			const r = await extHostRoundTrip(page);
+			resent += r.resent;
+			if (r.ms === undefined) hostLost++;
+			else host.push(r.ms);
+			await sleep(150);
+		}
+	})();
+	return async () => {
+		running = false;
+		await Promise.all([mainLoop, hostLoop]);
+		const longTasks = await page.evaluate(() => window.__miiLongTasks);
+		await page.keyboard.press(probeKeys.clear);
+		return { main, host, hostLost, resent, longTasks };
+	};
+}
+
+/** Palette → "MedImageInsight: Show Results" → VS Code's own folder dialog (the simple one in the browser): type the folder, press its OK button. */
+async function showResultsFromPalette(page, outDir) {
+	await runPaletteCommand(page, "MedImageInsight: Show Results");
+	const input = page.locator(".quick-input-widget input");
+	// The dialog replaces the palette: its OK button is labelled with the command's openLabel.
+	const ok = page.locator(".quick-input-widget .monaco-button", { hasText: "Show Results" });
+	await ok.first().waitFor({ timeout: 15_000 });
+	// It starts in the workspace folder; the value typed before it has listed that folder is overwritten.
+	await page.locator(".quick-input-list .monaco-list-row", { hasText: "results-10k" }).first().waitFor({ timeout: 15_000 });
+	await input.first().fill(`${outDir}/`);
+	// Once it has navigated into the folder it lists its subfolders (thumbnails/).
+	await page.locator(".quick-input-list .monaco-list-row", { hasText: "thumbnails" }).first().waitFor({ timeout: 15_000 });
+	await ok.first().click();
+}
+
+function viewOf(page) {
+	return page.frameLocator("iframe.webview.ready").frameLocator("iframe#active-frame");
+}
+
+/** Pixels of the map canvas that differ from its corner (the background). */
+async function paintedPixels(view) {
+	return view.locator(".map-canvas").evaluate((c) => {
+		const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+		let n = 0;
+		for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - d[0]) + Math.abs(d[i + 1] - d[1]) + Math.abs(d[i + 2] - d[2]) > 40) n++;
+		return n;
+	});
+}
+
+/** The paths of the rendered table rows, top to bottom. */
+async function visibleRows(view) {
+	return view.locator(".images .vrow[data-entry]:not([hidden])").evaluateAll((els) =>
+		els
+			.map((e) => {
+				const r = e.getBoundingClientRect();
+				const list = e.closest(".vlist")?.getBoundingClientRect();
+				const inView = list !== undefined && r.top >= list.top + r.height && r.bottom <= list.bottom;
+				return { y: r.top, row: Number(e.getAttribute("aria-rowindex")), path: e.querySelector(".cell.path")?.textContent ?? "", inView };
+			})
+			.sort((a, b) => a.y - b.y),
+	);
+}
+
+/**
+ * Opens `outDir` through the palette and checks the panel; `expect` = { embedded, failed, skipped,
+ * paths (every path, embedded and failed), vectors? (unit vectors by path, for the neighbours), modalities }.
+ */
+async function checkResultsPanel(page, name, outDir, expect, shot) {
+	const total = expect.embedded + expect.failed + expect.skipped;
+	const view = viewOf(page);
+	const timings = {};
+	const baseline = [];
+	for (let i = 0; i < 3; i++) baseline.push((await extHostRoundTrip(page)).ms ?? 20_000);
+	await page.keyboard.press(probeKeys.clear);
+	await showResultsFromPalette(page, outDir);
+	const t0 = Date.now();
+	const stop = await startProbes(page);
+	let probes;
+	try {
+		await view.locator(".stat.embedded .stat-value").first().waitFor({ timeout: 60_000 });
+		timings.summary = Date.now() - t0;
+		await view.locator(".images-view .count", { hasText: `${total} of ${total} images` }).waitFor({ timeout: 60_000 });
+		timings.table = Date.now() - t0;
+		await view.locator('button[data-tab="map"]').click();
+		await view.locator(".map-view .caption", { hasText: "%" }).waitFor({ timeout: 60_000 });
+		timings.map = Date.now() - t0;
+	} finally {
+		probes = await stop();
+	}
+	const ready = timings.table ?? Infinity;
+	record(
+		`bigui[${name}]: the panel opens from the palette and is ready within 20 s`,
+		ready < 20_000,
+		`summary ${timings.summary} ms, table ${timings.table} ms, map ${timings.map} ms after the dialog's OK`,
+	);
+	const mainMax = Math.max(...probes.main);
+	record(
+		`bigui[${name}]: the workbench's main thread answers within 1 s while the panel loads`,
+		probes.main.length > 0 && mainMax < 1000,
+		`page.evaluate round trips ${quantiles(probes.main)}; long tasks ${probes.longTasks.length}, longest ${Math.max(0, ...probes.longTasks)} ms`,
+	);
+	record(
+		`bigui[${name}]: the extension host answers a command while the panel loads`,
+		probes.host.length > 0 && probes.hostLost === 0,
+		`key → command → notification ${quantiles(probes.host)}${probes.resent ? ` (${probes.resent} key(s) sent again, counted from the first press)` : ""}${probes.hostLost ? `, ${probes.hostLost} unanswered within 20 s` : ""}; idle ${baseline.join("/")} ms`,
+	);
+
+	const stat = async (cls) => (await view.locator(`.stat.${cls} .stat-value`).first().textContent())?.trim();
+	const got = { embedded: await stat("embedded"), failed: await stat("failed"), skipped: await stat("skipped") };
+	record(
+		`bigui[${name}]: the summary shows ${expect.embedded} embedded, ${expect.failed} failed, ${expect.skipped} skipped`,
+		got.embedded === String(expect.embedded) && got.failed === String(expect.failed) && got.skipped === String(expect.skipped),
+		JSON.stringify(got),
+	);
+	const painted = await paintedPixels(view);
+	const legend = await view.locator(".legend-item").count();
+	record(`bigui[${name}]: the Map tab draws the points, one legend entry per modality`, painted > 2000 && legend === expect.modalities, `${painted} painted pixels, ${legend} legend entries for ${expect.modalities} modalities`);
+	if (shot) await page.screenshot({ path: shot.replace(/\.png$/, "-map.png") });
+
+	await view.locator('button[data-tab="images"]').click();
+	const rowEls = await view.locator(".images .vrow[data-entry]").count();
+	record(`bigui[${name}]: the table says "${total} of ${total} images" and renders only what is visible`, rowEls > 5 && rowEls < 200, `${rowEls} row elements for ${total} entries`);
+
+	// Sorting by path, both ways, against the expected order of every path; then the end of the list.
+	const sorted = [...expect.paths].sort(collator.compare);
+	await view.locator('.images-view .header button[data-key="path"]').click();
+	await sleep(300);
+	const asc = (await visibleRows(view)).map((r) => r.path);
+	await view.locator('.images-view .header button[data-key="path"]').click();
+	await sleep(300);
+	const desc = (await visibleRows(view)).map((r) => r.path);
+	const wantDesc = [...sorted].reverse();
+	record(
+		`bigui[${name}]: sorting by path works both ways`,
+		asc.length > 3 && asc.slice(0, 3).join() === sorted.slice(0, 3).join() && desc.slice(0, 3).join() === wantDesc.slice(0, 3).join(),
+		`ascending starts ${asc[0]}, descending starts ${desc[0]}`,
+	);
+	await view.locator(".vlist.images").evaluate((e) => (e.scrollTop = e.scrollHeight));
+	let tail = [];
+	try {
+		await view.locator(`.images .vrow[data-entry][aria-rowindex="${total}"]:not([hidden])`).waitFor({ timeout: 10_000 });
+		tail = await visibleRows(view);
+	} catch {
+		/* recorded below */
+	}
+	const last = tail[tail.length - 1];
+	record(
+		`bigui[${name}]: scrolling to the end renders the last rows`,
+		last?.row === total && last.path === wantDesc[total - 1] && tail.every((r) => r.path === wantDesc[r.row - 1]),
+		last ? `row ${last.row}: ${last.path} (${tail.length} rows rendered)` : "row not rendered",
+	);
+	if (shot) {
+		const thumbs = await view.locator(".images img.thumb").evaluateAll((imgs) => imgs.filter((i) => i.complete && i.naturalWidth > 0).length);
+		record(`bigui[${name}]: thumbnails load from the results folder`, thumbs > 0, `${thumbs} loaded`);
+	}
+
+	// Select a row near the top (sorted ascending again): its nearest neighbours appear.
+	await view.locator(".vlist.images").evaluate((e) => (e.scrollTop = 0));
+	await view.locator('.images-view .header button[data-key="path"]').click();
+	await sleep(300);
+	// A row inside the list's viewport (the rows rendered above and below it are recycled when scrolled to).
+	const candidates = (await visibleRows(view)).filter((r) => r.inView && !expect.failedPaths.has(r.path));
+	const target = candidates[Math.min(5, candidates.length - 1)];
+	await view.locator(`.images .vrow[data-entry][aria-rowindex="${target?.row}"]:not([hidden])`).click();
+	let nbs = [];
+	try {
+		await view.locator(".neighbours .neighbour").first().waitFor({ timeout: 15_000 });
+		nbs = await view.locator(".neighbours .neighbour").evaluateAll((els) => els.map((e) => ({ path: e.querySelector(".nb-path")?.textContent ?? "", score: Number(e.querySelector(".nb-score")?.textContent) })));
+	} catch {
+		/* recorded below */
+	}
+	const selected = (await view.locator(".detail-path").first().textContent().catch(() => "")) ?? "";
+	let ok = nbs.length >= 5 && selected === target?.path && nbs.every((n, i) => i === 0 || n.score <= nbs[i - 1].score + 1e-9);
+	let detail = `${selected}: ${nbs.length} neighbours, best ${nbs[0]?.path} ${nbs[0]?.score}`;
+	if (!ok) detail += ` (clicked ${target?.path}; scores ${nbs.map((n) => n.score).join(", ")})`;
+	if (ok && expect.vectors) {
+		// Brute force over the vectors the test generated: the shown neighbours are the k most similar.
+		const q = expect.vectors.get(selected);
+		const all = [];
+		for (const [p, v] of expect.vectors) {
+			if (p === selected) continue;
+			let s = 0;
+			for (let k = 0; k < v.length; k++) s += q[k] * v[k];
+			all.push({ path: p, score: s });
+		}
+		all.sort((a, b) => b.score - a.score);
+		const kth = all[nbs.length - 1].score;
+		const byPath = new Map(all.map((x) => [x.path, x.score]));
+		ok = nbs.every((n, i) => Math.abs(n.score - all[i].score) < 2e-3 && (byPath.get(n.path) ?? -2) >= kth - 1e-5);
+		const sameStudy = nbs.filter((n) => n.path.split("/").slice(0, 2).join("/") === selected.split("/").slice(0, 2).join("/")).length;
+		detail += `; brute force agrees (${sameStudy}/${nbs.length} from the same study)`;
+		if (!ok) detail += `; expected ${all.slice(0, 3).map((x) => `${x.path} ${x.score.toFixed(3)}`).join(", ")}`;
+	}
+	record(`bigui[${name}]: selecting a row shows its nearest neighbours`, ok, detail);
+	await sleep(500);
+	if (shot) await page.screenshot({ path: shot });
+	return { timings, probes, baseline };
+}
+
+async function runBigUi() {
+	if (!existsSync(vsix)) {
+		record("bigui: the .vsix exists", false, "vsce package failed");
+		return;
+	}
+	const ws = tempDir("mii-bigui-ws-");
+	mkdirSync(join(ws, ".vscode"), { recursive: true });
+	writeFileSync(join(ws, ".vscode", "settings.json"), JSON.stringify({ "files.watcherExclude": { "**/results-10k/**": true, "**/demo/**": true } }, null, "\t"));
+
+	// The demo run: the CLI makes its DICOM files and embeds them against its simulated endpoint.
+	const demoCount = 240;
+	let t0 = Date.now();
+	const demo = sh(process.execPath, [join(root, "dist", "cli.js"), "demo", "--out", join(ws, "demo"), "--count", String(demoCount)], { quiet: true, timeout: 180_000 });
+	const demoOut = join(ws, "demo", "results");
+	const demoPaths = jsonlPaths(join(demoOut, "embeddings.jsonl"));
+	record(
+		"bigui: `medimageinsight demo` makes the demo run",
+		demo.status === 0 && demoPaths.length === demoCount,
+		`${demoPaths.length} embedded in ${((Date.now() - t0) / 1000).toFixed(1)} s${demo.status === 0 ? "" : `: ${(demo.stdout + demo.stderr).slice(-300)}`}`,
+	);
+
+	// The 10,000-image run, written in the store's format without an endpoint.
+	t0 = Date.now();
+	const bigOut = join(ws, "results-10k");
+	const big = await writeLargeResults(bigOut, { count: 10_000, failures: 12, thumbnailsFrom: demoOut });
+	const bigMb = statSync(join(bigOut, "embeddings.jsonl")).size / 1e6;
+	console.log(`[bigui] wrote 10,000 embeddings (${bigMb.toFixed(0)} MB of embeddings.jsonl, ${big.thumbnails} thumbnails) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+	const extDir = tempDir("mii-bigui-ext-");
+	try {
+		installVsix(vsix, extDir);
+	} catch (e) {
+		record("bigui: code-server installs the .vsix", false, String(e.message).slice(0, 500));
+		return;
+	}
+	const keybindings = [
+		{ key: "ctrl+alt+shift+j", command: "medImageInsight.cancelRun" },
+		{ key: "ctrl+alt+shift+k", command: "notifications.clearAll" },
+	];
+	const shots = join(root, "docs", "screenshots");
+	mkdirSync(shots, { recursive: true });
+	const server = await startCodeServer({ workspace: ws, extensionsDir: extDir, keybindings });
+	let browser;
+	try {
+		const session = await openWorkbench(server, ws);
+		browser = session.browser;
+		const page = session.page;
+		await page.waitForSelector(".monaco-workbench .explorer-folders-view", { timeout: 60_000 });
+		await page.waitForSelector('.explorer-folders-view .monaco-list-row[aria-label="results-10k"]', { timeout: 30_000 });
+		await page.waitForTimeout(1500);
+
+		if (demo.status === 0 && demoPaths.length > 0) {
+			const failures = readFileSync(join(demoOut, "failures.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+			const failedPaths = failures.map((f) => f.path).filter((p) => !demoPaths.includes(p));
+			const modalities = new Set(readFileSync(join(demoOut, "embeddings.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l).modality)).size;
+			await checkResultsPanel(
+				page,
+				"demo",
+				demoOut,
+				{
+					embedded: demoPaths.length,
+					failed: failures.filter((f) => f.stage !== "skipped").length,
+					skipped: failures.filter((f) => f.stage === "skipped").length,
+					paths: [...demoPaths, ...failedPaths],
+					failedPaths: new Set(failedPaths),
+					modalities,
+				},
+				join(shots, "results-demo.png"),
+			);
+			await runPaletteCommand(page, "View: Close All Editors");
+			await page.waitForTimeout(1000);
+		}
+
+		const skipped = big.failurePaths.filter((p) => p.startsWith("reports/")).length;
+		await checkResultsPanel(
+			page,
+			"10k",
+			bigOut,
+			{
+				embedded: big.paths.length,
+				failed: big.failurePaths.length - skipped,
+				skipped,
+				paths: [...big.paths, ...big.failurePaths],
+				failedPaths: new Set(big.failurePaths),
+				vectors: new Map(big.paths.map((p, i) => [p, big.vectors[i]])),
+				modalities: new Set(largeRunClusters.map((c) => c.modality)).size,
+			},
+			join(shots, "results-10k.png"),
+		);
+	} catch (e) {
+		mkdirSync(join(root, "test-results"), { recursive: true });
+		const pages = browser?.contexts().flatMap((c) => c.pages()) ?? [];
+		if (pages[0]) await pages[0].screenshot({ path: join(root, "test-results", "bigui-failure.png") }).catch(() => {});
+		record("bigui: the results-view walk-through completed", false, `${String(e.message).split("\n")[0]} (screenshot: test-results/bigui-failure.png)`);
+	} finally {
+		await browser?.close().catch(() => {});
+		await server.stop();
+	}
+}
+
 try {
 	if (wants("inhost")) await runInHost();
 	if (wants("ui")) await runUi();
+	if (wants("bigui")) await runBigUi();
 } catch (e) {
 	record("vscode tests ran to the end", false, e.stack ?? String(e));
 } finally {

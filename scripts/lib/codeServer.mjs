@@ -68,9 +68,10 @@ export function freePort() {
 
 /**
  * Starts code-server on 127.0.0.1:<free port> in its own process group with XDG and user dirs in a
- * temp folder. Returns { url, port, extensionsDir, userDataDir, stop() }.
+ * temp folder; `keybindings` (an array as in keybindings.json) go into the user's keybindings.
+ * Returns { url, port, extensionsDir, userDataDir, stop() }.
  */
-export async function startCodeServer({ workspace, extensionsDir, log = () => {} }) {
+export async function startCodeServer({ workspace, extensionsDir, keybindings, log = () => {} }) {
 	const bin = ensureCodeServer();
 	const tmp = mkdtempSync(join(tmpdir(), "mii-cs-"));
 	const userDataDir = join(tmp, "user-data");
@@ -95,6 +96,7 @@ export async function startCodeServer({ workspace, extensionsDir, log = () => {}
 			"\t",
 		),
 	);
+	if (keybindings) writeFileSync(join(userDataDir, "User", "keybindings.json"), JSON.stringify(keybindings, null, "\t"));
 	const port = await freePort();
 	const env = { ...process.env, XDG_CONFIG_HOME: join(tmp, "config"), XDG_DATA_HOME: join(tmp, "data"), XDG_CACHE_HOME: join(tmp, "cache") };
 	delete env.VSCODE_IPC_HOOK_CLI;

@@ -155,43 +155,78 @@ export function percentiles(values: Float32Array, qs: readonly number[], range?:
 const HIST_OFFSET = 65536;
 const HIST_MASK = (1 << 18) - 1;
 
-/** Per-thread histogram, all zeros between calls (the used bins are cleared after use). */
-let histogram: Uint32Array | undefined;
+/** Per-thread histograms, all zeros between calls (the used bins are cleared after use). */
+let histA: Uint32Array | undefined;
+let histB: Uint32Array | undefined;
+
+/** From this many values on, the counting loop uses two histograms and no min/max tracking. */
+const DUAL_FROM = 1 << 20;
 
 /**
- * One pass over integer-valued data within the histogram's range: counts every value; min and max
- * come from the histogram. Returns undefined (and leaves the histogram clear) when a value is not
- * an integer or out of range. The loop has no early exit and a masked index (always in bounds), which V8 runs faster.
+ * One pass over integer-valued data within the histogram's range: counts every value (the sum of
+ * histograms `a` and `b` is the histogram) and finds min and max. Returns undefined (histograms
+ * left clear) when a value is not an integer or out of range. The loops have no early exit and a
+ * masked index (always in bounds), which V8 runs faster. Large inputs alternate between two
+ * histograms, so runs of equal neighbours do not wait on the previous increment, and take min and
+ * max from the histograms afterwards.
  */
-function countIntegers(values: Float32Array): { counts: Uint32Array; min: number; max: number } | undefined {
-	const counts = (histogram ??= new Uint32Array(HIST_MASK + 1));
+function countIntegers(values: Float32Array): { a: Uint32Array; b: Uint32Array; min: number; max: number } | undefined {
+	const a = (histA ??= new Uint32Array(HIST_MASK + 1));
+	const b = (histB ??= new Uint32Array(HIST_MASK + 1));
 	const n = values.length;
 	let bad = false;
 	let min = HIST_MASK;
 	let max = 0;
-	for (let i = 0; i < n; i++) {
-		const k = (values[i] as number) + HIST_OFFSET;
-		const b = k | 0;
-		if (b !== k || (b & ~HIST_MASK) !== 0) bad = true;
-		const bin = b & HIST_MASK;
-		counts[bin] = (counts[bin] as number) + 1;
-		if (bin < min) min = bin;
-		if (bin > max) max = bin;
+	if (n < DUAL_FROM) {
+		for (let i = 0; i < n; i++) {
+			const k = (values[i] as number) + HIST_OFFSET;
+			const v = k | 0;
+			if (v !== k || (v & ~HIST_MASK) !== 0) bad = true;
+			const bin = v & HIST_MASK;
+			a[bin] = (a[bin] as number) + 1;
+			if (bin < min) min = bin;
+			if (bin > max) max = bin;
+		}
+	} else {
+		let i = 0;
+		for (; i + 1 < n; i += 2) {
+			const k = (values[i] as number) + HIST_OFFSET;
+			const k2 = (values[i + 1] as number) + HIST_OFFSET;
+			const v = k | 0;
+			const v2 = k2 | 0;
+			if (v !== k || v2 !== k2 || ((v | v2) & ~HIST_MASK) !== 0) bad = true;
+			const bin = v & HIST_MASK;
+			const bin2 = v2 & HIST_MASK;
+			a[bin] = (a[bin] as number) + 1;
+			b[bin2] = (b[bin2] as number) + 1;
+		}
+		if (i < n) {
+			const k = (values[i] as number) + HIST_OFFSET;
+			const v = k | 0;
+			if (v !== k || (v & ~HIST_MASK) !== 0) bad = true;
+			const bin = v & HIST_MASK;
+			a[bin] = (a[bin] as number) + 1;
+		}
+		min = 0;
+		while (min < HIST_MASK && a[min] === 0 && b[min] === 0) min++;
+		max = HIST_MASK;
+		while (max > min && a[max] === 0 && b[max] === 0) max--;
 	}
 	if (bad) {
-		counts.fill(0, min, max + 1);
+		a.fill(0, min, max + 1);
+		b.fill(0, min, max + 1);
 		return undefined;
 	}
-	return { counts, min, max };
+	return { a, b, min, max };
 }
 
-/** Value at each wanted order statistic (sorted ascending, unique) from a histogram. */
-function fromHistogram(counts: Uint32Array, min: number, max: number, wanted: number[]): number[] {
+/** Value at each wanted order statistic (sorted ascending, unique) from the sum of two histograms. */
+function fromHistogram(a: Uint32Array, b: Uint32Array, min: number, max: number, wanted: number[]): number[] {
 	const result: number[] = [];
 	let seen = 0;
 	let w = 0;
 	for (let bin = min; bin <= max && w < wanted.length; bin++) {
-		seen += counts[bin] as number;
+		seen += (a[bin] as number) + (b[bin] as number);
 		while (w < wanted.length && (wanted[w] as number) < seen) {
 			result.push(bin);
 			w++;
@@ -214,7 +249,7 @@ function scaleValue(x: number, lo32: number, hi32: number, den: number): number 
 function windowIntegers(values: Float32Array, out: Uint8Array): boolean {
 	const h = countIntegers(values);
 	if (!h) return false;
-	const { counts, min, max } = h;
+	const { a, b, min, max } = h;
 	const n = values.length;
 	const qs = [10, 90].map((q) => {
 		const vi = (n - 1) * (q / 100);
@@ -222,8 +257,9 @@ function windowIntegers(values: Float32Array, out: Uint8Array): boolean {
 		return { prev, next: Math.min(prev + 1, n - 1), gamma: vi - prev };
 	});
 	const wanted = [...new Set(qs.flatMap((q) => [q.prev, q.next]))].sort((x, y) => x - y);
-	const stats = fromHistogram(counts, min, max, wanted);
-	counts.fill(0, min, max + 1);
+	const stats = fromHistogram(a, b, min, max, wanted);
+	a.fill(0, min, max + 1);
+	b.fill(0, min, max + 1);
 	const at = (k: number): number => (stats[wanted.indexOf(k)] as number) - HIST_OFFSET;
 	const [lo = 0, hi = 0] = qs.map((q) => lerp(at(q.prev), at(q.next), q.gamma));
 	const lo32 = fround(lo);

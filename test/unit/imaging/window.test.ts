@@ -87,3 +87,43 @@ void test("selection survives inputs that defeat median-of-three pivots", () => 
 	const values = Float32Array.from({ length: n }, (_, i) => (i < n / 2 ? i : n - i) + 0.5);
 	assert.deepEqual(percentiles(values, [10, 90]), [bySorting(values, 10), bySorting(values, 90)]);
 });
+
+/** The window written out from numpy's formulas: full sort for the percentiles, then float32 scaling per value. */
+function windowBySorting(values: Float32Array): Uint8Array {
+	const lo = bySorting(values, 10);
+	const hi = bySorting(values, 90);
+	const lo32 = Math.fround(lo);
+	const hi32 = Math.fround(hi);
+	const den = Math.fround(hi - lo);
+	const out = new Uint8Array(values.length);
+	if (!(den > 0)) return out;
+	for (let i = 0; i < values.length; i++) {
+		const v = Math.min(Math.max(values[i] ?? 0, lo32), hi32);
+		const s = Math.fround(Math.fround(Math.fround(v - lo32) * 255) / den);
+		out[i] = s >= 255 ? 255 : s > 0 ? Math.trunc(s) : 0;
+	}
+	return out;
+}
+
+void test("windowToUint8 equals the sort-based window on every path (one or two histograms, edges, fallbacks)", () => {
+	let seed = 11;
+	const rnd = (): number => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+	const big = 1_048_577; // two histograms, odd length (a tail value)
+	const smooth = (i: number): number => Math.round(2000 + 1000 * Math.sin(i / 5000) + rnd() * 60);
+	const cases: [string, Float32Array][] = [
+		["CT-like integers, one histogram", Float32Array.from({ length: 262_147 }, () => Math.floor(rnd() * 3000) - 1024)],
+		["smooth integers, two histograms", Float32Array.from({ length: big }, (_, i) => smooth(i))],
+		["integers at both histogram edges", Float32Array.from({ length: big }, () => (rnd() < 0.5 ? -65536 : 196607))],
+		["a non-integer as the very last value (fallback)", Float32Array.from({ length: big }, (_, i) => (i === big - 1 ? 0.5 : smooth(i)))],
+		["an integer beyond the histogram (fallback)", Float32Array.from({ length: 300_001 }, (_, i) => (i === 7 ? 196608 : Math.floor(rnd() * 500)))],
+		["wide range, few values (no table)", Float32Array.from({ length: 5_001 }, () => Math.floor(rnd() * 200_000) - 60_000)],
+	];
+	for (const [name, values] of cases) {
+		const ours = windowToUint8(values);
+		const expected = windowBySorting(values);
+		assert.equal(Buffer.compare(Buffer.from(ours), Buffer.from(expected)), 0, name);
+	}
+	// The per-thread histograms are cleared after use: the same input twice gives the same bytes.
+	const again = cases[1]?.[1] ?? new Float32Array(0);
+	assert.equal(Buffer.compare(Buffer.from(windowToUint8(again)), Buffer.from(windowBySorting(again))), 0, "second run");
+});

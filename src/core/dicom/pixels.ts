@@ -164,14 +164,23 @@ function fromCodec(pixels: Uint8Array, bitsPerSample: number, count: number, sig
 	const out = new Int32Array(count);
 	if (bitsPerSample <= 8) {
 		const n = Math.min(count, pixels.length);
-		if (signed) for (let i = 0; i < n; i++) out[i] = fixBits(pixels[i] ?? 0, Math.min(bits, 8), true);
+		// fixBits(v, b, true) as shifts: keep the low b bits and extend their sign.
+		const up = 32 - Math.min(bits, 8);
+		if (signed && bits < 1) for (let i = 0; i < n; i++) out[i] = fixBits(pixels[i] ?? 0, Math.min(bits, 8), true);
+		else if (signed) for (let i = 0; i < n; i++) out[i] = ((pixels[i] as number) << up) >> up;
 		else out.set(pixels.subarray(0, n)); // native widening copy
 		return out;
 	}
 	const view = new DataView(pixels.buffer, pixels.byteOffset, pixels.byteLength);
 	const n = Math.min(count, pixels.length >> 1);
-	if (!signed && LITTLE_ENDIAN && pixels.byteOffset % 2 === 0) {
-		out.set(new Uint16Array(pixels.buffer, pixels.byteOffset, n));
+	if (LITTLE_ENDIAN && pixels.byteOffset % 2 === 0 && bits >= 1) {
+		const words = new Uint16Array(pixels.buffer, pixels.byteOffset, n);
+		if (!signed) {
+			out.set(words);
+			return out;
+		}
+		const up = 32 - Math.min(bits, 16);
+		for (let i = 0; i < n; i++) out[i] = ((words[i] as number) << up) >> up;
 		return out;
 	}
 	if (signed) for (let i = 0; i < n; i++) out[i] = fixBits(view.getUint16(2 * i, true), Math.min(bits, 16), true);

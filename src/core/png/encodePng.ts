@@ -81,10 +81,24 @@ function rowCost(row: Uint8Array, from: number, length: number): number {
 	return sum;
 }
 
+/** Largest filtered image whose buffer is kept for the next call (bigger ones are allocated each time). */
+const SCRATCH_LIMIT = 32 * 1024 * 1024;
+let scratch: Uint8Array | undefined;
+
+/**
+ * A buffer for `size` filtered bytes, reused between calls on this thread (deflateSync copies its
+ * input, and every byte is overwritten): no zero-filling and less garbage per image.
+ */
+function filterBuffer(size: number): Uint8Array {
+	if (size > SCRATCH_LIMIT) return new Uint8Array(size);
+	if (!scratch || scratch.length < size) scratch = new Uint8Array(Math.max(size, 1 << 20));
+	return scratch.subarray(0, size);
+}
+
 /** The filtered scanlines of gray pixels replicated to RGB (fast paths for None, Sub and Up). */
 function filterGray(data: Uint8Array, width: number, height: number, filter: number): Uint8Array {
 	const stride = width * 3;
-	const out = new Uint8Array(height * (stride + 1));
+	const out = filterBuffer(height * (stride + 1));
 	let o = 0;
 	if (filter >= 0 && filter <= 2) {
 		for (let y = 0, s = 0; y < height; y++) {
@@ -160,7 +174,7 @@ function writeRow(out: Uint8Array, o: number, cur: Uint8Array, prev: Uint8Array,
 /** The filtered scanlines of interleaved RGB pixels. */
 function filterRgb(data: Uint8Array, width: number, height: number, filter: number): Uint8Array {
 	const stride = width * 3;
-	const out = new Uint8Array(height * (stride + 1));
+	const out = filterBuffer(height * (stride + 1));
 	let prev: Uint8Array = new Uint8Array(stride);
 	let o = 0;
 	for (let y = 0; y < height; y++) {

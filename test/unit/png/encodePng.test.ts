@@ -97,3 +97,14 @@ void test("chunks are well formed: IHDR, one IDAT, IEND, each with a correct CRC
 	assert.deepEqual(types, ["IHDR", "IDAT", "IEND"]);
 	assert.deepEqual([b.readUInt32BE(16), b.readUInt32BE(20), b[24], b[25], b[26], b[27], b[28]], [2, 2, 8, 2, 0, 0, 0]);
 });
+
+void test("consecutive images of different sizes do not leak into each other (the filter buffer is reused)", () => {
+	const big = encodeRgbPng(new Uint8Array(300 * 200).fill(255), 300, 200, 1, 1);
+	assert.ok(big.length > 0);
+	const small = Uint8Array.from({ length: 5 * 4 }, (_, i) => i * 3);
+	for (const filter of [0, 1, 2, 4]) {
+		const back = decode(encodeRgbPng(small, 5, 4, 1, 1, filter));
+		assert.deepEqual([back.width, back.height], [5, 4]);
+		for (let i = 0; i < 20; i++) assert.equal(back.data[4 * i], small[i], `pixel ${i}, filter ${filter}`);
+	}
+});

@@ -65,29 +65,37 @@ function readWords(ds: dicomParser.DataSet, tag: string): Uint16Array {
 
 /** Expands segmented palette LUT data (PS3.3 C.7.9.2): discrete, linear and indirect segments. */
 export function expandSegmentedLut(data: Uint16Array, entries: number): Uint16Array {
-	const out: number[] = [];
-	const segmentStarts: number[] = [];
+	// A growable typed array instead of number[] pushes; every value is a uint16 (data words, or a
+	// linear ramp between two of them), so storing it as such loses nothing.
+	let out = new Uint16Array(Math.max(16, entries + 16));
+	let len = 0;
+	const room = (extra: number): void => {
+		if (len + extra <= out.length) return;
+		const bigger = new Uint16Array(Math.max(out.length * 2, len + extra));
+		bigger.set(out.subarray(0, len));
+		out = bigger;
+	};
 	const expand = (from: number, to: number, depth: number): void => {
 		let i = from;
-		while (i < to && out.length < entries * 2) {
-			segmentStarts.push(i);
+		while (i < to && len < entries * 2) {
 			const op = data[i] ?? 0;
 			const length = data[i + 1] ?? 0;
 			if (op === 0) {
-				for (let k = 0; k < length; k++) out.push(data[i + 2 + k] ?? 0);
+				room(length);
+				for (let k = 0; k < length; k++) out[len++] = data[i + 2 + k] ?? 0;
 				i += 2 + length;
 			} else if (op === 1) {
-				const y0 = out.length ? (out[out.length - 1] ?? 0) : 0;
+				const y0 = len ? (out[len - 1] as number) : 0;
 				const y1 = data[i + 2] ?? 0;
 				const step = (y1 - y0) / length;
-				for (let k = 1; k <= length; k++) out.push(Math.trunc(y0 + step * k));
+				room(length);
+				for (let k = 1; k <= length; k++) out[len++] = Math.trunc(y0 + step * k);
 				i += 3;
 			} else if (op === 2) {
 				if (depth > 4) throw new Error("segmented LUT: indirect segments nest too deep");
 				const offset = (data[i + 2] ?? 0) | ((data[i + 3] ?? 0) << 16);
-				const start = offset;
 				// Copy `length` segments starting at the segment with index `offset`.
-				let p = start;
+				let p = offset;
 				for (let k = 0; k < length && p < data.length; k++) {
 					const o2 = data[p] ?? 0;
 					const n2 = data[p + 1] ?? 0;
@@ -103,7 +111,9 @@ export function expandSegmentedLut(data: Uint16Array, entries: number): Uint16Ar
 	};
 	expand(0, data.length, 0);
 	const result = new Uint16Array(entries);
-	for (let k = 0; k < entries; k++) result[k] = out[k] ?? out[out.length - 1] ?? 0;
+	const last = len ? (out[len - 1] as number) : 0;
+	result.set(out.subarray(0, Math.min(len, entries)));
+	if (len < entries) result.fill(last, len);
 	return result;
 }
 
@@ -140,22 +150,38 @@ function readLut(ds: dicomParser.DataSet, color: "1" | "2" | "3"): Lut & { bits:
 export function applyPalette(ds: dicomParser.DataSet, indices: Int32Array | Float64Array, bitsAllocated: number): Int32Array {
 	const luts = [readLut(ds, "1"), readLut(ds, "2"), readLut(ds, "3")];
 	const out = new Int32Array(indices.length * 3);
+	// Per channel: the shifted entries once (a missing LUT gives zeros), its first index and last slot.
+	const tables: Int32Array[] = [];
+	const firsts: number[] = [];
+	const lasts: number[] = [];
 	for (let c = 0; c < 3; c++) {
 		const lut = luts[c];
-		if (!lut) continue;
-		const { entries, firstMapped, bits } = lut;
-		const last = entries.length - 1;
-		const shift = bitsAllocated <= 8 && bits === 16 ? 8 : 0;
-		if (last < 0) continue;
-		// Shifted entries once, then one clamp and one lookup per pixel.
-		const table = new Int32Array(entries.length);
-		for (let k = 0; k <= last; k++) table[k] = (entries[k] as number) >> shift;
-		for (let i = 0, o = c; i < indices.length; i++, o += 3) {
-			let k = (indices[i] as number) - firstMapped;
-			if (k < 0) k = 0;
-			else if (k > last) k = last;
-			out[o] = table[k] as number;
+		if (!lut || lut.entries.length === 0) {
+			tables.push(new Int32Array(1));
+			firsts.push(0);
+			lasts.push(0);
+			continue;
 		}
+		const { entries, firstMapped, bits } = lut;
+		const shift = bitsAllocated <= 8 && bits === 16 ? 8 : 0;
+		const table = new Int32Array(entries.length);
+		for (let k = 0; k < entries.length; k++) table[k] = (entries[k] as number) >> shift;
+		tables.push(table);
+		firsts.push(firstMapped);
+		lasts.push(entries.length - 1);
+	}
+	const [t0, t1, t2] = tables as [Int32Array, Int32Array, Int32Array];
+	const [f0, f1, f2] = firsts as [number, number, number];
+	const [l0, l1, l2] = lasts as [number, number, number];
+	// One pass, three clamped lookups per pixel (indices outside a LUT clamp to its ends).
+	for (let i = 0, o = 0; i < indices.length; i++, o += 3) {
+		const v = indices[i] as number;
+		let k = v - f0;
+		out[o] = t0[k < 0 ? 0 : k > l0 ? l0 : k] as number;
+		k = v - f1;
+		out[o + 1] = t1[k < 0 ? 0 : k > l1 ? l1 : k] as number;
+		k = v - f2;
+		out[o + 2] = t2[k < 0 ? 0 : k > l2 ? l2 : k] as number;
 	}
 	return out;
 }

@@ -112,7 +112,7 @@ function readNative(bytes: Uint8Array, pm: PixelModule, littleEndian: boolean, w
 	}
 	if (ba === 8) {
 		const out = new Int32Array(count);
-		if (bs === 8 && !signed) for (let i = 0; i < count; i++) out[i] = bytes[i] ?? 0;
+		if (bs === 8 && !signed) out.set(bytes.subarray(0, count)); // native widening copy
 		else for (let i = 0; i < count; i++) out[i] = fixBits(bytes[i] ?? 0, bs, signed);
 		return out;
 	}
@@ -156,10 +156,10 @@ function interleave<T extends Int32Array | Float64Array>(planar: T, pixels: numb
 	return out;
 }
 
-/** Reads decoded codec bytes (8 or 16 bits per sample, little endian) as integers. */
 /** True on little-endian hosts, where a Uint16Array view reads little-endian samples directly. */
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
+/** Reads decoded codec bytes (8 or 16 bits per sample, little endian) as integers. */
 function fromCodec(pixels: Uint8Array, bitsPerSample: number, count: number, signed: boolean, bits: number): Int32Array {
 	const out = new Int32Array(count);
 	if (bitsPerSample <= 8) {
@@ -227,7 +227,7 @@ async function decodeEncapsulated(
 			const out = new Int32Array(count);
 			const n = Math.min(count, d.samples.length);
 			if (signed) for (let i = 0; i < n; i++) out[i] = fixBits(d.samples[i] ?? 0, bits, true);
-			else for (let i = 0; i < n; i++) out[i] = d.samples[i] ?? 0;
+			else out.set(d.samples.subarray(0, n)); // native widening copy
 			return { ...base, samples: out, colorConverted: false };
 		}
 		case "jpeg": {
@@ -238,7 +238,7 @@ async function decodeEncapsulated(
 				const out = new Int32Array(count);
 				const n = Math.min(count, d.samples.length);
 				if (signed) for (let i = 0; i < n; i++) out[i] = fixBits(d.samples[i] ?? 0, bits, true);
-				else for (let i = 0; i < n; i++) out[i] = d.samples[i] ?? 0;
+				else out.set(d.samples.subarray(0, n)); // native widening copy
 				return { ...base, samples: out, colorConverted: d.components === 3 };
 			}
 			// GDCM decodes JPEG marked RGB without colour conversion; libjpeg would assume YCbCr when

@@ -160,7 +160,7 @@ let histA: Uint32Array | undefined;
 let histB: Uint32Array | undefined;
 
 /** From this many values on, the counting loop uses two histograms and no min/max tracking. */
-const DUAL_FROM = 1 << 20;
+const DUAL_FROM = 1 << 19;
 
 /**
  * One pass over integer-valued data within the histogram's range: counts every value (the sum of

@@ -113,6 +113,7 @@ void test("windowToUint8 equals the sort-based window on every path (one or two 
 	const cases: [string, Float32Array][] = [
 		["CT-like integers, one histogram", Float32Array.from({ length: 262_147 }, () => Math.floor(rnd() * 3000) - 1024)],
 		["smooth integers, two histograms", Float32Array.from({ length: big }, (_, i) => smooth(i))],
+		["just below the two-histogram size", Float32Array.from({ length: (1 << 19) - 1 }, (_, i) => smooth(i))],
 		["integers at both histogram edges", Float32Array.from({ length: big }, () => (rnd() < 0.5 ? -65536 : 196607))],
 		["a non-integer as the very last value (fallback)", Float32Array.from({ length: big }, (_, i) => (i === big - 1 ? 0.5 : smooth(i)))],
 		["an integer beyond the histogram (fallback)", Float32Array.from({ length: 300_001 }, (_, i) => (i === 7 ? 196608 : Math.floor(rnd() * 500)))],

@@ -9,6 +9,7 @@
 //       workbench and the extension host stay while the panel loads.
 // Options: --only=vsix,inhost,ui,bigui   --grep=<mocha grep>   --keep (leave temp folders)
 //          --vsix=<file> (test that package instead of building one).
+// MII_DEBUG_PROBES=1 prints each extension-host probe of the "bigui" part.
 // The last line is "N passed, N failed".
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -356,17 +357,17 @@ async function extHostRoundTrip(page) {
 	const explorer = page.locator(".explorer-folders-view .monaco-list").first();
 	for (let attempt = 0; attempt < 5; attempt++) {
 		// Keys go from the Explorer: a key pressed while focus moves into a webview being created can get lost.
-		await explorer.focus();
+		await explorer.focus({ timeout: 2_000 }).catch(() => {});
 		await page.keyboard.press("F1");
 		try {
 			await input.first().waitFor({ timeout: 2_000 });
-			await input.first().fill(">MedImageInsight: Configure Endpoint");
+			await input.first().fill(">MedImageInsight: Configure Endpoint", { timeout: 2_000 });
 			await row.first().waitFor({ timeout: 2_000 });
 		} catch {
 			await page.keyboard.press("Escape");
 			continue;
 		}
-		if (!(await input.first().evaluate((e) => document.activeElement === e).catch(() => false))) continue;
+		if (!(await input.first().evaluate((e) => document.activeElement === e, undefined, { timeout: 2_000 }).catch(() => false))) continue;
 		const t0 = Date.now();
 		await page.keyboard.press("Enter");
 		let ms;
@@ -378,7 +379,7 @@ async function extHostRoundTrip(page) {
 		}
 		// Close the input box (it ignores focus loss), leaving the settings as they were.
 		for (let i = 0; i < 5 && (await page.locator(".quick-input-widget").first().isVisible()); i++) {
-			await input.first().focus().catch(() => {});
+			await input.first().focus({ timeout: 1_000 }).catch(() => {});
 			await page.keyboard.press("Escape");
 			await page.waitForTimeout(100);
 		}
@@ -433,7 +434,9 @@ async function startProbes(page, { ext = true } = {}) {
 	})();
 	const hostLoop = (async () => {
 		while (running && ext) {
+			const tp = Date.now();
 			const r = await extHostRoundTrip(page);
+			if (process.env.MII_DEBUG_PROBES) console.log(`[probe] ${Date.now() - tp} ms total: ${JSON.stringify(r)}`);
 			if (r === undefined) notSetUp++;
 			else if (r.ms === undefined) hostLost++;
 			else host.push(r.ms);
@@ -514,6 +517,9 @@ async function checkResultsPanel(page, name, outDir, expect, shot) {
 		await view.locator('button[data-tab="map"]').click();
 		await view.locator(".map-view .caption", { hasText: "%" }).waitFor({ timeout: 60_000 });
 		timings.map = Date.now() - t0;
+		// Keep sampling for at least 8 s from the OK: the host's work after the first paint (the map's PCA,
+		// the rows sent in pages) falls in that window too.
+		while (Date.now() - t0 < 8_000) await sleep(200);
 	} finally {
 		probes = await stop();
 	}
@@ -523,14 +529,15 @@ async function checkResultsPanel(page, name, outDir, expect, shot) {
 		ready < 20_000,
 		`summary ${timings.summary} ms, table ${timings.table} ms, map ${timings.map} ms after the dialog's OK`,
 	);
+	const window = `${((Date.now() - t0) / 1000).toFixed(1)} s`;
 	const mainMax = Math.max(...probes.main);
 	record(
-		`bigui[${name}]: the workbench's main thread answers within 1 s while the panel loads`,
+		`bigui[${name}]: the workbench's main thread answers within 1 s while the panel loads (${window} sampled)`,
 		probes.main.length > 0 && mainMax < 1000,
 		`page.evaluate round trips ${quantiles(probes.main)}; long tasks ${probes.longTasks.length}, longest ${Math.max(0, ...probes.longTasks)} ms; the webview's frame: ${quantiles(probes.frame)}`,
 	);
 	record(
-		`bigui[${name}]: the extension host answers a command while the panel loads`,
+		`bigui[${name}]: the extension host answers a command while the panel loads (${window} sampled)`,
 		probes.host.length > 0 && probes.hostLost === 0,
 		`palette Enter → command → its input box ${quantiles(probes.host)}${probes.notSetUp ? ` (${probes.notSetUp} probe(s) dropped: the palette lost focus before Enter)` : ""}${probes.hostLost ? `, ${probes.hostLost} unanswered within 20 s` : ""}; idle ${baseline.join("/")} ms`,
 	);

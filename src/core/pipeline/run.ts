@@ -111,7 +111,7 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 	const outDir = path.resolve(options.outDir);
 	const workers = options.workers ?? Math.max(1, os.availableParallelism() - 1);
 	const batchSize = options.endpoint.batchSize;
-	const keys = new ResumeKeys(options.convert, options.endpoint);
+	const keys = new ResumeKeys(options.convert, options.endpoint, options.simulated);
 	const multipleInputs = options.inputs.length > 1;
 
 	const store = await ResultsStore.open(outDir, { config: keys.config, logger });

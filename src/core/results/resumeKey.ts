@@ -22,10 +22,17 @@ export function pixelSettings(_convert: ConvertOptions): Record<string, string |
 	return { pipeline: "first-frame, percentile 10/90 clip, uint8 scale, RGB" };
 }
 
-/** The endpoint's identity for resume: the URL (normalised, without credentials or query values) and deployment. */
-export function endpointIdentity(endpoint: Pick<EndpointSettings, "url" | "deployment">): { url: string; deployment: string } {
-	return { url: normaliseUrl(endpoint.url), deployment: endpoint.deployment ?? "" };
+/**
+ * The endpoint's identity for resume: the URL (normalised, without credentials or query values) and
+ * deployment. The built-in simulation is one model wherever it listens: it starts on a free port each
+ * time, and its vectors depend only on the image, so its identity leaves the URL out.
+ */
+export function endpointIdentity(endpoint: Pick<EndpointSettings, "url" | "deployment">, simulated = false): { url: string; deployment: string } {
+	return { url: simulated ? simulationIdentity : normaliseUrl(endpoint.url), deployment: endpoint.deployment ?? "" };
 }
+
+/** Stands for the built-in simulated endpoint in resume keys (bump with its model). */
+export const simulationIdentity = "simulation:1";
 
 function normaliseUrl(url: string): string {
 	try {
@@ -49,9 +56,9 @@ export class ResumeKeys {
 	private readonly pixels: Record<string, string | number | boolean>;
 	private readonly endpoint: { url: string; deployment: string };
 
-	constructor(convert: ConvertOptions, endpoint: Pick<EndpointSettings, "url" | "deployment">) {
+	constructor(convert: ConvertOptions, endpoint: Pick<EndpointSettings, "url" | "deployment">, simulated = false) {
 		this.pixels = pixelSettings(convert);
-		this.endpoint = endpointIdentity(endpoint);
+		this.endpoint = endpointIdentity(endpoint, simulated);
 		this.config = sha256Hex(JSON.stringify({ version: resultsFormatVersion, pixels: this.pixels, endpoint: this.endpoint }));
 	}
 

@@ -183,6 +183,44 @@ async function runInHost() {
 }
 
 // ---------------------------------------------------------------- (b) UI test
+/**
+ * Installs the .vsix into a fresh extensions folder, starts code-server on `ws`, opens the workbench
+ * in chromium, waits until the Explorer shows `rowLabel`, then runs `walk(page, shots)`. A failure
+ * is recorded as "<part>: <what>" with a screenshot in test-results/<part>-failure.png; the browser
+ * and code-server are always stopped.
+ */
+async function walkInstalledWorkbench(part, { ws, rowLabel, what, recordInstall }, walk) {
+	const extDir = tempDir(`mii-${part}-ext-`);
+	try {
+		installVsix(vsix, extDir);
+		if (recordInstall) record(`${part}: code-server installs the .vsix`, readdirSync(extDir).some((d) => d.startsWith("medimageinsight.medimageinsight-vscode")));
+	} catch (e) {
+		record(`${part}: code-server installs the .vsix`, false, String(e.message).slice(0, 500));
+		return;
+	}
+	const shots = join(root, "docs", "screenshots");
+	mkdirSync(shots, { recursive: true });
+	const server = await startCodeServer({ workspace: ws, extensionsDir: extDir });
+	let browser;
+	try {
+		const session = await openWorkbench(server, ws);
+		browser = session.browser;
+		const page = session.page;
+		await page.waitForSelector(".monaco-workbench .explorer-folders-view", { timeout: 60_000 });
+		await page.waitForSelector(`.explorer-folders-view .monaco-list-row[aria-label="${rowLabel}"]`, { timeout: 30_000 });
+		await page.waitForTimeout(1500);
+		await walk(page, shots);
+	} catch (e) {
+		mkdirSync(join(root, "test-results"), { recursive: true });
+		const pages = browser?.contexts().flatMap((c) => c.pages()) ?? [];
+		if (pages[0]) await pages[0].screenshot({ path: join(root, "test-results", `${part}-failure.png`) }).catch(() => {});
+		record(`${part}: ${what}`, false, `${String(e.message).split("\n")[0]} (screenshot: test-results/${part}-failure.png)`);
+	} finally {
+		await browser?.close().catch(() => {});
+		await server.stop();
+	}
+}
+
 async function runUi() {
 	if (!existsSync(vsix)) {
 		record("ui: the .vsix exists", false, "vsce package failed");
@@ -197,26 +235,7 @@ async function runUi() {
 		console.log("!!!!! UI test SKIPPED: no DICOM fixtures !!!!!");
 		return;
 	}
-	const extDir = tempDir("mii-ui-ext-");
-	try {
-		installVsix(vsix, extDir);
-		record("ui: code-server installs the .vsix", readdirSync(extDir).some((d) => d.startsWith("medimageinsight.medimageinsight-vscode")));
-	} catch (e) {
-		record("ui: code-server installs the .vsix", false, String(e.message).slice(0, 500));
-		return;
-	}
-	const shots = join(root, "docs", "screenshots");
-	mkdirSync(shots, { recursive: true });
-	const server = await startCodeServer({ workspace: ws, extensionsDir: extDir });
-	let browser;
-	try {
-		const session = await openWorkbench(server, ws);
-		browser = session.browser;
-		const page = session.page;
-		await page.waitForSelector(".monaco-workbench .explorer-folders-view", { timeout: 60_000 });
-		await page.waitForSelector('.explorer-folders-view .monaco-list-row[aria-label="scans"]', { timeout: 30_000 });
-		await page.waitForTimeout(1500);
-
+	await walkInstalledWorkbench("ui", { ws, rowLabel: "scans", what: "the UI walk-through completed", recordInstall: true }, async (page, shots) => {
 		// The palette: start the simulated endpoint.
 		await runPaletteCommand(page, "MedImageInsight: Start Simulated Endpoint");
 		const simToast = page.locator(".notifications-toasts .notification-list-item", { hasText: "simulated endpoint runs on" });
@@ -279,15 +298,7 @@ async function runUi() {
 		}
 		await page.screenshot({ path: join(shots, "results.png") });
 		record("ui: Show Results opens the results view on the run's output", /Embedded/i.test(viewText) && viewText.includes(`${fixture.images.length}`), viewText.slice(0, 120));
-	} catch (e) {
-		mkdirSync(join(root, "test-results"), { recursive: true });
-		const pages = browser?.contexts().flatMap((c) => c.pages()) ?? [];
-		if (pages[0]) await pages[0].screenshot({ path: join(root, "test-results", "ui-failure.png") }).catch(() => {});
-		record("ui: the UI walk-through completed", false, `${String(e.message).split("\n")[0]} (screenshot: test-results/ui-failure.png)`);
-	} finally {
-		await browser?.close().catch(() => {});
-		await server.stop();
-	}
+	});
 }
 
 /** F1 → type the title → Enter, retrying while the installed extension's commands are still loading. */
@@ -667,24 +678,7 @@ async function runBigUi() {
 	const bigMb = statSync(join(bigOut, "embeddings.jsonl")).size / 1e6;
 	console.log(`[bigui] wrote 10,000 embeddings (${bigMb.toFixed(0)} MB of embeddings.jsonl, ${big.thumbnails} thumbnails) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
-	const extDir = tempDir("mii-bigui-ext-");
-	try {
-		installVsix(vsix, extDir);
-	} catch (e) {
-		record("bigui: code-server installs the .vsix", false, String(e.message).slice(0, 500));
-		return;
-	}
-	const shots = join(root, "docs", "screenshots");
-	mkdirSync(shots, { recursive: true });
-	const server = await startCodeServer({ workspace: ws, extensionsDir: extDir });
-	let browser;
-	try {
-		const session = await openWorkbench(server, ws);
-		browser = session.browser;
-		const page = session.page;
-		await page.waitForSelector(".monaco-workbench .explorer-folders-view", { timeout: 60_000 });
-		await page.waitForSelector('.explorer-folders-view .monaco-list-row[aria-label="results-10k"]', { timeout: 30_000 });
-		await page.waitForTimeout(1500);
+	await walkInstalledWorkbench("bigui", { ws, rowLabel: "results-10k", what: "the results-view walk-through completed", recordInstall: false }, async (page, shots) => {
 
 		if (demo.status === 0 && demoPaths.length > 0) {
 			const failures = readFileSync(join(demoOut, "failures.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
@@ -724,15 +718,7 @@ async function runBigUi() {
 			},
 			join(shots, "results-10k.png"),
 		);
-	} catch (e) {
-		mkdirSync(join(root, "test-results"), { recursive: true });
-		const pages = browser?.contexts().flatMap((c) => c.pages()) ?? [];
-		if (pages[0]) await pages[0].screenshot({ path: join(root, "test-results", "bigui-failure.png") }).catch(() => {});
-		record("bigui: the results-view walk-through completed", false, `${String(e.message).split("\n")[0]} (screenshot: test-results/bigui-failure.png)`);
-	} finally {
-		await browser?.close().catch(() => {});
-		await server.stop();
-	}
+	});
 }
 
 try {

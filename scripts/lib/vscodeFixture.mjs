@@ -82,18 +82,6 @@ export const largeRunClusters = [
 	{ slug: "nm-palette", modality: "NM", series: "NM hot iron palette", study: "DEMO NM (synthetic phantom)", weight: 1 },
 ];
 
-/** mulberry32: a small seeded PRNG, so the large run is the same every time. */
-function prng(seed) {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
-
 function gaussianVector(rand, dim, scale) {
 	const v = new Float64Array(dim);
 	for (let i = 0; i < dim; i += 2) {
@@ -124,8 +112,10 @@ function unit(v) {
 export async function writeLargeResults(outDir, { count = 10_000, failures = 12, dim = 1024, thumbnailsFrom, seed = 20261125 } = {}) {
 	const { serializeEmbeddingRecord } = require(join(root, "out", "src", "core", "results", "store.js"));
 	const { writeRunInfo } = require(join(root, "out", "src", "core", "results", "runInfo.js"));
+	// The project's seeded PRNG, so the large run is the same every time.
+	const { seededRandom } = require(join(root, "out", "src", "core", "util", "random.js"));
 	mkdirSync(join(outDir, "thumbnails"), { recursive: true });
-	const rand = prng(seed);
+	const rand = seededRandom(seed);
 	// Thumbnails of the demo run, by series description.
 	const thumbs = largeRunClusters.map(() => []);
 	if (thumbnailsFrom && existsSync(join(thumbnailsFrom, "embeddings.jsonl"))) {

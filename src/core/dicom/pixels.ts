@@ -291,7 +291,7 @@ async function decodeEncapsulated(
 			checkDecoded(info.width, info.height, info.componentCount, bps, pixels.length / (bps > 8 ? 2 : 1), pm, spp, encoding === "j2k" ? "JPEG 2000" : "HTJ2K");
 			const codecSigned = info.isSigned ?? signed;
 			const samples = fromCodec(pixels, bps, count, codecSigned, bps);
-			if (codecSigned !== signed || bps !== bits) {
+			if (codecSigned !== signed || bps > bits) {
 				// The codestream disagrees with Pixel Representation / Bits Stored: follow the header, as
 				// GDCM does (the codestream's values reinterpreted in the header's bits and sign).
 				warnings.push(

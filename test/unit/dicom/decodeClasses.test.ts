@@ -116,6 +116,39 @@ void test("a: vice versa — JPEG-LS and JPEG 2000 codestreams under a JPEG Base
 	assert.deepEqual([...(await frameOf(j2k)).values], px);
 });
 
+/** An HTJ2K codestream from the OpenJPH encoder (8-bit gray, lossless). */
+async function htj2kCodestream(width: number, height: number, px: number[]): Promise<Uint8Array> {
+	interface Enc {
+		getDecodedBuffer(info: Record<string, unknown>): Uint8Array;
+		encode(): void;
+		getEncodedBuffer(): Uint8Array;
+		delete(): void;
+	}
+	// eslint-disable-next-line @typescript-eslint/no-require-imports
+	const mod = require("@cornerstonejs/codec-openjph/wasmjs") as unknown;
+	const factory = (typeof mod === "function" ? mod : (mod as { default: unknown }).default) as (o: Record<string, unknown>) => Promise<{ HTJ2KEncoder: new () => Enc }>;
+	const m = await factory({ print: () => undefined, printErr: () => undefined });
+	const e = new m.HTJ2KEncoder();
+	try {
+		e.getDecodedBuffer({ width, height, bitsPerSample: 8, componentCount: 1, isSigned: false, isUsingColorTransform: false }).set(px);
+		e.encode();
+		return e.getEncodedBuffer().slice();
+	} finally {
+		e.delete();
+	}
+}
+
+void test("a: HTJ2K codestream under a JPEG 2000 label, and a JPEG 2000 codestream under an HTJ2K label", async () => {
+	const px = Array.from({ length: 48 }, (_, i) => (i * 53) % 256);
+	const spec: DicomWriteSpec = { rows: 6, columns: 8, bitsAllocated: 8, pixels: px, modality: "OT" };
+	const ht = await htj2kCodestream(8, 6, px);
+	assert.deepEqual([...(await frameOf(writeDicom({ ...spec, encapsulatedFrames: [ht], transferSyntaxUid: UID.j2kLossless }))).values], px);
+	const j2k = await writeDicomAsync({ ...spec, transferSyntax: "j2k", transferSyntaxUid: "1.2.840.10008.1.2.4.201" });
+	const f = await frameOf(j2k);
+	assert.deepEqual([...f.values], px);
+	assert.ok(f.warnings.some((w) => /holds JPEG 2000/.test(w)), f.warnings.join("; "));
+});
+
 // ---- b. JPEG 2000 whose signedness / precision disagrees with the header -----------------------
 
 void test("b: unsigned JPEG 2000 codestream with Pixel Representation 1 follows the header (signed CT)", async () => {
@@ -256,13 +289,14 @@ for (const precision of [8, 12] as const) {
 			assert.deepEqual([...f.values], src);
 		});
 
-		void test(`d: ${precision}-bit ${mode} JPEG (${label}) with AC coefficients equals the sequential codestream and the exact IDCT within 1`, async () => {
+		void test(`d: ${precision}-bit ${mode} JPEG (${label}) with AC coefficients and restart markers equals the sequential codestream and the exact IDCT within 1`, async () => {
 			const width = 40;
 			const height = 24;
 			const src = texturedPicture(width, height, precision, 30 + precision);
 			const quant = Array.from({ length: 64 }, (_, k) => 1 + (k % 3));
 			const comp = [{ h: 1, v: 1, samples: src }];
-			const prog = encodeTestJpeg({ width, height, precision, mode, components: comp, quant });
+			// Restart markers every 4 MCUs in the progressive file (end-of-band runs and predictions reset).
+			const prog = encodeTestJpeg({ width, height, precision, mode, components: comp, quant, restartInterval: 4 });
 			const seq = encodeTestJpeg({ width, height, precision, mode: "sequential", components: comp, quant });
 			const f = await frameOf(writeDicom(grayJpegSpec(width, height, precision, prog.codestream, label)));
 			const s = await frameOf(writeDicom(grayJpegSpec(width, height, precision, seq.codestream, precision === 8 ? UID.baseline : UID.extended)));

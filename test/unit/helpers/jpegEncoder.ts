@@ -33,6 +33,8 @@ export interface TestJpegSpec {
 	quant?: ArrayLike<number>;
 	/** SOF marker for sequential mode (default 0xc0 for 8 bit, 0xc1 for 12 bit). */
 	sof?: number;
+	/** MCUs between restart markers (DRI); 0 = none. */
+	restartInterval?: number;
 }
 
 export interface TestJpeg {
@@ -60,6 +62,12 @@ class BitWriter {
 				this.n = 0;
 			}
 		}
+	}
+
+	/** Pads to a byte boundary with 1 bits and writes restart marker RSTn. */
+	restart(n: number): void {
+		if (this.n > 0) this.bits(0x7f, 8 - this.n);
+		this.bytes.push(0xff, 0xd0 + (n & 7));
 	}
 
 	/** Pads the last byte with 1 bits and returns the entropy-coded bytes. */
@@ -209,10 +217,12 @@ export function encodeTestJpeg(spec: TestJpegSpec): TestJpeg {
 	const sof = spec.mode === "sequential" ? (spec.sof ?? (precision === 8 ? 0xc0 : 0xc1)) : 0xc2;
 	segment(sof, [precision, height >> 8, height & 0xff, width >> 8, width & 0xff, components.length, ...components.flatMap((c, i) => [i + 1, (c.h << 4) | c.v, 0])]);
 	segment(0xc4, [0x00, ...DC.counts, ...DC.values, 0x10, ...AC.counts, ...AC.values]);
+	const ri = spec.restartInterval ?? 0;
+	if (ri > 0) segment(0xdd, [ri >> 8, ri & 0xff]);
 
 	for (const scan of scripts(spec.mode, components.length)) {
 		segment(0xda, [scan.comps.length, ...scan.comps.flatMap((c) => [c + 1, 0x00]), scan.ss, scan.se, (scan.ah << 4) | scan.al]);
-		bytes.push(...encodeScan(scan, components, coefficients, grid, width, height, hmax, vmax));
+		bytes.push(...encodeScan(scan, components, coefficients, grid, width, height, hmax, vmax, ri));
 	}
 	bytes.push(0xff, 0xd9);
 	return { codestream: Uint8Array.from(bytes), coefficients, grid, quant };
@@ -227,8 +237,20 @@ function encodeScan(
 	height: number,
 	hmax: number,
 	vmax: number,
+	restartInterval: number,
 ): number[] {
 	const w = new BitWriter();
+	let mcu = 0;
+	let restarts = 0;
+	/** Called before each MCU: every restartInterval MCUs, close the interval (T.81 F.1.2.3 / G.1.2). */
+	const nextMcu = (): void => {
+		if (restartInterval > 0 && mcu > 0 && mcu % restartInterval === 0) {
+			flushEob();
+			w.restart(restarts++);
+			preds.fill(0);
+		}
+		mcu++;
+	};
 	const sym = (t: typeof DC, s: number): void => {
 		const c = t.code.get(s);
 		if (!c) throw new Error(`no Huffman code for symbol ${s}`);
@@ -341,12 +363,18 @@ function encodeScan(
 		const c = components[ci] as TestJpegComponent;
 		const perLine = Math.ceil(Math.ceil((width * c.h) / hmax) / 8);
 		const lines = Math.ceil(Math.ceil((height * c.v) / vmax) / 8);
-		for (let by = 0; by < lines; by++) for (let bx = 0; bx < perLine; bx++) block(ci, bx, by);
+		for (let by = 0; by < lines; by++) {
+			for (let bx = 0; bx < perLine; bx++) {
+				nextMcu();
+				block(ci, bx, by);
+			}
+		}
 	} else {
 		const mcusX = Math.ceil(width / (8 * hmax));
 		const mcusY = Math.ceil(height / (8 * vmax));
 		for (let my = 0; my < mcusY; my++) {
 			for (let mx = 0; mx < mcusX; mx++) {
+				nextMcu();
 				for (const ci of scan.comps) {
 					const c = components[ci] as TestJpegComponent;
 					for (let v = 0; v < c.v; v++) for (let h = 0; h < c.h; h++) block(ci, mx * c.h + h, my * c.v + v);

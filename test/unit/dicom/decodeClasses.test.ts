@@ -11,6 +11,7 @@ import { decodeFirstFrame, type FrameValues } from "../../../src/core/dicom/pixe
 import { defaultConvertOptions } from "../../../src/core/dicom/types";
 import { writeDicom, writeDicomAsync, type DicomWriteSpec } from "../../../src/core/dicom/writer";
 import { encodeTestJpeg, idctFloat, type TestJpegMode } from "../helpers/jpegEncoder";
+import { encodeLosslessJpeg } from "../helpers/losslessJpegEncoder";
 
 const UID = {
 	explicitLE: "1.2.840.10008.1.2.1",
@@ -114,6 +115,16 @@ void test("a: vice versa — JPEG-LS and JPEG 2000 codestreams under a JPEG Base
 	assert.deepEqual([...(await frameOf(jls)).values], px);
 	const j2k = await writeDicomAsync({ ...spec, transferSyntax: "j2k", transferSyntaxUid: UID.lossless });
 	assert.deepEqual([...(await frameOf(j2k)).values], px);
+});
+
+void test("a: vice versa — a lossless (SOF3) codestream under a JPEG Baseline / Extended label decodes as lossless", async () => {
+	const ct = Array.from({ length: 15 * 9 }, (_, i) => (i * 7919) % 4096);
+	const sof3 = encodeLosslessJpeg(ct, { width: 15, height: 9, components: 1, precision: 12, predictor: 1 });
+	for (const label of [UID.baseline, UID.extended]) {
+		const f = await frameOf(writeDicom({ ...grayJpegSpec(15, 9, 12, sof3, label) }));
+		assert.deepEqual([...f.values], ct, label);
+		assert.ok(f.warnings.some((w) => /holds lossless JPEG/.test(w)), f.warnings.join("; "));
+	}
 });
 
 /** An HTJ2K codestream from the OpenJPH encoder (8-bit gray, lossless). */

@@ -428,6 +428,9 @@ export async function decodeFirstFrame(parsed: ParsedDicom, maxPixels: number): 
 	}
 	if (pm.samplesPerPixel !== 1 && pm.samplesPerPixel !== 3) throw new ConvertError("decode", `unsupported Samples per Pixel ${pm.samplesPerPixel}`);
 	const littleEndian = parsed.transferSyntaxUid !== TS.explicitBE;
+	// dicom-parser reads undefined-length Pixel Data as fragments only under an encapsulated transfer
+	// syntax; under Implicit VR Little Endian it returns the raw items. Read them ourselves.
+	const encapsulated = el && !el.encapsulatedPixelData && el.hadUndefinedLength ? itemsAsFragments(dataSet.byteArray, el) : el;
 	let stored: Stored;
 	if (!el && floatEl) {
 		const isDouble = floatEl.tag === "x7fe00009";
@@ -446,7 +449,8 @@ export async function decodeFirstFrame(parsed: ParsedDicom, maxPixels: number): 
 		}
 		if (nonFinite) warnings.push(`${nonFinite} NaN or infinite values shown as 0`);
 		stored = { samples, channels: pm.samplesPerPixel === 3 ? 3 : 1, colorConverted: false, bits: 32, signed: true, isFloat: true };
-	} else if (el && el.encapsulatedPixelData) {
+	} else if (encapsulated && encapsulated.encapsulatedPixelData) {
+		const el = encapsulated;
 		const labelled = pixelEncodingOf(parsed.transferSyntaxUid);
 		// Encapsulated data under a native label (or an unknown one) is decoded by what its first
 		// fragment holds.
@@ -506,6 +510,33 @@ export async function decodeFirstFrame(parsed: ParsedDicom, maxPixels: number): 
 	}
 	if (parsed.truncated && warnings.length === 0) warnings.push("file is truncated");
 	return toValues(parsed, pm, stored, warnings);
+}
+
+/**
+ * Undefined-length Pixel Data that dicom-parser left as raw bytes: a sequence of items (FFFE,E000)
+ * ending with (FFFE,E0DD). Returns an element with the Basic Offset Table and fragments, or the
+ * element itself when its bytes are not items.
+ */
+export function itemsAsFragments(bytes: Uint8Array, el: dicomParser.Element): dicomParser.Element {
+	const u16 = (p: number): number => (bytes[p] ?? 0) | ((bytes[p + 1] ?? 0) << 8);
+	const u32 = (p: number): number => (u16(p) | (u16(p + 2) << 16)) >>> 0;
+	const end = Math.min(bytes.length, el.dataOffset + el.length + 8);
+	let p = el.dataOffset;
+	if (u16(p) !== 0xfffe || u16(p + 2) !== 0xe000) return el;
+	const botLength = u32(p + 4);
+	if (p + 8 + botLength > end) return el;
+	const basicOffsetTable: number[] = [];
+	for (let i = 0; i + 4 <= botLength; i += 4) basicOffsetTable.push(u32(p + 8 + i));
+	p += 8 + botLength;
+	const first = p;
+	const fragments: dicomParser.Fragment[] = [];
+	while (p + 8 <= end && u16(p) === 0xfffe && u16(p + 2) === 0xe000) {
+		const length = Math.min(u32(p + 4), end - p - 8);
+		fragments.push({ offset: p - first, position: p + 8, length });
+		p += 8 + length;
+	}
+	if (fragments.length === 0) return el;
+	return { ...el, encapsulatedPixelData: true, basicOffsetTable, fragments };
 }
 
 function codecErrorText(e: unknown): string {

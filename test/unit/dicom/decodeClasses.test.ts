@@ -93,6 +93,11 @@ void test("a: Explicit VR Little Endian label with encapsulated JPEG / JPEG 2000
 	const jpeg = encodeTestJpeg({ width: 16, height: 16, precision: 8, mode: "sequential", components: [{ h: 1, v: 1, samples: src }] });
 	const f = await frameOf(writeDicom(grayJpegSpec(16, 16, 8, jpeg.codestream, UID.explicitLE)));
 	assert.deepEqual([...f.values], src);
+	// Implicit VR Little Endian, and a bare data set without file meta (read as implicit LE).
+	const implicit = await frameOf(writeDicom({ ...grayJpegSpec(16, 16, 8, jpeg.codestream, "1.2.840.10008.1.2"), transferSyntax: "implicitLE" }));
+	assert.deepEqual([...implicit.values], src);
+	const bare = await frameOf(writeDicom({ ...grayJpegSpec(16, 16, 8, jpeg.codestream, "1.2.840.10008.1.2"), transferSyntax: "implicitLE", preamble: false, fileMeta: false }));
+	assert.deepEqual([...bare.values], src);
 
 	const ct = Array.from({ length: 64 }, (_, i) => ((i * 397) % 3000) - 1024);
 	const ctSpec: DicomWriteSpec = { rows: 8, columns: 8, bitsAllocated: 16, pixelRepresentation: 1, pixels: ct, modality: "CT" };

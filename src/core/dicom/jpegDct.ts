@@ -1,9 +1,10 @@
 /**
- * A JPEG decoder for Huffman-coded sequential DCT (baseline and extended, 8 or 12 bits), written for
- * the 12-bit "JPEG Extended" files the 8-bit libjpeg-turbo codec cannot read. The inverse DCT is the
- * accurate integer one of the IJG library (jidctint, "islow") with its 12-bit constants and its
- * post-IDCT range limiting, so results equal what GDCM's libjpeg gives. No colour conversion is done
- * (12-bit JPEGs are grayscale in practice); progressive and arithmetic coding are refused.
+ * A JPEG decoder for Huffman-coded DCT JPEG — sequential (baseline and extended) and progressive
+ * (spectral selection and successive approximation), 8 or 12 bits — written for the 12-bit files
+ * the 8-bit libjpeg-turbo codec cannot read. The inverse DCT is the accurate integer one of the IJG
+ * library (jidctint, "islow") with its 12-bit constants and its post-IDCT range limiting, so results
+ * equal what GDCM's libjpeg gives. No colour conversion is done (12-bit JPEGs are grayscale in
+ * practice; chroma is replicated, not interpolated); arithmetic coding and hierarchical JPEG are refused.
  */
 import type { DecodedJpeg } from "./jpegLossless";
 
@@ -29,6 +30,10 @@ interface Component {
 	blocksPerColumn: number;
 	/** Decoded samples of the component, (blocksPerLine*8) × (blocksPerColumn*8). */
 	out: Uint16Array;
+	/** Progressive only: the coefficients of every block (64 per block, natural order). */
+	coefs: Int32Array;
+	/** Progressive only: the end-of-band run left over from the last block (shared by the scan's blocks). */
+	eobrun: number;
 }
 
 const ZIGZAG = Int32Array.from([
@@ -311,6 +316,7 @@ export function decodeJpegDct(data: Uint8Array): DecodedJpeg {
 	let vmax = 1;
 	let pos = 2;
 	let scanned = false;
+	let progressive = false;
 	const u16 = (p: number): number => ((data[p] ?? 0) << 8) | (data[p + 1] ?? 0);
 	while (pos + 4 <= data.length) {
 		if (data[pos] !== 0xff) {
@@ -363,15 +369,31 @@ export function decodeJpegDct(data: Uint8Array): DecodedJpeg {
 				restartInterval = u16(seg);
 				break;
 			case 0xc0:
-			case 0xc1: {
+			case 0xc1:
+			case 0xc2: {
+				progressive = marker === 0xc2;
 				precision = data[seg] ?? 8;
+				if (precision !== 8 && precision !== 12) throw new Error(`JPEG precision ${precision} is not 8 or 12`);
 				height = u16(seg + 1);
 				width = u16(seg + 3);
 				const n = data[seg + 5] ?? 0;
 				components = [];
 				for (let i = 0; i < n; i++) {
 					const b = seg + 6 + 3 * i;
-					components.push({ id: data[b] ?? 0, h: (data[b + 1] ?? 0x11) >> 4, v: (data[b + 1] ?? 0x11) & 15, tq: data[b + 2] ?? 0, td: 0, ta: 0, pred: 0, blocksPerLine: 0, blocksPerColumn: 0, out: new Uint16Array(0) });
+					components.push({
+						id: data[b] ?? 0,
+						h: Math.max(1, (data[b + 1] ?? 0x11) >> 4),
+						v: Math.max(1, (data[b + 1] ?? 0x11) & 15),
+						tq: data[b + 2] ?? 0,
+						td: 0,
+						ta: 0,
+						pred: 0,
+						blocksPerLine: 0,
+						blocksPerColumn: 0,
+						out: new Uint16Array(0),
+						coefs: new Int32Array(0),
+						eobrun: 0,
+					});
 				}
 				hmax = Math.max(...components.map((c) => c.h));
 				vmax = Math.max(...components.map((c) => c.v));
@@ -381,10 +403,10 @@ export function decodeJpegDct(data: Uint8Array): DecodedJpeg {
 					c.blocksPerLine = mcusX * c.h;
 					c.blocksPerColumn = mcusY * c.v;
 					c.out = new Uint16Array(c.blocksPerLine * 8 * c.blocksPerColumn * 8);
+					if (progressive) c.coefs = new Int32Array(c.blocksPerLine * c.blocksPerColumn * 64);
 				}
 				break;
 			}
-			case 0xc2:
 			case 0xc3:
 			case 0xc5:
 			case 0xc6:
@@ -409,7 +431,11 @@ export function decodeJpegDct(data: Uint8Array): DecodedJpeg {
 					c.pred = 0;
 					scanComps.push(c);
 				}
-				pos = decodeScan(data, end, scanComps, ns === 1, qt, dcTables, acTables, restartInterval, precision, width, height, hmax, vmax);
+				const p = seg + 1 + 2 * ns;
+				const spectral = { ss: data[p] ?? 0, se: data[p + 1] ?? 63, ah: (data[p + 2] ?? 0) >> 4, al: (data[p + 2] ?? 0) & 15 };
+				pos = progressive
+					? decodeProgressiveScan(data, end, scanComps, ns === 1, dcTables, acTables, restartInterval, width, height, hmax, vmax, spectral)
+					: decodeScan(data, end, scanComps, ns === 1, qt, dcTables, acTables, restartInterval, precision, width, height, hmax, vmax);
 				scanned = true;
 				continue;
 			}
@@ -419,6 +445,23 @@ export function decodeJpegDct(data: Uint8Array): DecodedJpeg {
 		pos = end;
 	}
 	if (!scanned) throw new Error("JPEG has no scan");
+	if (progressive) {
+		// All scans read: dequantize and transform every block, as libjpeg does after the last scan.
+		const coef = new Float64Array(64);
+		const ws = new Float64Array(64);
+		for (const c of components) {
+			const q = qt[c.tq];
+			if (!q) throw new Error("JPEG component refers to a missing quantization table");
+			const stride = c.blocksPerLine * 8;
+			for (let by = 0; by < c.blocksPerColumn; by++) {
+				for (let bx = 0; bx < c.blocksPerLine; bx++) {
+					const o = (by * c.blocksPerLine + bx) * 64;
+					for (let k = 0; k < 64; k++) coef[k] = c.coefs[o + k] as number;
+					idctIslow(coef, q, c.out, by * 8 * stride + bx * 8, stride, precision, ws);
+				}
+			}
+		}
+	}
 	const count = width * height;
 	const samples = new Int32Array(count * components.length);
 	components.forEach((c, ci) => {
@@ -502,6 +545,167 @@ function decodeScan(
 		else for (const c of comps) for (let v = 0; v < c.v; v++) for (let h = 0; h < c.h; h++) decodeBlock(c, mx * c.h + h, my * c.v + v);
 	}
 	// Continue after the scan's entropy-coded data: find the next marker that is not RST/stuffing.
+	let p = start;
+	while (p + 1 < data.length && !(data[p] === 0xff && data[p + 1] !== 0 && !((data[p + 1] ?? 0) >= 0xd0 && (data[p + 1] ?? 0) <= 0xd7))) p++;
+	return p;
+}
+
+/** Walks the MCUs of a scan (interleaved, or one block per MCU for a single component), with restarts. */
+function forEachBlock(
+	reader: BitReader,
+	comps: Component[],
+	single: boolean,
+	restartInterval: number,
+	width: number,
+	height: number,
+	hmax: number,
+	vmax: number,
+	onRestart: () => void,
+	block: (c: Component, bx: number, by: number) => void,
+): void {
+	const first = comps[0];
+	if (!first) return;
+	let mcus: number;
+	let perLine: number;
+	if (single) {
+		perLine = Math.ceil(Math.ceil((width * first.h) / hmax) / 8);
+		mcus = perLine * Math.ceil(Math.ceil((height * first.v) / vmax) / 8);
+	} else {
+		perLine = Math.ceil(width / (8 * hmax));
+		mcus = perLine * Math.ceil(height / (8 * vmax));
+	}
+	for (let m = 0; m < mcus; m++) {
+		if (restartInterval && m > 0 && m % restartInterval === 0) {
+			reader.restart();
+			onRestart();
+		}
+		const mx = m % perLine;
+		const my = Math.floor(m / perLine);
+		if (single) block(first, mx, my);
+		else for (const c of comps) for (let v = 0; v < c.v; v++) for (let h = 0; h < c.h; h++) block(c, mx * c.h + h, my * c.v + v);
+	}
+}
+
+/**
+ * One scan of a progressive JPEG (ITU T.81 G.1.2): DC first / refine, AC first / refine with
+ * end-of-band runs, into the components' coefficient arrays. Returns the position after the scan.
+ */
+function decodeProgressiveScan(
+	data: Uint8Array,
+	start: number,
+	comps: Component[],
+	single: boolean,
+	dc: Huffman[],
+	ac: Huffman[],
+	restartInterval: number,
+	width: number,
+	height: number,
+	hmax: number,
+	vmax: number,
+	{ ss, se, ah, al }: { ss: number; se: number; ah: number; al: number },
+): number {
+	if (ss > se || se > 63 || (ss === 0 && se !== 0) || (ss > 0 && !single)) throw new Error("invalid progressive JPEG scan parameters");
+	const reader = new BitReader(data, start);
+	const p1 = 1 << al;
+	const m1 = -1 << al;
+	for (const c of comps) {
+		c.pred = 0;
+		c.eobrun = 0;
+	}
+	const refineCorrection = (c: Component, at: number): void => {
+		const v = c.coefs[at] as number;
+		if (reader.get(1) && (v & p1) === 0) c.coefs[at] = v + (v >= 0 ? p1 : m1);
+	};
+	const block = (c: Component, bx: number, by: number): void => {
+		if (bx >= c.blocksPerLine || by >= c.blocksPerColumn) return;
+		const o = (by * c.blocksPerLine + bx) * 64;
+		if (ss === 0) {
+			if (ah === 0) {
+				const t = dc[c.td];
+				if (!t) throw new Error("JPEG scan refers to a missing table");
+				const s = reader.decode(t);
+				c.pred += extend(reader.get(s), s);
+				c.coefs[o] = c.pred * p1;
+			} else if (reader.get(1)) c.coefs[o] = (c.coefs[o] as number) | p1;
+			return;
+		}
+		const t = ac[c.ta];
+		if (!t) throw new Error("JPEG scan refers to a missing table");
+		if (ah === 0) {
+			if (c.eobrun > 0) {
+				c.eobrun--;
+				return;
+			}
+			for (let k = ss; k <= se; k++) {
+				const rs = reader.decode(t);
+				const r = rs >> 4;
+				const s = rs & 15;
+				if (s === 0) {
+					if (r < 15) {
+						c.eobrun = (1 << r) - 1 + (r ? reader.get(r) : 0);
+						break;
+					}
+					k += 15;
+					continue;
+				}
+				k += r;
+				if (k > 63) break;
+				c.coefs[o + (ZIGZAG[k] as number)] = extend(reader.get(s), s) * p1;
+			}
+			return;
+		}
+		// AC refinement (G.1.2.3): correction bits for coefficients already non-zero, new ±1 values.
+		let k = ss;
+		if (c.eobrun === 0) {
+			for (; k <= se; k++) {
+				const rs = reader.decode(t);
+				let r = rs >> 4;
+				const s = rs & 15;
+				let value = 0;
+				if (s) {
+					if (s !== 1) throw new Error("bad progressive JPEG refinement code");
+					value = reader.get(1) ? p1 : m1;
+				} else if (r !== 15) {
+					c.eobrun = (1 << r) + (r ? reader.get(r) : 0);
+					break;
+				}
+				while (k <= se) {
+					const at = o + (ZIGZAG[k] as number);
+					if (c.coefs[at] !== 0) refineCorrection(c, at);
+					else {
+						if (r === 0) break;
+						r--;
+					}
+					k++;
+				}
+				if (value && k <= se) c.coefs[o + (ZIGZAG[k] as number)] = value;
+			}
+		}
+		if (c.eobrun > 0) {
+			for (; k <= se; k++) {
+				const at = o + (ZIGZAG[k] as number);
+				if (c.coefs[at] !== 0) refineCorrection(c, at);
+			}
+			c.eobrun--;
+		}
+	};
+	forEachBlock(
+		reader,
+		comps,
+		single,
+		restartInterval,
+		width,
+		height,
+		hmax,
+		vmax,
+		() => {
+			for (const c of comps) {
+				c.pred = 0;
+				c.eobrun = 0;
+			}
+		},
+		block,
+	);
 	let p = start;
 	while (p + 1 < data.length && !(data[p] === 0xff && data[p + 1] !== 0 && !((data[p + 1] ?? 0) >= 0xd0 && (data[p + 1] ?? 0) <= 0xd7))) p++;
 	return p;

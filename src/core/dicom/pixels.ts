@@ -1,6 +1,7 @@
 import * as zlib from "node:zlib";
 import type * as dicomParser from "dicom-parser";
 import { decodeWithWasm } from "./codecs";
+import { jpegFrameHeader, sniffEncoding } from "./codestream";
 import { applyPalette, expandYbr422, ybrFullToRgb } from "./color";
 import { ConvertError, errorText } from "./convertError";
 import { firstEncapsulatedFrame } from "./frames";
@@ -105,6 +106,7 @@ function readNative(bytes: Uint8Array, pm: PixelModule, littleEndian: boolean, w
 		bytes = padded;
 	}
 	const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+	if (ba === 12) return unpack12(bytes, count, Math.min(bs, 12), signed);
 	if (ba === 1) {
 		const out = new Int32Array(count);
 		for (let i = 0; i < count; i++) out[i] = ((bytes[i >> 3] ?? 0) >> (i & 7)) & 1;
@@ -149,6 +151,21 @@ function readNative(bytes: Uint8Array, pm: PixelModule, littleEndian: boolean, w
 	throw new ConvertError("decode", `unsupported Bits Allocated ${ba}`);
 }
 
+/**
+ * Bits Allocated 12: two pixels in three bytes, as GDCM unpacks them (b0 b1 b2 → p0 = b0 | (b1 & 0x0f) << 8,
+ * p1 = b1 >> 4 | b2 << 4), then masked to Bits Stored and sign-extended when signed.
+ */
+export function unpack12(bytes: Uint8Array, count: number, bits: number, signed: boolean): Int32Array {
+	const out = new Int32Array(count);
+	for (let i = 0, p = 0; i < count; i += 2, p += 3) {
+		const b0 = bytes[p] ?? 0;
+		const b1 = bytes[p + 1] ?? 0;
+		out[i] = fixBits(b0 | ((b1 & 0x0f) << 8), bits, signed);
+		if (i + 1 < count) out[i + 1] = fixBits((b1 >> 4) | ((bytes[p + 2] ?? 0) << 4), bits, signed);
+	}
+	return out;
+}
+
 /** Turns planar (RRR…GGG…BBB…) samples into pixel-interleaved ones. */
 function interleave<T extends Int32Array | Float64Array>(planar: T, pixels: number): T {
 	const out = new (planar.constructor as new (n: number) => T)(planar.length);
@@ -161,6 +178,8 @@ const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
 /** Reads decoded codec bytes (8 or 16 bits per sample, little endian) as integers. */
 function fromCodec(pixels: Uint8Array, bitsPerSample: number, count: number, signed: boolean, bits: number): Int32Array {
+	const have = bitsPerSample <= 8 ? pixels.length : pixels.length >> 1;
+	if (have < count) throw new ConvertError("decode", `the decoder returned ${have} of ${count} samples`);
 	const out = new Int32Array(count);
 	if (bitsPerSample <= 8) {
 		const n = Math.min(count, pixels.length);
@@ -192,15 +211,23 @@ async function decodeEncapsulated(
 	parsed: ParsedDicom,
 	el: dicomParser.Element,
 	pm: PixelModule,
-	encoding: PixelEncoding,
+	family: PixelEncoding,
+	labelled: PixelEncoding | undefined,
 	warnings: string[],
 ): Promise<Stored> {
-	const frame = firstEncapsulatedFrame(parsed.dataSet, el, pm.frames, encoding);
+	const frame = firstEncapsulatedFrame(parsed.dataSet, el, pm.frames, family);
+	// The decoder follows the codestream (GDCM does the same): JPEG baseline data labelled JPEG
+	// Lossless, JPEG 2000 in a file labelled Explicit VR Little Endian, ...
+	let encoding = sniffEncoding(frame) ?? family;
+	if (encoding === "rle" && labelled !== "native") encoding = family; // the RLE header is a weak signature
+	if (labelled !== undefined && encoding !== labelled) {
+		warnings.push(`transfer syntax ${transferSyntaxName(parsed.transferSyntaxUid)} but the pixel data holds ${encodingName(encoding, frame)}; decoded as such`);
+	}
 	const spp = pm.samplesPerPixel === 3 ? 3 : 1;
 	const pixelCount = pm.rows * pm.columns;
 	const count = pixelCount * spp;
 	const signed = pm.pixelRepresentation === 1;
-	const bits = pm.bitsStored || pm.bitsAllocated;
+	const bits = Math.min(pm.bitsStored || pm.bitsAllocated, pm.bitsAllocated === 12 ? 16 : pm.bitsAllocated);
 	const base = { channels: spp as 1 | 3, bits, signed, isFloat: false };
 	const declared = codestreamSize(frame, encoding);
 	if (declared && (declared.width !== pm.columns || (declared.height !== 0 && declared.height !== pm.rows))) {
@@ -223,34 +250,36 @@ async function decodeEncapsulated(
 		}
 		case "jpegLossless": {
 			const d = decodeJpegLossless(frame, pm.bitsAllocated);
-			checkSize(d.width, d.height, d.components, pm, spp);
+			checkDecoded(d.width, d.height, d.components, d.precision, d.samples.length, pm, spp, "JPEG Lossless");
 			const out = new Int32Array(count);
-			const n = Math.min(count, d.samples.length);
-			if (signed) for (let i = 0; i < n; i++) out[i] = fixBits(d.samples[i] ?? 0, bits, true);
-			else out.set(d.samples.subarray(0, n)); // native widening copy
+			if (signed) for (let i = 0; i < count; i++) out[i] = fixBits(d.samples[i] ?? 0, bits, true);
+			else out.set(d.samples.subarray(0, count)); // native widening copy
 			return { ...base, samples: out, colorConverted: false };
 		}
 		case "jpeg": {
-			const precision = jpegPrecision(frame);
+			const sof = jpegFrameHeader(frame);
+			const precision = sof?.precision ?? 8;
+			// GDCM decodes YBR_FULL(_422) JPEG without libjpeg's colour conversion and converts the
+			// YCbCr samples with its own routine (ybrFullToRgb); RGB-marked JPEG is not converted at all.
+			const ybr = spp === 3 && (pm.photometric === "YBR_FULL" || pm.photometric === "YBR_FULL_422");
 			if (precision > 8) {
 				const d = decodeJpegDct(frame);
-				checkSize(d.width, d.height, d.components, pm, spp);
+				checkDecoded(d.width, d.height, d.components, d.precision, d.samples.length, pm, spp, "JPEG");
 				const out = new Int32Array(count);
-				const n = Math.min(count, d.samples.length);
-				if (signed) for (let i = 0; i < n; i++) out[i] = fixBits(d.samples[i] ?? 0, bits, true);
-				else out.set(d.samples.subarray(0, n)); // native widening copy
-				return { ...base, samples: out, colorConverted: d.components === 3 };
+				if (signed) for (let i = 0; i < count; i++) out[i] = fixBits(d.samples[i] ?? 0, bits, true);
+				else out.set(d.samples.subarray(0, count)); // native widening copy
+				return { ...base, samples: out, colorConverted: !ybr && d.components === 3 };
 			}
-			// GDCM decodes JPEG marked RGB without colour conversion; libjpeg would assume YCbCr when
-			// there is no Adobe marker, so tell it (APP14, transform 0).
-			const input = spp === 3 && pm.photometric === "RGB" ? withAdobeNoTransform(frame) : frame;
+			// libjpeg would assume YCbCr for three components without an Adobe marker (or with JFIF), so
+			// tell it there is no transform (APP14, transform 0).
+			const input = ybr ? withoutColorTransform(frame) : spp === 3 && pm.photometric === "RGB" ? withAdobeNoTransform(frame) : frame;
 			const { info, pixels } = await decodeWithWasm("libjpegturbo", input);
-			checkSize(info.width, info.height, info.componentCount, pm, spp);
-			return { ...base, samples: fromCodec(pixels, 8, count, signed, bits), colorConverted: true };
+			checkDecoded(info.width, info.height, info.componentCount, info.bitsPerSample || 8, pixels.length, pm, spp, "JPEG");
+			return { ...base, samples: fromCodec(pixels, 8, count, signed, bits), colorConverted: !ybr };
 		}
 		case "jpegLs": {
 			const { info, pixels, interleaveMode } = await decodeWithWasm("charls", frame);
-			checkSize(info.width, info.height, info.componentCount, pm, spp);
+			checkDecoded(info.width, info.height, info.componentCount, info.bitsPerSample, pixels.length / (info.bitsPerSample > 8 ? 2 : 1), pm, spp, "JPEG-LS");
 			let samples = fromCodec(pixels, info.bitsPerSample, count, signed, bits);
 			if (spp === 3 && interleaveMode === 0) samples = interleave(samples, pixelCount);
 			return { ...base, samples, colorConverted: false };
@@ -258,14 +287,52 @@ async function decodeEncapsulated(
 		case "j2k":
 		case "htj2k": {
 			const { info, pixels } = await decodeWithWasm(encoding === "j2k" ? "openjpeg" : "openjph", frame);
-			checkSize(info.width, info.height, info.componentCount, pm, spp);
+			const bps = info.bitsPerSample;
+			checkDecoded(info.width, info.height, info.componentCount, bps, pixels.length / (bps > 8 ? 2 : 1), pm, spp, encoding === "j2k" ? "JPEG 2000" : "HTJ2K");
 			const codecSigned = info.isSigned ?? signed;
-			const samples = fromCodec(pixels, info.bitsPerSample, count, codecSigned, info.bitsPerSample);
+			const samples = fromCodec(pixels, bps, count, codecSigned, bps);
+			if (codecSigned !== signed || bps > bits) {
+				// The codestream disagrees with Pixel Representation / Bits Stored: follow the header, as
+				// GDCM does (the codestream's values reinterpreted in the header's bits and sign).
+				warnings.push(
+					`JPEG 2000 codestream is ${codecSigned ? "signed" : "unsigned"} ${bps}-bit but the header says ${signed ? "signed" : "unsigned"} ${bits}-bit; the header is followed`,
+				);
+				for (let i = 0; i < count; i++) samples[i] = fixBits(samples[i] as number, bits, signed);
+			}
 			return { ...base, samples, colorConverted: true };
 		}
 		default:
 			throw new ConvertError("decode", `no decoder for ${encoding}`);
 	}
+}
+
+function encodingName(encoding: PixelEncoding, frame: Uint8Array): string {
+	if (encoding === "jpeg") {
+		const m = jpegFrameHeader(frame)?.marker ?? 0xc0;
+		return m === 0xc2 ? "progressive JPEG" : m === 0xc1 ? "extended JPEG" : m === 0xc0 ? "baseline JPEG" : `JPEG (SOF${m - 0xc0})`;
+	}
+	const names: Record<PixelEncoding, string> = {
+		native: "uncompressed data",
+		rle: "an RLE frame",
+		deflatedFrame: "a deflated frame",
+		jpeg: "JPEG",
+		jpegLossless: "lossless JPEG",
+		jpegLs: "JPEG-LS",
+		j2k: "JPEG 2000",
+		htj2k: "HTJ2K",
+	};
+	return names[encoding];
+}
+
+/**
+ * Checks what a decoder returned against the header before it is used: size, components,
+ * precision (at most Bits Allocated) and sample count. A mismatch is a failure, never a picture.
+ */
+function checkDecoded(width: number, height: number, components: number, precision: number, samples: number, pm: PixelModule, spp: number, codec: string): void {
+	checkSize(width, height, components, pm, spp);
+	const allocated = pm.bitsAllocated === 12 ? 16 : pm.bitsAllocated;
+	if (precision > allocated) throw new ConvertError("decode", `${codec} codestream has ${precision}-bit samples but Bits Allocated is ${pm.bitsAllocated}`);
+	if (samples < pm.rows * pm.columns * spp) throw new ConvertError("decode", `${codec} decoder returned ${samples} of ${pm.rows * pm.columns * spp} samples`);
 }
 
 function checkSize(width: number, height: number, components: number, pm: PixelModule, spp: number): void {
@@ -321,27 +388,25 @@ export function withAdobeNoTransform(b: Uint8Array): Uint8Array {
 	return out;
 }
 
-/** The sample precision in a JPEG's SOF marker (8 for baseline, 12 for extended). */
-export function jpegPrecision(b: Uint8Array): number {
-	let i = 2;
-	while (i + 4 < b.length) {
-		if (b[i] !== 0xff) {
-			i++;
-			continue;
+/**
+ * A copy of a JPEG whose colour space libjpeg reads as "no transform": a JFIF APP0 is renamed (JFIF
+ * implies YCbCr and would win) and an Adobe APP14 gets transform 0 (inserted when missing), so the
+ * decoder returns the YCbCr samples as they are (upsampled) and we convert them like GDCM.
+ */
+export function withoutColorTransform(b: Uint8Array): Uint8Array {
+	const out = new Uint8Array(b);
+	let adobe = false;
+	for (let i = 2; i + 9 < out.length && out[i] === 0xff; ) {
+		const m = out[i + 1] ?? 0;
+		if (m === 0xe0 && out[i + 4] === 0x4a && out[i + 5] === 0x46 && out[i + 6] === 0x49 && out[i + 7] === 0x46) out[i + 4] = 0x58; // "JFIF" → "XFIF"
+		if (m === 0xee && out[i + 4] === 0x41 && out[i + 5] === 0x64 && out[i + 6] === 0x6f && out[i + 7] === 0x62 && out[i + 8] === 0x65 && i + 15 < out.length) {
+			out[i + 15] = 0;
+			adobe = true;
 		}
-		const m = b[i + 1] ?? 0;
-		if (m === 0xff) {
-			i++;
-			continue;
-		}
-		if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) return b[i + 4] ?? 8;
-		if (m === 0xd8 || (m >= 0xd0 && m <= 0xd7) || m === 0x01) {
-			i += 2;
-			continue;
-		}
-		i += 2 + (((b[i + 2] ?? 0) << 8) | (b[i + 3] ?? 0));
+		if (m === 0xda || m === 0xd9) break;
+		i += 2 + (((out[i + 2] ?? 0) << 8) | (out[i + 3] ?? 0));
 	}
-	return 8;
+	return adobe ? out : withAdobeNoTransform(out);
 }
 
 /**
@@ -363,6 +428,9 @@ export async function decodeFirstFrame(parsed: ParsedDicom, maxPixels: number): 
 	}
 	if (pm.samplesPerPixel !== 1 && pm.samplesPerPixel !== 3) throw new ConvertError("decode", `unsupported Samples per Pixel ${pm.samplesPerPixel}`);
 	const littleEndian = parsed.transferSyntaxUid !== TS.explicitBE;
+	// dicom-parser reads undefined-length Pixel Data as fragments only under an encapsulated transfer
+	// syntax; under Implicit VR Little Endian it returns the raw items. Read them ourselves.
+	const encapsulated = el && !el.encapsulatedPixelData && el.hadUndefinedLength ? itemsAsFragments(dataSet.byteArray, el) : el;
 	let stored: Stored;
 	if (!el && floatEl) {
 		const isDouble = floatEl.tag === "x7fe00009";
@@ -381,11 +449,26 @@ export async function decodeFirstFrame(parsed: ParsedDicom, maxPixels: number): 
 		}
 		if (nonFinite) warnings.push(`${nonFinite} NaN or infinite values shown as 0`);
 		stored = { samples, channels: pm.samplesPerPixel === 3 ? 3 : 1, colorConverted: false, bits: 32, signed: true, isFloat: true };
-	} else if (el && el.encapsulatedPixelData) {
-		const encoding = pixelEncodingOf(parsed.transferSyntaxUid);
-		if (!encoding || encoding === "native") throw new ConvertError("decode", `unsupported transfer syntax ${transferSyntaxName(parsed.transferSyntaxUid)}`);
+	} else if (encapsulated && encapsulated.encapsulatedPixelData) {
+		const el = encapsulated;
+		const labelled = pixelEncodingOf(parsed.transferSyntaxUid);
+		// Encapsulated data under a native label (or an unknown one) is decoded by what its first
+		// fragment holds.
+		const firstFragment = (el.fragments ?? []).find((f) => f.length > 0);
+		const head = firstFragment ? dataSet.byteArray.subarray(firstFragment.position, Math.min(firstFragment.position + firstFragment.length, dataSet.byteArray.length)) : new Uint8Array(0);
+		let sniffed = sniffEncoding(head);
+		if (sniffed === "rle" && labelled !== "native") sniffed = undefined; // a weak signature: only trusted over a native label
+		const family = labelled && labelled !== "native" && sniffed === undefined ? labelled : sniffed;
+		if (!family) {
+			throw new ConvertError(
+				"decode",
+				labelled === "native"
+					? `pixel data is encapsulated under ${transferSyntaxName(parsed.transferSyntaxUid)} but holds no codestream we recognise`
+					: `unsupported transfer syntax ${transferSyntaxName(parsed.transferSyntaxUid)}`,
+			);
+		}
 		try {
-			stored = await decodeEncapsulated(parsed, el, pm, encoding, warnings);
+			stored = await decodeEncapsulated(parsed, el, pm, family, labelled, warnings);
 		} catch (e) {
 			if (e instanceof ConvertError) throw e;
 			throw new ConvertError("decode", `${transferSyntaxName(parsed.transferSyntaxUid)} decode failed: ${codecErrorText(e)}`);
@@ -395,7 +478,7 @@ export async function decodeFirstFrame(parsed: ParsedDicom, maxPixels: number): 
 		if (encoding !== "native" && encoding !== undefined) {
 			throw new ConvertError("decode", `transfer syntax ${transferSyntaxName(parsed.transferSyntaxUid)} but pixel data is not encapsulated`);
 		}
-		if (![1, 8, 16, 32].includes(pm.bitsAllocated)) throw new ConvertError("decode", `unsupported Bits Allocated ${pm.bitsAllocated}`);
+		if (![1, 8, 12, 16, 32].includes(pm.bitsAllocated)) throw new ConvertError("decode", `unsupported Bits Allocated ${pm.bitsAllocated}`);
 		const start = Math.min(el.dataOffset, dataSet.byteArray.length);
 		const end = Math.min(el.dataOffset + el.length, dataSet.byteArray.length);
 		const bytes = dataSet.byteArray.subarray(start, end);
@@ -427,6 +510,33 @@ export async function decodeFirstFrame(parsed: ParsedDicom, maxPixels: number): 
 	}
 	if (parsed.truncated && warnings.length === 0) warnings.push("file is truncated");
 	return toValues(parsed, pm, stored, warnings);
+}
+
+/**
+ * Undefined-length Pixel Data that dicom-parser left as raw bytes: a sequence of items (FFFE,E000)
+ * ending with (FFFE,E0DD). Returns an element with the Basic Offset Table and fragments, or the
+ * element itself when its bytes are not items.
+ */
+export function itemsAsFragments(bytes: Uint8Array, el: dicomParser.Element): dicomParser.Element {
+	const u16 = (p: number): number => (bytes[p] ?? 0) | ((bytes[p + 1] ?? 0) << 8);
+	const u32 = (p: number): number => (u16(p) | (u16(p + 2) << 16)) >>> 0;
+	const end = Math.min(bytes.length, el.dataOffset + el.length + 8);
+	let p = el.dataOffset;
+	if (u16(p) !== 0xfffe || u16(p + 2) !== 0xe000) return el;
+	const botLength = u32(p + 4);
+	if (p + 8 + botLength > end) return el;
+	const basicOffsetTable: number[] = [];
+	for (let i = 0; i + 4 <= botLength; i += 4) basicOffsetTable.push(u32(p + 8 + i));
+	p += 8 + botLength;
+	const first = p;
+	const fragments: dicomParser.Fragment[] = [];
+	while (p + 8 <= end && u16(p) === 0xfffe && u16(p + 2) === 0xe000) {
+		const length = Math.min(u32(p + 4), end - p - 8);
+		fragments.push({ offset: p - first, position: p + 8, length });
+		p += 8 + length;
+	}
+	if (fragments.length === 0) return el;
+	return { ...el, encapsulatedPixelData: true, basicOffsetTable, fragments };
 }
 
 function codecErrorText(e: unknown): string {

@@ -6,6 +6,8 @@ export const TS = Object.freeze({
 	explicitBE: "1.2.840.10008.1.2.2",
 	jpegBaseline: "1.2.840.10008.1.2.4.50",
 	jpegExtended: "1.2.840.10008.1.2.4.51",
+	jpegSpectralSelection: "1.2.840.10008.1.2.4.53",
+	jpegFullProgression: "1.2.840.10008.1.2.4.55",
 	jpegLossless: "1.2.840.10008.1.2.4.57",
 	jpegLosslessSV1: "1.2.840.10008.1.2.4.70",
 	jpegLsLossless: "1.2.840.10008.1.2.4.80",
@@ -37,6 +39,8 @@ export function pixelEncodingOf(uid: string): PixelEncoding | undefined {
 			return "deflatedFrame";
 		case TS.jpegBaseline:
 		case TS.jpegExtended:
+		case TS.jpegSpectralSelection: // retired, processes 6/8 (progressive, spectral selection)
+		case TS.jpegFullProgression: // retired, processes 10/12 (progressive, full progression)
 			return "jpeg";
 		case TS.jpegLossless:
 		case TS.jpegLosslessSV1:
@@ -63,6 +67,8 @@ const names: Record<string, string> = {
 	[TS.explicitBE]: "Explicit VR Big Endian",
 	[TS.jpegBaseline]: "JPEG Baseline",
 	[TS.jpegExtended]: "JPEG Extended",
+	[TS.jpegSpectralSelection]: "JPEG Spectral Selection (retired)",
+	[TS.jpegFullProgression]: "JPEG Full Progression (retired)",
 	[TS.jpegLossless]: "JPEG Lossless",
 	[TS.jpegLosslessSV1]: "JPEG Lossless SV1",
 	[TS.jpegLsLossless]: "JPEG-LS Lossless",

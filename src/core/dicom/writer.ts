@@ -30,7 +30,8 @@ export interface DicomWriteSpec {
 	samplesPerPixel?: 1 | 3;
 	photometricInterpretation?: string;
 	planarConfiguration?: 0 | 1;
-	bitsAllocated: 1 | 8 | 16 | 32;
+	/** 12 packs two pixels in three bytes (old files; native syntaxes only). */
+	bitsAllocated: 1 | 8 | 12 | 16 | 32;
 	bitsStored?: number;
 	pixelRepresentation?: 0 | 1;
 	/** Stored values (see above). Omit to write a file without pixel data. */
@@ -51,6 +52,14 @@ export interface DicomWriteSpec {
 	instanceNumber?: number;
 	patientName?: string;
 	patientId?: string;
+	/**
+	 * Ready-made codestreams, one per frame, written as encapsulated pixel data (with a Basic Offset
+	 * Table) whatever `transferSyntax` says — e.g. a JPEG under an Explicit VR Little Endian label.
+	 * `pixels` must still be given (it decides that there is pixel data; its values are not written).
+	 */
+	encapsulatedFrames?: Uint8Array[];
+	/** Transfer syntax UID written in the file meta instead of `transferSyntax`'s (the data set is still encoded as `transferSyntax`). */
+	transferSyntaxUid?: string;
 	/** Declared values that override what the writer derives (e.g. a hostile Rows), as [tag, VR, value]. */
 	overrides?: [number, string, string | number][];
 }
@@ -111,6 +120,18 @@ function packPixels(values: ArrayLike<number>, count: number, offset: number, bi
 	if (bitsAllocated === 1) {
 		const out = new Uint8Array(Math.ceil(count / 8));
 		for (let i = 0; i < count; i++) if ((values[offset + i] ?? 0) & 1) out[i >> 3] = (out[i >> 3] ?? 0) | (1 << (i & 7));
+		return out;
+	}
+	if (bitsAllocated === 12) {
+		// Two pixels in three bytes: b0 = p0 low byte, b1 = p0 high nibble | p1 low nibble << 4, b2 = p1 >> 4.
+		const out = new Uint8Array(Math.ceil((count * 3) / 2));
+		for (let i = 0, p = 0; i < count; i += 2, p += 3) {
+			const a = (values[offset + i] ?? 0) & 0xfff;
+			const b = i + 1 < count ? (values[offset + i + 1] ?? 0) & 0xfff : 0;
+			out[p] = a & 0xff;
+			out[p + 1] = (a >> 8) | ((b & 0x0f) << 4);
+			if (p + 2 < out.length) out[p + 2] = b >> 4;
+		}
 		return out;
 	}
 	const bytes = bitsAllocated / 8;
@@ -178,7 +199,7 @@ type FrameEncoder = (frame: Uint8Array, spec: Required<Pick<DicomWriteSpec, "row
 
 function build(spec: DicomWriteSpec, encodeFrame?: FrameEncoder): Uint8Array {
 	const syntax = spec.transferSyntax ?? "explicitLE";
-	const uid = tsUid[syntax];
+	const uid = spec.transferSyntaxUid ?? tsUid[syntax];
 	const le = syntax !== "explicitBE";
 	const explicit = syntax !== "implicitLE";
 	const spp = spec.samplesPerPixel ?? 1;
@@ -238,7 +259,15 @@ function build(spec: DicomWriteSpec, encodeFrame?: FrameEncoder): Uint8Array {
 			spp === 3 && (spec.planarConfiguration ?? 0) === 1 && !encodeFrame && syntax !== "rle"
 				? toPlanar(spec.pixels ?? [], pixelsPerFrame, f * samplesPerFrame)
 				: Array.prototype.slice.call(spec.pixels, f * samplesPerFrame, (f + 1) * samplesPerFrame) as number[];
-		if (syntax === "rle" || encodeFrame) {
+		if (spec.encapsulatedFrames) {
+			const offsets: number[] = [];
+			let o = 0;
+			for (const fr of spec.encapsulatedFrames) {
+				offsets.push(o);
+				o += 8 + fr.length + (fr.length % 2);
+			}
+			els.push({ tag: 0x7fe00010, vr: "OB", items: [numbers(offsets, 4, true), ...spec.encapsulatedFrames] });
+		} else if (syntax === "rle" || encodeFrame) {
 			const items: Uint8Array[] = [new Uint8Array(0)];
 			const fragments: Uint8Array[] = [];
 			for (let f = 0; f < frames; f++) {
@@ -267,7 +296,7 @@ function build(spec: DicomWriteSpec, encodeFrame?: FrameEncoder): Uint8Array {
 			else for (let f = 0; f < frames; f++) all.push(packPixels(frameValues(f), samplesPerFrame, 0, ba, le));
 			let data = concatBytes(all);
 			if (data.length % 2) data = concatBytes([data, new Uint8Array(1)]);
-			els.push({ tag: 0x7fe00010, vr: ba > 8 ? "OW" : "OB", value: data });
+			els.push({ tag: 0x7fe00010, vr: ba > 8 && ba !== 12 ? "OW" : "OB", value: data });
 		}
 	}
 	for (const [tag, vr, value] of spec.overrides ?? []) {
@@ -302,7 +331,7 @@ function build(spec: DicomWriteSpec, encodeFrame?: FrameEncoder): Uint8Array {
 /** Writes a DICOM file (implicit/explicit LE, explicit BE, deflated or RLE). Throws for codec syntaxes: use writeDicomAsync. */
 export function writeDicom(spec: DicomWriteSpec): Uint8Array {
 	const syntax = spec.transferSyntax ?? "explicitLE";
-	if (syntax === "jpegLs" || syntax === "jpegLsNear" || syntax === "j2k" || syntax === "j2kLossy" || syntax === "jpegBaseline") {
+	if ((syntax === "jpegLs" || syntax === "jpegLsNear" || syntax === "j2k" || syntax === "j2kLossy" || syntax === "jpegBaseline") && !spec.encapsulatedFrames) {
 		throw new Error(`writeDicom cannot encode ${syntax} synchronously; use writeDicomAsync`);
 	}
 	return build(spec);
@@ -344,7 +373,7 @@ export async function writeDicomAsync(spec: DicomWriteSpec): Promise<Uint8Array>
 	const syntax = spec.transferSyntax ?? "explicitLE";
 	if (syntax !== "jpegLs" && syntax !== "jpegLsNear" && syntax !== "j2k" && syntax !== "j2kLossy" && syntax !== "jpegBaseline") return build(spec);
 	if (syntax === "jpegBaseline" && spec.bitsAllocated !== 8) throw new Error("JPEG baseline needs 8-bit samples");
-	if (spec.bitsAllocated === 1 || spec.bitsAllocated === 32) throw new Error(`${syntax} cannot encode ${spec.bitsAllocated}-bit samples here`);
+	if (spec.bitsAllocated === 1 || spec.bitsAllocated === 12 || spec.bitsAllocated === 32) throw new Error(`${syntax} cannot encode ${spec.bitsAllocated}-bit samples here`);
 	const kind = syntax.startsWith("jpegLs") ? "charls" : syntax.startsWith("j2k") ? "openjpeg" : "libjpegturbo";
 	const mod = await loadEncoder(kind);
 	const Ctor = mod[kind === "charls" ? "JpegLSEncoder" : kind === "openjpeg" ? "J2KEncoder" : "JPEGEncoder"];

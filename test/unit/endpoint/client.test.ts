@@ -188,13 +188,13 @@ void describe("EndpointClient retries and faults", () => {
 		});
 	}
 
-	void it("a 429 with Retry-After: 2 waits ≥ 2 s before the next request (server-side timestamps)", async () => {
+	void it("a 429 with Retry-After: 2 waits ≥ 2 s before the next request when retryMaxDelay allows it (server-side timestamps)", async () => {
 		const server = await startTestServer((_req, res, n) => {
 			if (n === 0) return jsonAnswer(res, 429, { message: "slow down" }, { "Retry-After": "2" });
 			jsonAnswer(res, 200, [{ image_features: [vec(1)] }]);
 		});
 		try {
-			const client = new EndpointClient(fastSettings(server.url), tokens, nullLogger);
+			const client = new EndpointClient(fastSettings(server.url, { maxRetryDelayMs: 5000 }), tokens, nullLogger);
 			const [r] = await client.embedImages(items([makePng(2, 2, () => 3)]), new AbortController().signal);
 			assert.ok(r?.ok);
 			assert.equal(server.requests.length, 2);

@@ -137,7 +137,8 @@ export class EndpointClient implements ImageEmbedder {
 		private readonly logger: Logger,
 		private readonly fetchImpl: FetchLike = fetch,
 	) {
-		if (!/^https?:\/\//i.test(settings.url)) throw new FatalEndpointError("config", `The endpoint URL must start with https:// (or http:// for a local endpoint): "${settings.url}".`);
+		if (!/^https?:\/\//i.test(settings.url)) throw new FatalEndpointError("config", `The endpoint URL must start with https:// (or http:// for a local endpoint): "${redactUrl(settings.url)}".`);
+		if (/^https?:\/\/[^/?#]*@/i.test(settings.url)) throw new FatalEndpointError("config", `The endpoint URL must not hold a user name or password (${redactUrl(settings.url)}): the key is sent as a header.`);
 		if (!(settings.batchSize >= 1) || !(settings.maxConcurrentRequests >= 1) || !(settings.retries >= 1)) {
 			throw new FatalEndpointError("config", "batchSize, maxConcurrentRequests and retries must each be at least 1.");
 		}

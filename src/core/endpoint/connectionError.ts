@@ -4,7 +4,7 @@
  * chain is kept apart for the log. Used by the endpoint client for failure reasons and fatal messages,
  * and by the extension's Test Connection.
  */
-import { redactUrl } from "../util/redactUrl";
+import { redactUrl, redactUrlsIn } from "../util/redactUrl";
 
 export interface ConnectionErrorDescription {
 	/** The Node/undici error code found in the error or its causes ("ECONNREFUSED"), or "UNKNOWN". */
@@ -135,7 +135,7 @@ export function describeConnectionError(err: unknown, url: string): ConnectionEr
 			} else {
 				kind = "connection";
 				const first = f.messages.find((m) => m && !/^fetch failed$/i.test(m)) ?? "unknown error";
-				reason = `connection error: ${first}`;
+				reason = `connection error: ${redactUrlsIn(first)}`;
 			}
 	}
 	const detail = f.messages.filter(Boolean).join("; caused by: ") || String(err);
@@ -145,5 +145,5 @@ export function describeConnectionError(err: unknown, url: string): ConnectionEr
 
 /** The detail may quote the URL (undici does for some errors): redact it there too. */
 function redactAll(text: string, url: string): string {
-	return url ? text.split(url).join(redactUrl(url)) : text;
+	return redactUrlsIn(url ? text.split(url).join(redactUrl(url)) : text);
 }

@@ -13,7 +13,7 @@ import { intOption, parseCommand, stringOption } from "./args";
 import type { CliContext } from "./context";
 import { runEmbed } from "./embedCommand";
 import { formatDuration } from "./progressLine";
-import { defaultSimulatorKey, simulatorBanner } from "./simulateCommand";
+import { randomSimulatorKey, simulatorBanner } from "./simulateCommand";
 
 export const demoHelp = `Usage: medimageinsight demo [--out DIR] [--count N] [--workers N]
 
@@ -65,7 +65,8 @@ export async function demoCommand(argv: string[], ctx: CliContext): Promise<numb
 	// A fresh results folder each time, so that the demo shows a whole run.
 	fs.rmSync(resultsDir, { recursive: true, force: true });
 
-	const sim = await startSimulator({ port: 0, key: defaultSimulatorKey, latencyMs: 40, latencyPerImageMs: 2, logger: ctx.logger });
+	const simKey = randomSimulatorKey();
+	const sim = await startSimulator({ port: 0, key: simKey, latencyMs: 40, latencyPerImageMs: 2, logger: ctx.logger });
 	ctx.say(`*** ${simulatorBanner} ***`);
 	ctx.say(`Simulated endpoint at ${sim.url}`);
 	let summary;
@@ -86,7 +87,7 @@ export async function demoCommand(argv: string[], ctx: CliContext): Promise<numb
 					requestTimeoutMs: 30_000,
 					maxPauseMs: 60_000,
 				},
-				tokens: keyTokenProvider(async () => defaultSimulatorKey),
+				tokens: keyTokenProvider(async () => simKey),
 				simulated: true,
 				retryFailedOnly: false,
 				...(workers ? { workers } : {}),

@@ -44,7 +44,8 @@ Options:
   --retry-failed        only retry the files listed as failed in DIR/failures.jsonl
   --verbose             log details to stderr
 Exit status: 0 all embedded (skipped files are fine), 1 some failed, 2 usage or configuration
-error (bad option, missing key, 401/403/404 from the endpoint), 130 cancelled (Ctrl+C).`;
+error (bad option, missing key, 401/403/404 or a redirect from the endpoint, an endpoint that
+cannot be reached), 130 cancelled (Ctrl+C).`;
 
 /** A fully parsed embed run, shared by `embed` and `demo`. */
 export interface EmbedConfig {
@@ -199,6 +200,8 @@ export async function runEmbed(config: EmbedConfig, ctx: CliContext): Promise<Ru
 			`${s.alreadyDone ? ` (+${s.alreadyDone} already done earlier)` : ""}, failed ${s.failed}, skipped ${s.skipped} (no image), ` +
 			`ignored ${s.ignored} non-DICOM, in ${formatDuration(seconds)} (${(s.embedded / Math.max(seconds, 1e-3)).toFixed(1)} img/s).`,
 	);
+	for (const r of (s.failureReasons ?? []).slice(0, 5)) ctx.say(`  ${r.count} failed: ${r.reason}`);
+	if (s.failureReasons && s.failureReasons.length > 5) ctx.say(`  … and ${s.failureReasons.length - 5} other reason(s): see failures.jsonl`);
 	if (s.fatal) ctx.say(`Stopped: ${s.fatal.message}`);
 	ctx.say(`Results in ${s.outDir}: embeddings.jsonl, embeddings.npy, index.csv, failures.jsonl, run.json`);
 	return s;

@@ -16,6 +16,9 @@
 import { setMaxListeners } from "node:events";
 import { Emitter, type Event } from "../util/events";
 import type { Logger } from "../util/logger";
+import { redactUrl } from "../util/redactUrl";
+import { timerDelay } from "../util/timers";
+import { describeConnectionError } from "./connectionError";
 import { CallRateLimiter } from "./rateLimiter";
 import { buildPayload, payloadBytes, splitByPayload, type PayloadRow } from "./payload";
 import { MalformedResponseError, parseEmbeddingResponse, type ParsedEmbeddings } from "./response";
@@ -24,6 +27,7 @@ import {
 	FatalEndpointError,
 	type ClientStatus,
 	type EmbedItemResult,
+	type EmbedOptions,
 	type EmbedRequestItem,
 	type EndpointSettings,
 	type ImageEmbedder,
@@ -49,11 +53,52 @@ function abortReason(signal: AbortSignal): unknown {
 	return signal.reason ?? new DOMException("The operation was aborted.", "AbortError");
 }
 
-function causeMessage(e: unknown): string {
-	if (!(e instanceof Error)) return String(e);
-	const cause = (e as Error & { cause?: unknown }).cause;
-	if (cause instanceof Error) return `${e.message} (${(cause as Error & { code?: string }).code ?? cause.message})`;
-	return e.message;
+type BodyRead = { ok: true; text: string } | { ok: false; bytes: number };
+
+/**
+ * Reads a response body as a stream, at most `cap` bytes: above that (or when Content-Length says so)
+ * it stops reading, cancels the body and reports how many bytes it had seen. Nothing large is held.
+ */
+async function readBodyCapped(res: Response, cap: number): Promise<BodyRead> {
+	const declared = Number(res.headers.get("content-length"));
+	if (Number.isFinite(declared) && declared > cap) {
+		await res.body?.cancel().catch(() => undefined);
+		return { ok: false, bytes: declared };
+	}
+	if (!res.body) return { ok: true, text: "" };
+	const reader = res.body.getReader();
+	const chunks: Uint8Array[] = [];
+	let total = 0;
+	for (;;) {
+		const { done, value } = await reader.read();
+		if (done) break;
+		total += value.byteLength;
+		if (total > cap) {
+			await reader.cancel().catch(() => undefined);
+			return { ok: false, bytes: total };
+		}
+		chunks.push(value);
+	}
+	return { ok: true, text: Buffer.concat(chunks).toString("utf8") };
+}
+
+/** Like readBodyCapped, but a body above `cap` is cut there (for the snippet of an error answer). */
+async function readBodyPrefix(res: Response, cap: number): Promise<string> {
+	if (!res.body) return "";
+	const reader = res.body.getReader();
+	const chunks: Uint8Array[] = [];
+	let total = 0;
+	for (;;) {
+		const { done, value } = await reader.read();
+		if (done) break;
+		chunks.push(value);
+		total += value.byteLength;
+		if (total >= cap) {
+			await reader.cancel().catch(() => undefined);
+			break;
+		}
+	}
+	return Buffer.concat(chunks).subarray(0, cap).toString("utf8");
 }
 
 export class EndpointClient implements ImageEmbedder {
@@ -78,6 +123,11 @@ export class EndpointClient implements ImageEmbedder {
 	/** No request leaves before this time (a Retry-After received by any request). */
 	private holdUntil = 0;
 	private fatal: unknown;
+	/** Whether any request has succeeded; until then connection failures stop the run after a few quick attempts. */
+	private contacted = false;
+	private firstContactFailures = 0;
+	/** The vector length of the first answer accepted; every later answer must match it. */
+	private acceptedDim: number | undefined;
 	private readonly wakers = new Set<() => void>();
 	private readonly derivedSignals = new WeakMap<AbortSignal, AbortSignal>();
 
@@ -87,7 +137,8 @@ export class EndpointClient implements ImageEmbedder {
 		private readonly logger: Logger,
 		private readonly fetchImpl: FetchLike = fetch,
 	) {
-		if (!/^https?:\/\//i.test(settings.url)) throw new FatalEndpointError("config", `The endpoint URL must start with https:// (or http:// for a local endpoint): "${settings.url}".`);
+		if (!/^https?:\/\//i.test(settings.url)) throw new FatalEndpointError("config", `The endpoint URL must start with https:// (or http:// for a local endpoint): "${redactUrl(settings.url)}".`);
+		if (/^https?:\/\/[^/?#]*@/i.test(settings.url)) throw new FatalEndpointError("config", `The endpoint URL must not hold a user name or password (${redactUrl(settings.url)}): the key is sent as a header.`);
 		if (!(settings.batchSize >= 1) || !(settings.maxConcurrentRequests >= 1) || !(settings.retries >= 1)) {
 			throw new FatalEndpointError("config", "batchSize, maxConcurrentRequests and retries must each be at least 1.");
 		}
@@ -104,8 +155,10 @@ export class EndpointClient implements ImageEmbedder {
 			: { state: "running", inFlight: this.inFlight, concurrency: this.concurrency };
 	}
 
-	async embedImages(items: EmbedRequestItem[], callerSignal: AbortSignal): Promise<EmbedItemResult[]> {
-		return this.withSignal(callerSignal, (signal) => this.embedImagesWith(items, signal));
+	async embedImages(items: EmbedRequestItem[], callerSignal: AbortSignal, options: EmbedOptions = {}): Promise<EmbedItemResult[]> {
+		const expectedDim = options.expectedDim;
+		if (expectedDim !== undefined && !(Number.isInteger(expectedDim) && expectedDim > 0)) throw new RangeError(`expectedDim must be a positive whole number (got ${String(expectedDim)})`);
+		return this.withSignal(callerSignal, (signal) => this.embedImagesWith(items, signal, expectedDim));
 	}
 
 	async embedTexts(texts: string[], callerSignal: AbortSignal): Promise<TextEmbeddings> {
@@ -129,7 +182,7 @@ export class EndpointClient implements ImageEmbedder {
 		return work(signal);
 	}
 
-	private async embedImagesWith(items: EmbedRequestItem[], signal: AbortSignal): Promise<EmbedItemResult[]> {
+	private async embedImagesWith(items: EmbedRequestItem[], signal: AbortSignal, expectedDim: number | undefined): Promise<EmbedItemResult[]> {
 		// Rows carry their position as id (callers' ids need not be unique); results get the caller's id back.
 		const rows: Row[] = items.map((it, i) => ({
 			id: String(i),
@@ -145,7 +198,7 @@ export class EndpointClient implements ImageEmbedder {
 					results.set(row.id, { id: row.id, ok: false, error: `image too large: its request body (${payloadBytes(group)} bytes) exceeds the payload cap of ${this.settings.maxPayloadBytes} bytes` });
 					return;
 				}
-				for (const r of await this.embedGroup(group, signal, true)) results.set(r.id, r);
+				for (const r of await this.embedGroup(group, signal, true, expectedDim)) results.set(r.id, r);
 			}),
 		);
 		return items.map((it, i): EmbedItemResult => {
@@ -160,7 +213,7 @@ export class EndpointClient implements ImageEmbedder {
 		const parsed = await Promise.all(
 			groups.map(async (group) => {
 				try {
-					return await this.send(group, "text_features", signal);
+					return await this.send(group, "text_features", signal, undefined);
 				} catch (e) {
 					if (e instanceof AttemptError) throw new Error(`Text embedding failed: ${e.message}`);
 					throw e;
@@ -180,9 +233,9 @@ export class EndpointClient implements ImageEmbedder {
 	}
 
 	/** One group of images: send it; on 413 halve it; after a permanent failure, try the images one by one. */
-	private async embedGroup(group: Row[], signal: AbortSignal, mayTrySingles: boolean): Promise<EmbedItemResult[]> {
+	private async embedGroup(group: Row[], signal: AbortSignal, mayTrySingles: boolean, expectedDim: number | undefined): Promise<EmbedItemResult[]> {
 		try {
-			const { vectors, scalingFactor } = await this.send(group, "image_features", signal);
+			const { vectors, scalingFactor } = await this.send(group, "image_features", signal, expectedDim);
 			return group.map((row, i) => {
 				const embedding = vectors[i] as Float32Array;
 				return scalingFactor === undefined ? { id: row.id, ok: true, embedding } : { id: row.id, ok: true, embedding, scalingFactor };
@@ -193,12 +246,12 @@ export class EndpointClient implements ImageEmbedder {
 				if (group.length === 1) return [{ id: (group[0] as Row).id, ok: false, error: "image too large for the endpoint (HTTP 413)" }];
 				const half = Math.ceil(group.length / 2);
 				this.logger.info(`Endpoint refused a batch of ${group.length} images as too large; splitting it in two.`);
-				const parts = await Promise.all([this.embedGroup(group.slice(0, half), signal, mayTrySingles), this.embedGroup(group.slice(half), signal, mayTrySingles)]);
+				const parts = await Promise.all([this.embedGroup(group.slice(0, half), signal, mayTrySingles, expectedDim), this.embedGroup(group.slice(half), signal, mayTrySingles, expectedDim)]);
 				return parts.flat();
 			}
 			if (group.length > 1 && mayTrySingles && retryPolicy.splitToSingles.has(e.kind)) {
 				this.logger.warn(`A batch of ${group.length} images failed (${e.message}); retrying its images one by one.`);
-				const singles = await Promise.all(group.map((row) => this.embedGroup([row], signal, false)));
+				const singles = await Promise.all(group.map((row) => this.embedGroup([row], signal, false, expectedDim)));
 				return singles.flat();
 			}
 			return group.map((row) => ({ id: row.id, ok: false, error: e.message }));
@@ -210,12 +263,12 @@ export class EndpointClient implements ImageEmbedder {
 	 * and re-queues the group; resolves with the vectors, or rejects with an AttemptError (the group
 	 * failed), a FatalEndpointError, or the abort reason.
 	 */
-	private async send(group: Row[], field: "image_features" | "text_features", signal: AbortSignal): Promise<ParsedEmbeddings> {
+	private async send(group: Row[], field: "image_features" | "text_features", signal: AbortSignal, expectedDim: number | undefined): Promise<ParsedEmbeddings> {
 		const { default: pRetry } = await loadPRetry();
 		const body = buildPayload(group);
 		for (;;) {
 			try {
-				return await pRetry(() => this.attempt(body, group.length, field, signal), {
+				return await pRetry(() => this.attempt(body, group.length, field, signal, expectedDim), {
 					retries: this.settings.retries - 1,
 					factor: 2,
 					minTimeout: this.settings.minRetryDelayMs,
@@ -226,6 +279,7 @@ export class EndpointClient implements ImageEmbedder {
 					onFailedAttempt: (err) => {
 						if (err instanceof AttemptError && isRetryable(err, err.attemptNumber) && err.retriesLeft > 0 && !signal.aborted) {
 							this.logger.debug(`Request of ${group.length} rows failed (${err.message}); attempt ${err.attemptNumber} of ${this.settings.retries}, retrying.`);
+							if (err.connection) this.logger.debug(`Connection error detail: ${err.connection.detail}`);
 						}
 					},
 				});
@@ -244,16 +298,31 @@ export class EndpointClient implements ImageEmbedder {
 	}
 
 	/** One request through every layer. While paused, the request may be the probe; a refused probe waits again. */
-	private async attempt(body: string, rowCount: number, field: "image_features" | "text_features", signal: AbortSignal): Promise<ParsedEmbeddings> {
+	private async attempt(body: string, rowCount: number, field: "image_features" | "text_features", signal: AbortSignal, expectedDim: number | undefined): Promise<ParsedEmbeddings> {
 		for (;;) {
 			const probe = await this.passGate(signal);
 			let outcome: ParsedEmbeddings | AttemptError;
 			try {
-				outcome = await this.request(body, rowCount, field, signal);
+				outcome = await this.request(body, rowCount, field, signal, expectedDim);
 			} catch (e) {
 				if (probe) this.endProbe();
 				if (e instanceof FatalEndpointError) this.setFatal(e);
 				throw e;
+			}
+			if (outcome instanceof AttemptError && !this.contacted && (outcome.kind === "unreachable" || outcome.kind === "network")) {
+				// Nothing has ever worked: a few quick attempts, then say why instead of minutes of backoff.
+				if (probe) this.endProbe();
+				this.firstContactFailures++;
+				if (outcome.connection) this.logger.warn(`${outcome.connection.message} (${outcome.connection.detail})`);
+				if (this.firstContactFailures >= retryPolicy.firstContactAttempts) {
+					const why = outcome.connection?.message ?? `Cannot reach the endpoint at ${redactUrl(this.settings.url)}: ${outcome.message}. Check the URL.`;
+					const fatal = new FatalEndpointError("unreachable", why);
+					this.setFatal(fatal);
+					throw fatal;
+				}
+				await this.waitForChange(retryPolicy.firstContactDelayMs * this.firstContactFailures, signal);
+				if (this.fatal !== undefined) throw this.fatal;
+				continue;
 			}
 			if (!probe) {
 				if (outcome instanceof AttemptError) throw outcome;
@@ -270,7 +339,7 @@ export class EndpointClient implements ImageEmbedder {
 	}
 
 	/** Takes a slot and a rate token, sends, classifies. Refusals and successes update the shared state. */
-	private async request(body: string, rowCount: number, field: "image_features" | "text_features", signal: AbortSignal): Promise<ParsedEmbeddings | AttemptError> {
+	private async request(body: string, rowCount: number, field: "image_features" | "text_features", signal: AbortSignal, expectedDim: number | undefined): Promise<ParsedEmbeddings | AttemptError> {
 		await this.acquireSlot(signal);
 		const startedAt = Date.now();
 		try {
@@ -287,26 +356,43 @@ export class EndpointClient implements ImageEmbedder {
 			const timer = setTimeout(() => {
 				timedOut = true;
 				request.abort(new DOMException(`no answer within ${this.settings.requestTimeoutMs} ms`, "TimeoutError"));
-			}, this.settings.requestTimeoutMs);
+			}, timerDelay(this.settings.requestTimeoutMs));
+			const cap = rowCount * retryPolicy.perRowResponseBytes + retryPolicy.baseResponseBytes;
 			let status: number;
 			let responseHeaders: Headers;
 			let text: string;
 			try {
-				const res = await this.fetchImpl(this.settings.url, { method: "POST", headers, body, signal: request.signal });
+				// Redirects are never followed: a 3xx is a configuration error (the pixels must not go elsewhere).
+				const res = await this.fetchImpl(this.settings.url, { method: "POST", headers, body, signal: request.signal, redirect: "manual" });
 				status = res.status;
 				responseHeaders = res.headers;
-				text = await res.text();
+				if (status >= 200 && status < 300) {
+					const read = await readBodyCapped(res, cap);
+					if (!read.ok) {
+						request.abort(new DOMException("response body too large", "AbortError"));
+						return this.noteFailure(new AttemptError("malformed", `malformed response: the body is larger than ${cap} bytes (the most ${rowCount} row(s) may take); it was not read further`, status), startedAt);
+					}
+					text = read.text;
+				} else {
+					text = await readBodyPrefix(res, retryPolicy.errorBodyBytes);
+					request.abort(new DOMException("error body read", "AbortError"));
+				}
 			} catch (e) {
 				if (signal.aborted) throw abortReason(signal);
 				if (timedOut) return this.noteFailure(new AttemptError("timeout", `no answer within ${this.settings.requestTimeoutMs} ms (timeout)`), startedAt);
-				return this.noteFailure(new AttemptError("network", `connection error: ${causeMessage(e).split(token).join("***")}`), startedAt);
+				const described = describeConnectionError(e, this.settings.url);
+				const detail = { ...described, detail: described.detail.split(token).join("***") };
+				if (described.kind === "tls") throw new FatalEndpointError("tls", described.message);
+				const kind = described.kind === "unreachable" ? "unreachable" : "network";
+				return this.noteFailure(new AttemptError(kind, `connection error: ${described.reason}`, undefined, undefined, detail), startedAt);
 			} finally {
 				clearTimeout(timer);
 				signal.removeEventListener("abort", onAbort);
 			}
 			if (status >= 200 && status < 300) {
 				try {
-					const parsed = parseEmbeddingResponse(text, rowCount, field);
+					const parsed = parseEmbeddingResponse(text, rowCount, field, expectedDim ?? this.acceptedDim);
+					this.acceptedDim ??= parsed.vectors[0]?.length;
 					this.noteSuccess();
 					return parsed;
 				} catch (e) {
@@ -326,6 +412,7 @@ export class EndpointClient implements ImageEmbedder {
 	}
 
 	private noteSuccess(): void {
+		this.contacted = true;
 		this.refusalSince = undefined;
 		this.successRun++;
 		// Additive increase: +1 after 2×concurrency successes in a row; ten times slower when the next
@@ -340,9 +427,14 @@ export class EndpointClient implements ImageEmbedder {
 		}
 	}
 
+	/** How long to honour a server's Retry-After: at most `maxRetryDelayMs` (an absurd value must not stall the run). */
+	private boundedDelay(retryAfterMs: number | undefined): number {
+		return Math.min(Math.max(retryAfterMs ?? this.settings.maxRetryDelayMs, this.settings.minRetryDelayMs), this.settings.maxRetryDelayMs);
+	}
+
 	private noteFailure(e: AttemptError, startedAt: number): AttemptError {
-		if (e.retryAfterMs !== undefined && (e.kind === "refusal" || e.kind === "overload" || e.kind === "server")) {
-			this.holdUntil = Math.max(this.holdUntil, Date.now() + e.retryAfterMs);
+		if (e.retryAfterMs !== undefined && (e.kind === "overload" || e.kind === "server")) {
+			this.holdUntil = Math.max(this.holdUntil, Date.now() + Math.min(e.retryAfterMs, this.settings.maxRetryDelayMs));
 		}
 		if (e.kind === "refusal" && e.status === 429) {
 			// Rate-limit 429s despite our limiter: one is network jitter; two within two windows mean the
@@ -366,7 +458,10 @@ export class EndpointClient implements ImageEmbedder {
 				this.fireStatus();
 			}
 			const streakMs = Date.now() - this.refusalSince;
-			if (!this.paused && streakMs > this.settings.maxRetryDelayMs * 2) {
+			if (!this.paused && e.kind === "refusal" && e.retryAfterMs !== undefined && e.retryAfterMs > 0) {
+				// The endpoint says when to come back: the whole client waits (a pause, counted against maxPauseMs).
+				this.enterPause(`endpoint refusing requests: ${e.message}`, e.retryAfterMs);
+			} else if (!this.paused && streakMs > this.settings.maxRetryDelayMs * 2) {
 				this.enterPause(`endpoint refusing requests for ${Math.round(streakMs / 1000)} s: ${e.message}`, e.retryAfterMs);
 			}
 		}
@@ -384,7 +479,7 @@ export class EndpointClient implements ImageEmbedder {
 			return;
 		}
 		if (this.paused) return;
-		const resumeAt = Math.min(deadline, now + Math.max(retryAfterMs ?? this.settings.maxRetryDelayMs, this.settings.minRetryDelayMs));
+		const resumeAt = Math.min(deadline, now + this.boundedDelay(retryAfterMs));
 		this.paused = { reason, resumeAt };
 		this.logger.warn(`Paused: ${reason}. Probing again at ${new Date(resumeAt).toISOString()}.`);
 		this.fireStatus();
@@ -399,7 +494,7 @@ export class EndpointClient implements ImageEmbedder {
 			this.setFatal(new FatalEndpointError("paused-too-long", `The endpoint has refused requests for ${Math.round((now - since) / 1000)} s (longer than the allowed ${Math.round(this.settings.maxPauseMs / 1000)} s); the run stops. Last answer: ${e.message}`));
 			return;
 		}
-		const resumeAt = Math.min(since + this.settings.maxPauseMs, now + Math.max(e.retryAfterMs ?? this.settings.maxRetryDelayMs, this.settings.minRetryDelayMs));
+		const resumeAt = Math.min(since + this.settings.maxPauseMs, now + this.boundedDelay(e.retryAfterMs));
 		this.paused = { reason: `endpoint refusing requests: ${e.message}`, resumeAt };
 		this.logger.info(`Probe refused (${e.message}); next probe at ${new Date(resumeAt).toISOString()}.`);
 		this.fireStatus();
@@ -473,7 +568,7 @@ export class EndpointClient implements ImageEmbedder {
 				this.wakers.delete(done);
 				reject(abortReason(signal));
 			};
-			if (ms !== undefined) timer = setTimeout(done, Math.max(0, ms));
+			if (ms !== undefined) timer = setTimeout(done, timerDelay(ms));
 			this.wakers.add(done);
 			signal.addEventListener("abort", onAbort, { once: true });
 		});

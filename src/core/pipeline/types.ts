@@ -69,16 +69,21 @@ export interface RunSummary {
 export interface DiscoveredFile {
 	/** Absolute path. */
 	absPath: string;
-	/** Relative to the input it was found under (posix separators); a file input gives its base name. */
+	/** Relative to the input it was found under (posix separators); a file input gives its base name. Not unique across inputs: runs record recordedPath(). */
 	relPath: string;
 	/** The input (folder or file) it was found under. */
 	root: string;
 	size: number;
 	mtimeMs: number;
+	/** Inode number (0 when unknown): with the path, the file's identity in the resume stamp. */
+	ino: number;
 }
 
-/** What discovery yields: a DICOM candidate, or a file it ignored (counted in the summary). */
-export type DiscoveryItem = ({ kind: "candidate" } & DiscoveredFile) | { kind: "ignored"; absPath: string };
+/**
+ * What discovery yields: a DICOM candidate, a file it ignored (counted in the summary), or a
+ * symbolic link it did not follow (recorded as skipped with the reason; its stamp is the link's own).
+ */
+export type DiscoveryItem = ({ kind: "candidate" } & DiscoveredFile) | ({ kind: "skipped"; reason: string } & DiscoveredFile) | { kind: "ignored"; absPath: string };
 
 /** What the worker pool returns for one file (src/core/pipeline/workerPool.ts). */
 export interface FileConversion {

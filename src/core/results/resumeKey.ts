@@ -3,8 +3,8 @@
  * file's sha256, the conversion settings that change the pixels sent, the endpoint URL and
  * deployment): the same bytes converted the same way and sent to the same model give the same key,
  * wherever the file lies, so a re-run sends only what is missing. The config id is the same hash
- * without the file: it tags every record so that a file left unchanged (same path, size and mtime)
- * can be skipped without reading it.
+ * without the file: it tags every record so that a file left unchanged (same path, size, mtime and
+ * identity, see sourceId) can be skipped without reading it.
  */
 import { createHash } from "node:crypto";
 import type { ConvertOptions } from "../dicom/types";
@@ -47,6 +47,15 @@ function normaliseUrl(url: string): string {
 
 function sha256Hex(text: string): string {
 	return createHash("sha256").update(text).digest("hex");
+}
+
+/**
+ * The identity of a file for the resume stamp: its absolute path and inode, hashed (records carry no
+ * absolute path). A different file that happens to have the same recorded path, size and mtime (another
+ * selection, or a file replaced by a copy) has another identity, so it is read and not taken as done.
+ */
+export function sourceId(absPath: string, ino: number): string {
+	return createHash("sha256").update(`${absPath}\0${ino}`).digest("base64url").slice(0, 22);
 }
 
 /** Computes resume keys for one set of settings. */

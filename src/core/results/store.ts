@@ -4,8 +4,8 @@
  * before `append` resolves; appends that arrive while a sync is under way are written together by
  * the next one (group commit), so a crash loses at most what was in flight, without one fsync per
  * line. Opening streams the existing files to build the resume index (keys and file stamps only,
- * never embeddings) and cuts off a last line torn by a crash. One writer per folder: a lock file
- * names the process; a lock left by a dead process is taken over.
+ * never embeddings) and cuts off a last line torn by a crash. One writer per folder: an atomically
+ * created lock file names the process; a lock left by a dead process is taken over (outputLock.ts).
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
@@ -13,6 +13,7 @@ import * as path from "node:path";
 import type { Logger } from "../util/logger";
 import { nullLogger } from "../util/logger";
 import { parseRecordHead, readLines, type LineScanInfo } from "./jsonLines";
+import { acquireLock, LockBusyError, releaseLock } from "./outputLock";
 import { resultFiles, type EmbeddingRecord, type FailureRecord } from "./types";
 
 export interface ResultsStoreOptions {
@@ -34,16 +35,13 @@ export interface StoreLoadInfo {
 /** Earlier outcome of an unchanged file with the current settings. */
 export type FileStatus = "embedded" | "skipped" | undefined;
 
-/** Folders locked by this process (a lock file naming this process but not listed here is stale). */
-const lockedHere = new Set<string>();
-
 /** In-memory form of a key: 128 bits of the hex sha256 are plenty and halve the index. */
 function memo(key: string): string {
 	return key.length > 32 ? key.slice(0, 32) : key;
 }
 
-function stampOf(config: string, relPath: string, size: number, mtimeMs: number): string {
-	return createHash("sha256").update(`${config}\0${relPath}\0${size}\0${mtimeMs}`).digest("base64").slice(0, 22);
+function stampOf(config: string, relPath: string, size: number, mtimeMs: number, source: string | undefined): string {
+	return createHash("sha256").update(`${config}\0${relPath}\0${size}\0${mtimeMs}\0${source ?? ""}`).digest("base64").slice(0, 22);
 }
 
 /**
@@ -134,7 +132,7 @@ export class ResultsStore {
 				if (h.config !== undefined && h.config !== options.config) continue;
 				keyOffsets.set(memo(h.key), line.offset);
 				if (h.config !== undefined && typeof h.size === "number" && typeof h.mtimeMs === "number") {
-					stamps.set(stampOf(options.config, h.path, h.size, h.mtimeMs), "e");
+					stamps.set(stampOf(options.config, h.path, h.size, h.mtimeMs, h.source), "e");
 				}
 			}
 			const failInfo: LineScanInfo = { oversized: 0 };
@@ -152,7 +150,7 @@ export class ResultsStore {
 				}
 				loaded.failures++;
 				if (f.stage === "skipped" && f.config === options.config && typeof f.size === "number" && typeof f.mtimeMs === "number") {
-					const stamp = stampOf(options.config, f.path, f.size, f.mtimeMs);
+					const stamp = stampOf(options.config, f.path, f.size, f.mtimeMs, f.source);
 					if (!stamps.has(stamp)) stamps.set(stamp, "s");
 				}
 			}
@@ -180,14 +178,14 @@ export class ResultsStore {
 			return store;
 		} catch (e) {
 			for (const h of handles) await h.close().catch(() => undefined);
-			await releaseLock(dir);
+			await releaseDirLock(dir);
 			throw e;
 		}
 	}
 
-	/** Outcome of an earlier run for this file if it is unchanged (same path, size, mtime) and the settings are the same. */
-	statusOf(relPath: string, size: number, mtimeMs: number): FileStatus {
-		const s = this.stamps.get(stampOf(this.config, relPath, size, mtimeMs));
+	/** Outcome of an earlier run for this file if it is unchanged (same path, size, mtime, identity) and the settings are the same. */
+	statusOf(relPath: string, size: number, mtimeMs: number, source?: string): FileStatus {
+		const s = this.stamps.get(stampOf(this.config, relPath, size, mtimeMs, source));
 		return s === "e" ? "embedded" : s === "s" ? "skipped" : undefined;
 	}
 
@@ -280,7 +278,7 @@ export class ResultsStore {
 							if (record.config === undefined || record.config === this.config) {
 								this.keyOffsets.set(memo(record.key), offset);
 								if (typeof record.size === "number" && typeof record.mtimeMs === "number") {
-									this.stamps.set(stampOf(this.config, record.path, record.size, record.mtimeMs), "e");
+									this.stamps.set(stampOf(this.config, record.path, record.size, record.mtimeMs, record.source), "e");
 								}
 							}
 							offset += Buffer.byteLength(line, "utf8");
@@ -292,7 +290,7 @@ export class ResultsStore {
 						await this.failuresHandle.datasync();
 						for (const { record } of failures) {
 							if (record.stage === "skipped" && record.config === this.config && typeof record.size === "number" && typeof record.mtimeMs === "number") {
-								const stamp = stampOf(this.config, record.path, record.size, record.mtimeMs);
+								const stamp = stampOf(this.config, record.path, record.size, record.mtimeMs, record.source);
 								if (!this.stamps.has(stamp)) this.stamps.set(stamp, "s");
 							}
 						}
@@ -319,7 +317,7 @@ export class ResultsStore {
 		while (this.flushing) await this.flushing;
 		await this.embeddingsHandle.close().catch(() => undefined);
 		await this.failuresHandle.close().catch(() => undefined);
-		await releaseLock(this.outDir);
+		await releaseDirLock(this.outDir);
 	}
 }
 
@@ -331,34 +329,15 @@ async function writeAll(handle: fs.promises.FileHandle, buf: Buffer): Promise<vo
 	}
 }
 
-function processAlive(pid: number): boolean {
-	try {
-		process.kill(pid, 0);
-		return true;
-	} catch (e) {
-		return (e as NodeJS.ErrnoException).code === "EPERM";
-	}
-}
-
 async function takeLock(dir: string): Promise<void> {
-	const lockFile = path.join(dir, resultFiles.lock);
-	for (let attempt = 0; attempt < 3; attempt++) {
-		try {
-			await fs.promises.writeFile(lockFile, `${process.pid}\n`, { flag: "wx" });
-			lockedHere.add(dir);
-			return;
-		} catch (e) {
-			if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw new Error(`Cannot write to the output folder ${dir}: ${(e as Error).message}`);
-		}
-		const pid = Number.parseInt(await fs.promises.readFile(lockFile, "utf8").catch(() => ""), 10);
-		const stale = !Number.isInteger(pid) || pid <= 0 || (pid === process.pid ? !lockedHere.has(dir) : !processAlive(pid));
-		if (!stale) throw new Error(`Another run is writing to ${dir} (process ${pid}); wait for it to end or cancel it.`);
-		await fs.promises.rm(lockFile, { force: true });
+	try {
+		await acquireLock(path.join(dir, resultFiles.lock));
+	} catch (e) {
+		if (e instanceof LockBusyError) throw new Error(`Another run is writing to ${dir} (${e.message}); wait for it to end or cancel it.`);
+		throw new Error(`Cannot write to the output folder ${dir}: ${(e as Error).message}`);
 	}
-	throw new Error(`Cannot lock the output folder ${dir}.`);
 }
 
-async function releaseLock(dir: string): Promise<void> {
-	if (!lockedHere.delete(dir)) return;
-	await fs.promises.rm(path.join(dir, resultFiles.lock), { force: true }).catch(() => undefined);
+async function releaseDirLock(dir: string): Promise<void> {
+	await releaseLock(path.join(dir, resultFiles.lock));
 }

@@ -2,7 +2,7 @@
 
 /** embeddings.jsonl */
 export interface EmbeddingRecord {
-	/** Relative to the selected folder it was found under (posix separators). */
+	/** Relative to the common folder of the selected inputs (posix separators; see pipeline/recordedPath.ts): unique per file. */
 	path: string;
 	sha256: string;
 	sopInstanceUid: string;
@@ -25,6 +25,8 @@ export interface EmbeddingRecord {
 	/** File size and modification time when it was read (resume skips unchanged files without reading them). */
 	size?: number;
 	mtimeMs?: number;
+	/** Identity of the file read (sourceId: hash of its absolute path and inode); resume skips a file unread only when it matches too. */
+	source?: string;
 	/** Id of the settings that produced it: sha256 of (conversion settings that change pixels, endpoint, format version). */
 	config?: string;
 }
@@ -41,6 +43,7 @@ export interface FailureRecord {
 	/** As in EmbeddingRecord. A "skipped" record with the same path, size, mtime and config is not read again. */
 	size?: number;
 	mtimeMs?: number;
+	source?: string;
 	config?: string;
 }
 

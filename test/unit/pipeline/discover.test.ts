@@ -13,6 +13,21 @@ const shared = path.join(sharedDicomDir() ?? path.resolve(__dirname, "../../../.
 const noPreambleSource = path.join(shared, "pydicom/ExplVR_LitEndNoMeta.dcm");
 
 /** A minimal Part 10 header: 128-byte preamble, "DICM", one meta element. Enough to be sniffed. */
+/**
+ * Bundles discovery (compiled under out/) with its imports into one file in a new temporary folder
+ * readable by every user, and returns the file's path.
+ */
+function bundleForOtherUser(): string {
+	// eslint-disable-next-line @typescript-eslint/no-require-imports
+	const esbuild = require("esbuild") as typeof import("esbuild");
+	const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "mii-discover-bundle-"));
+	const outfile = path.join(outDir, "discover.js");
+	esbuild.buildSync({ entryPoints: [require.resolve("../../../src/core/pipeline/discover")], bundle: true, platform: "node", format: "cjs", outfile, logLevel: "error" });
+	fs.chmodSync(outDir, 0o755);
+	fs.chmodSync(outfile, 0o644);
+	return outfile;
+}
+
 function part10(): Buffer {
 	const uid = Buffer.from("1.2.840.10008.1.2.1\0", "latin1");
 	const el = Buffer.alloc(8);
@@ -29,7 +44,9 @@ async function collect(inputs: string[], options?: Parameters<typeof discover>[1
 	return out;
 }
 
-const candidates = (items: DiscoveryItem[]) => items.flatMap((i) => (i.kind === "candidate" ? [i.relPath] : []));
+/** Relative paths of the candidates, sorted (discovery yields them in the file system's order). */
+const candidates = (items: DiscoveryItem[]) => items.flatMap((i) => (i.kind === "candidate" ? [i.relPath] : [])).sort();
+const skipped = (items: DiscoveryItem[]) => items.flatMap((i) => (i.kind === "skipped" ? [`${i.relPath}: ${i.reason}`] : [])).sort();
 const ignored = (root: string, items: DiscoveryItem[]) => items.flatMap((i) => (i.kind === "ignored" ? [path.relative(root, i.absPath)] : [])).sort();
 
 void describe("discover", () => {
@@ -61,12 +78,13 @@ void describe("discover", () => {
 
 	after(() => fs.rmSync(root, { recursive: true, force: true }));
 
-	void it("finds DICOM by content and name, depth-first in sorted order, and ignores the rest", async () => {
+	void it("finds DICOM by content and name, follows links inside the selection, and ignores the rest", async () => {
 		if (!haveNoPreamble) console.log(`\n!!! ${noPreambleSource} missing: the preamble-less case is NOT tested !!!\n`);
 		const items = await collect([root], { exclude: [path.join(root, "excluded")] });
-		const expected = ["corrupt.dcm", ...(haveNoPreamble ? ["nopreamble/scan"] : []), "series1/IM0001", "series1/IM0002.dcm", "series1/sub/deeper/x.DCM"];
+		const expected = ["corrupt.dcm", "link.dcm", ...(haveNoPreamble ? ["nopreamble/scan"] : []), "series1/IM0001", "series1/IM0002.dcm", "series1/sub/deeper/x.DCM"];
 		assert.deepEqual(candidates(items), expected);
-		assert.deepEqual(ignored(root, items), [".DS_Store", ".medimageinsight", "README", "empty/.keep", "link.dcm", "notes.txt", "photo.jpg", "series1/._IM0001", "series1/loop"].sort());
+		assert.deepEqual(ignored(root, items), [".DS_Store", ".medimageinsight", "README", "empty/.keep", "notes.txt", "photo.jpg", "series1/._IM0001"].sort());
+		assert.deepEqual(skipped(items), [`series1/loop: a symbolic link to ${fs.realpathSync(root)}, a folder that contains it (a loop): not followed`]);
 		for (const item of items) {
 			if (item.kind !== "candidate") continue;
 			assert.equal(item.root, root);
@@ -77,16 +95,54 @@ void describe("discover", () => {
 		}
 	});
 
-	void it("gives the same order every time", async () => {
-		const a = await collect([root]);
-		const b = await collect([root]);
-		assert.deepEqual(a, b);
+	void it("yields every entry exactly once", async () => {
+		const items = await collect([root]);
+		const keys = items.map((i) => i.absPath);
+		assert.equal(new Set(keys).size, keys.length);
+	});
+
+	void it("follows links inside the selection (also to folders), skips those outside or broken with the reason, never loops", async () => {
+		const top = fs.mkdtempSync(path.join(os.tmpdir(), "mii-discover-links-"));
+		try {
+			const sel = path.join(top, "sel");
+			fs.mkdirSync(path.join(sel, "real/deep"), { recursive: true });
+			fs.mkdirSync(path.join(top, "outside"));
+			fs.writeFileSync(path.join(sel, "real/deep/a.dcm"), part10());
+			fs.writeFileSync(path.join(top, "outside/b.dcm"), part10());
+			fs.writeFileSync(path.join(top, "outside/notes.txt"), "x");
+			fs.symlinkSync(path.join(sel, "real"), path.join(sel, "alias")); // folder inside: followed
+			fs.symlinkSync("../..", path.join(sel, "real/deep/up")); // to the selected folder itself: a loop
+			fs.symlinkSync(path.join(top, "outside/b.dcm"), path.join(sel, "b.dcm")); // file outside
+			fs.symlinkSync(path.join(top, "outside/notes.txt"), path.join(sel, "notes")); // outside, not even DICOM: still accounted for
+			fs.symlinkSync(path.join(top, "outside"), path.join(sel, "ext")); // folder outside
+			fs.symlinkSync(path.join(top, "missing"), path.join(sel, "broken"));
+			fs.symlinkSync("self", path.join(sel, "self")); // a link to itself
+			const items = await collect([sel]);
+			const realTop = fs.realpathSync(top);
+			assert.deepEqual(candidates(items), ["alias/deep/a.dcm", "real/deep/a.dcm"]);
+			assert.deepEqual(skipped(items), [
+				`alias/deep/up: a symbolic link to ${path.join(realTop, "sel")}, a folder that contains it (a loop): not followed`,
+				`b.dcm: a symbolic link to ${path.join(realTop, "outside/b.dcm")}, outside the selected folders: not followed`,
+				"broken: a broken symbolic link (its target does not exist)",
+				`ext: a symbolic link to ${path.join(realTop, "outside")}, outside the selected folders: not followed`,
+				`notes: a symbolic link to ${path.join(realTop, "outside/notes.txt")}, outside the selected folders: not followed`,
+				`real/deep/up: a symbolic link to ${path.join(realTop, "sel")}, a folder that contains it (a loop): not followed`,
+				"self: a symbolic link that leads back to itself (a loop): not followed",
+			]);
+			assert.deepEqual(ignored(sel, items), []);
+			// Selecting the outside folder too makes its links "inside".
+			const both = await collect([sel, path.join(top, "outside")]);
+			assert.ok(candidates(both).includes("b.dcm"));
+			assert.equal(skipped(both).some((s) => s.startsWith("b.dcm:") || s.startsWith("ext:")), false);
+		} finally {
+			fs.rmSync(top, { recursive: true, force: true });
+		}
 	});
 
 	void it("takes files given directly: relPath is the base name, root the file", async () => {
 		const file = path.join(root, "series1/sub/deeper/x.DCM");
 		const items = await collect([file, path.join(root, "notes.txt")]);
-		assert.deepEqual(items[0], { kind: "candidate", absPath: file, relPath: "x.DCM", root: file, size: fs.statSync(file).size, mtimeMs: fs.statSync(file).mtimeMs });
+		assert.deepEqual(items[0], { kind: "candidate", absPath: file, relPath: "x.DCM", root: file, size: fs.statSync(file).size, mtimeMs: fs.statSync(file).mtimeMs, ino: fs.statSync(file).ino });
 		assert.deepEqual(items[1], { kind: "ignored", absPath: path.join(root, "notes.txt") });
 	});
 
@@ -104,6 +160,7 @@ void describe("discover", () => {
 	void it("skips an unreadable folder and an unreadable file by content as ignored, and goes on", async () => {
 		// As root every folder is readable, so the walk then runs in a child process as "nobody".
 		const tree = fs.mkdtempSync(path.join(os.tmpdir(), "mii-discover-locked-"));
+		let bundle: string | undefined;
 		try {
 			fs.mkdirSync(path.join(tree, "a/locked"), { recursive: true });
 			fs.writeFileSync(path.join(tree, "a/locked/z.dcm"), part10());
@@ -116,8 +173,11 @@ void describe("discover", () => {
 			for (const f of ["a/secret", "a/secret.dcm"]) fs.chmodSync(path.join(tree, f), 0o000);
 			fs.chmodSync(path.join(tree, "a/locked"), 0o000);
 			const asRoot = process.getuid?.() === 0;
+			// The child may run as another user who cannot reach this checkout (a clone under a 0700
+			// folder): it loads discovery from a one-file bundle in a world-readable folder instead.
+			bundle = bundleForOtherUser();
 			const script = `
-				const { discover } = require(${JSON.stringify(require.resolve("../../../src/core/pipeline/discover"))});
+				const { discover } = require(${JSON.stringify(bundle)});
 				(async () => {
 					const out = [];
 					for await (const i of discover([${JSON.stringify(tree)}])) out.push(i.kind === "candidate" ? "candidate " + i.relPath : "ignored " + i.absPath);
@@ -125,15 +185,16 @@ void describe("discover", () => {
 				})().catch((e) => { process.stderr.write(String(e)); process.exit(1); });`;
 			const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", ...(asRoot ? { uid: 65534, gid: 65534 } : {}) });
 			assert.equal(r.status, 0, r.stderr);
-			const lines = JSON.parse(r.stdout) as string[];
+			const lines = (JSON.parse(r.stdout) as string[]).sort();
 			assert.deepEqual(lines, [
-				`ignored ${path.join(tree, "a/locked")}`,
 				"candidate a/ok.dcm",
-				`ignored ${path.join(tree, "a/secret")}`,
 				"candidate a/secret.dcm", // by name: it will fail at stage "read" rather than vanish
+				`ignored ${path.join(tree, "a/locked")}`,
+				`ignored ${path.join(tree, "a/secret")}`,
 			]);
 		} finally {
 			fs.rmSync(tree, { recursive: true, force: true });
+			if (bundle) fs.rmSync(path.dirname(bundle), { recursive: true, force: true });
 		}
 	});
 
@@ -156,29 +217,62 @@ void describe("discover", () => {
 		assert.equal(n, 2);
 	});
 
-	void it("streams: the first item comes before a large folder has been walked", async () => {
-		const big = fs.mkdtempSync(path.join(os.tmpdir(), "mii-discover-big-"));
+	void it("streams: a flat folder's first file comes after a few of its entries were read, not all of them", async () => {
+		const flat = fs.mkdtempSync(path.join(os.tmpdir(), "mii-discover-flat-"));
+		const total = 1000;
+		const realOpendir = fs.promises.opendir;
+		let delivered = 0;
+		// Count the entries the real directory handle hands out (through read() or iteration).
+		const counting = async (...args: Parameters<typeof realOpendir>): Promise<fs.Dir> => {
+			const dir = await realOpendir(...args);
+			const read = async () => {
+				const d = await dir.read();
+				if (d) delivered++;
+				return d;
+			};
+			return new Proxy(dir, {
+				get(target, prop) {
+					if (prop === "read") return read;
+					if (prop === Symbol.asyncIterator) {
+						return async function* () {
+							try {
+								for (let d = await read(); d; d = await read()) yield d;
+							} finally {
+								await target.close().catch(() => undefined);
+							}
+						};
+					}
+					const v = Reflect.get(target, prop, target) as unknown;
+					return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+				},
+			});
+		};
 		try {
 			const body = part10();
-			for (let d = 0; d < 50; d++) {
-				fs.mkdirSync(path.join(big, `d${String(d).padStart(2, "0")}`));
-				for (let f = 0; f < 40; f++) fs.writeFileSync(path.join(big, `d${String(d).padStart(2, "0")}`, `f${f}`), body);
-			}
-			const gen = discover([big]);
+			for (let f = 0; f < total; f++) fs.writeFileSync(path.join(flat, `f${f}`), body);
+			fs.promises.opendir = counting as typeof realOpendir;
+			const gen = discover([flat]);
 			const first = await gen.next();
-			// Replace the last folder: if discovery had listed everything up front, it would miss this change.
-			fs.rmSync(path.join(big, "d49"), { recursive: true });
-			fs.mkdirSync(path.join(big, "d49"));
-			fs.writeFileSync(path.join(big, "d49", "late.dcm"), body);
+			const atFirst = delivered;
 			const rest: DiscoveryItem[] = [];
 			for await (const item of gen) rest.push(item);
 			assert.equal(first.done, false);
-			assert.equal(candidates([first.value as DiscoveryItem]).at(0), "d00/f0");
-			const all = candidates(rest);
-			assert.equal(all.length, 49 * 40 - 1 + 1);
-			assert.equal(all.at(-1), "d49/late.dcm");
+			assert.equal(first.value?.kind, "candidate");
+			assert.ok(atFirst < 200, `the first file came after ${atFirst} of ${total} entries were read`);
+			assert.equal(delivered, total);
+			assert.equal(candidates([first.value as DiscoveryItem, ...rest]).length, total);
 		} finally {
-			fs.rmSync(big, { recursive: true, force: true });
+			fs.promises.opendir = realOpendir;
+			fs.rmSync(flat, { recursive: true, force: true });
 		}
+	});
+
+	void it("closes the folders it was reading when the consumer stops early", async () => {
+		const items = discover([root]);
+		const first = await items.next();
+		assert.equal(first.done, false);
+		await items.return(undefined);
+		// A closed generator yields nothing more (and its directory handles are closed in its finally).
+		assert.equal((await items.next()).done, true);
 	});
 });

@@ -14,6 +14,7 @@ import { EndpointService } from "./endpoints";
 import { RunController } from "./runController";
 import type { CommandFactory, Services } from "./services";
 import { SimulationHost } from "./simulation";
+import { registerLanguageModelTools } from "./tools/languageModelTools";
 import { Config } from "./ui/config";
 import { ExtensionLog } from "./ui/log";
 import { PersistentState } from "./ui/persistentState";
@@ -65,6 +66,18 @@ export function activate(context: vscode.ExtensionContext): MedImageInsightApi {
 		runner = push(context, new RunController({ context, log, config, keys, endpoints, simulation, statusBar, state }));
 		const results = registerResultsView(context, { log: log.scoped("results"), createEmbedder: () => endpoints.sharedClient() });
 		const services: Services = { context, log, config, keys, state, statusBar, endpoints, simulation, runner, showResults: (outDir) => results.show(outDir) };
+		context.subscriptions.push(
+			...registerLanguageModelTools({
+				log: log.scoped("tools"),
+				currentView: () => results.current(),
+				lastRunOutDir: () => runner?.lastRun?.outDir ?? state.lastRun?.outDir,
+				embedder: () => endpoints.sharedClient(),
+				endpoint: () => {
+					const url = config.snapshot().endpoint.url;
+					return { url, simulated: simulation.isSimulationUrl(url) };
+				},
+			}),
+		);
 		for (const [id, factory] of Object.entries(commands)) {
 			context.subscriptions.push(vscode.commands.registerCommand(id, factory(services)));
 		}

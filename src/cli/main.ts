@@ -8,6 +8,7 @@ import { convertCommand, convertHelp } from "./convertCommand";
 import type { CliContext } from "./context";
 import { demoCommand, demoHelp } from "./demoCommand";
 import { embedCommand, embedHelp } from "./embedCommand";
+import { exportCommand, exportHelp } from "./exportCommand";
 import { ProgressLine } from "./progressLine";
 import { simulateCommand, simulateHelp } from "./simulateCommand";
 import { stderrLogger } from "./stderrLogger";
@@ -24,6 +25,7 @@ Commands:
   embed <paths…> --endpoint URL --out DIR  DICOM → MedImageInsight embeddings (key from ${"MEDIMAGEINSIGHT_API_KEY"})
   simulate [--port N]                      a local SIMULATED endpoint (not MedImageInsight) for trying things out
   demo [--out DIR]                         sample studies → simulated endpoint → embeddings, end to end
+  export --series RESULTS_DIR --out DIR    series (--studies: study) embeddings as .npy + .csv
 
 Run "medimageinsight <command> --help" for the options of a command.`;
 
@@ -33,6 +35,7 @@ const commands: Record<string, { run: Command; help: string }> = {
 	embed: { run: embedCommand, help: embedHelp },
 	simulate: { run: simulateCommand, help: simulateHelp },
 	demo: { run: demoCommand, help: demoHelp },
+	export: { run: exportCommand, help: exportHelp },
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -3,6 +3,7 @@
  * no I/O: workers, servers and clients are created when a command needs them.
  */
 import * as fs from "node:fs";
+import * as path from "node:path";
 import * as vscode from "vscode";
 import type { RunProgress, RunSummary } from "../core/pipeline/types";
 import { configureEndpoint, clearApiKey, setApiKey, testConnection } from "./commands/endpoint";
@@ -14,6 +15,8 @@ import { EndpointService } from "./endpoints";
 import { RunController } from "./runController";
 import type { CommandFactory, Services } from "./services";
 import { SimulationHost } from "./simulation";
+import { registerLanguageModelTools } from "./tools/languageModelTools";
+import { registerRunsView, type RunItemView } from "./views/runsView";
 import { Config } from "./ui/config";
 import { ExtensionLog } from "./ui/log";
 import { PersistentState } from "./ui/persistentState";
@@ -33,6 +36,8 @@ export interface MedImageInsightApi {
 	logLines(): string[];
 	/** The output folder a selection of folders would get now. */
 	outDirFor(folders: string[]): string;
+	/** The rows of the Runs view, read again. */
+	runsViewItems(): Promise<RunItemView[]>;
 }
 
 const commands: Record<string, CommandFactory> = {
@@ -65,6 +70,31 @@ export function activate(context: vscode.ExtensionContext): MedImageInsightApi {
 		runner = push(context, new RunController({ context, log, config, keys, endpoints, simulation, statusBar, state }));
 		const results = registerResultsView(context, { log: log.scoped("results"), createEmbedder: () => endpoints.sharedClient() });
 		const services: Services = { context, log, config, keys, state, statusBar, endpoints, simulation, runner, showResults: (outDir) => results.show(outDir) };
+		context.subscriptions.push(
+			...registerLanguageModelTools({
+				log: log.scoped("tools"),
+				currentView: () => results.current(),
+				lastRunOutDir: () => runner?.lastRun?.outDir ?? state.lastRun?.outDir,
+				embedder: () => endpoints.sharedClient(),
+				endpoint: () => {
+					const url = config.snapshot().endpoint.url;
+					return { url, simulated: simulation.isSimulationUrl(url) };
+				},
+			}),
+		);
+		const runsView = registerRunsView(context, {
+			log: log.scoped("runs"),
+			globalState: context.globalState,
+			isRunning: () => runner?.isRunning() ?? false,
+			activeOutDir: () => runner?.activeOutDir || undefined,
+			lastOutDir: () => runner?.lastRun?.outDir ?? state.lastRun?.outDir,
+			outputFolderRoots: () => {
+				const setting = config.snapshot().outputFolder.trim();
+				if (!setting) return [];
+				if (path.isAbsolute(setting)) return [setting];
+				return (vscode.workspace.workspaceFolders ?? []).map((f) => path.resolve(f.uri.fsPath, setting));
+			},
+		});
 		for (const [id, factory] of Object.entries(commands)) {
 			context.subscriptions.push(vscode.commands.registerCommand(id, factory(services)));
 		}
@@ -86,6 +116,7 @@ export function activate(context: vscode.ExtensionContext): MedImageInsightApi {
 			simulationStatusText: () => statusBar.simulationText,
 			simulationUrl: () => simulation.url,
 			logLines: () => log.recentLines(),
+			runsViewItems: () => runsView.items(),
 			outDirFor: (folders) => r.outDirFor(folders.map((p) => ({ path: p, isDirectory: fs.existsSync(p) && fs.statSync(p).isDirectory() }))),
 		};
 	} catch (e) {

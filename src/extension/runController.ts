@@ -63,6 +63,11 @@ export class RunController extends Disposable {
 		return this.active !== undefined;
 	}
 
+	/** The output folder of the run in progress ("" while it is being chosen), or undefined. */
+	get activeOutDir(): string | undefined {
+		return this.active?.outDir;
+	}
+
 	/** Aborts the active run; resolves when it has stopped (outputs flushed). */
 	async cancel(): Promise<boolean> {
 		const run = this.active;

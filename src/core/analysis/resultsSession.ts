@@ -62,6 +62,8 @@ export class ResultsSession implements Disposable {
 	private query: { text: string; scores: Float32Array } | undefined;
 	private outliers: OutlierResult | undefined;
 	private readonly pending = new Map<Task, AbortController>();
+	/** The image last selected in the view (the language model tools' default image). */
+	selected: number | undefined;
 
 	constructor(
 		readonly model: ResultsModel,
@@ -111,6 +113,7 @@ export class ResultsSession implements Disposable {
 					this.start();
 					return;
 				case "select":
+					this.selected = msg.index < this.count ? msg.index : undefined;
 					return this.sendNeighbors(msg.index, msg.k);
 				case "outliers":
 					return await this.computeOutliers(msg.k);

@@ -32,6 +32,8 @@ function panelKey(outDir: string): string {
 class ResultsPanel {
 	/** Open panels by output folder. */
 	private static readonly open = new Map<string, ResultsPanel>();
+	/** The panel that was active last (the language model tools' default results folder and image). */
+	static lastActive: ResultsPanel | undefined;
 
 	/** Reveals (and refreshes) the panel of `outDir` when it is open, else creates one. */
 	static createOrShow(context: vscode.ExtensionContext, deps: ResultsViewDeps, outDir: string): ResultsPanel {
@@ -53,8 +55,10 @@ class ResultsPanel {
 		const key = panelKey(outDir);
 		const p: ResultsPanel = new ResultsPanel(panel, path.resolve(outDir), context.extensionUri, deps, () => {
 			if (ResultsPanel.open.get(key) === p) ResultsPanel.open.delete(key);
+			if (ResultsPanel.lastActive === p) ResultsPanel.lastActive = undefined;
 		});
 		ResultsPanel.open.set(key, p);
+		ResultsPanel.lastActive = p;
 		return p;
 	}
 
@@ -64,6 +68,12 @@ class ResultsPanel {
 
 	static disposeAll(): void {
 		for (const p of [...ResultsPanel.open.values()]) p.panel.dispose();
+	}
+
+	/** The image selected in this panel, by its path in the results. */
+	get selectedPath(): string | undefined {
+		const i = this.session?.selected;
+		return i === undefined ? undefined : this.session?.model.rows[i]?.path;
 	}
 
 	private session: ResultsSession | undefined;
@@ -92,6 +102,7 @@ class ResultsPanel {
 			panel.onDidChangeViewState(() => {
 				// Without retainContextWhenHidden the page is discarded when hidden; it sends "ready" again when shown.
 				if (!panel.visible) this.session?.pause();
+				if (panel.active) ResultsPanel.lastActive = this;
 			}),
 			panel.onDidDispose(() => this.dispose()),
 		);
@@ -211,7 +222,10 @@ function outDirFromState(state: unknown): string | undefined {
  * Registers the results view (serializer included) and returns `show(outDir)`, which opens the panel for
  * that output folder or reveals and refreshes the one already open.
  */
-export function registerResultsView(context: vscode.ExtensionContext, deps: ResultsViewDeps): { show(outDir: string): void } {
+export function registerResultsView(
+	context: vscode.ExtensionContext,
+	deps: ResultsViewDeps,
+): { show(outDir: string): void; current(): { outDir: string; selectedPath: string | undefined } | undefined } {
 	context.subscriptions.push(
 		vscode.window.registerWebviewPanelSerializer(resultsViewType, {
 			deserializeWebviewPanel: async (panel, state: unknown) => {
@@ -225,5 +239,11 @@ export function registerResultsView(context: vscode.ExtensionContext, deps: Resu
 		}),
 		{ dispose: () => ResultsPanel.disposeAll() },
 	);
-	return { show: (outDir: string) => void ResultsPanel.createOrShow(context, deps, outDir) };
+	return {
+		show: (outDir: string) => void ResultsPanel.createOrShow(context, deps, outDir),
+		current: () => {
+			const p = ResultsPanel.lastActive;
+			return p ? { outDir: p.outDir, selectedPath: p.selectedPath } : undefined;
+		},
+	};
 }

@@ -12,6 +12,7 @@ import * as path from "node:path";
 import * as vscode from "vscode";
 import { ResultsSession, type ShellAction } from "../../core/analysis/resultsSession";
 import type { ImageEmbedder } from "../../core/endpoint/types";
+import type { SummaryData } from "../../core/protocol/webview";
 import { readResults } from "../../core/results/reader";
 import type { Logger } from "../../core/util/logger";
 import { renderHtml, renderMessagePage } from "./html";
@@ -127,6 +128,16 @@ export class ResultsPanel {
 			panel.onDidDispose(() => this.dispose()),
 		);
 		this.loaded = this.load(true);
+	}
+
+	/** What the summary shows now (tests). */
+	get summary(): SummaryData | undefined {
+		return this.session?.summary();
+	}
+
+	/** The page's HTML as rendered (tests). */
+	get html(): string {
+		return this.panel.webview.html;
 	}
 
 	/** Re-reads the output folder and re-sends its data to the page as it is (no new page: its view state stays). */

@@ -600,6 +600,13 @@ try {
 
 		await check(t("free-text query ranks matching images first"), async () => {
 			await page.click('button[data-tab="labels"]');
+			const fit = await page.$eval(".query-input", (i) => {
+				const cs = getComputedStyle(i);
+				const ctx = document.createElement("canvas").getContext("2d");
+				ctx.font = `${cs.fontSize} ${cs.fontFamily}`;
+				return { text: ctx.measureText(i.placeholder).width, room: i.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) - 16 };
+			});
+			assert(fit.text <= fit.room, `search placeholder ${fit.text.toFixed(0)} px in ${fit.room.toFixed(0)} px`);
 			await page.fill(".query-input", "knee");
 			await page.click(".action-search");
 			await page.waitForSelector(".ranked.matches .ranked-item", { timeout: 10000 });

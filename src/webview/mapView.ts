@@ -23,6 +23,7 @@ export class MapView {
 	private category = new Int32Array(0);
 	/** How many points share each point's spot on the canvas (duplicates and near-duplicates). */
 	private stack = new Int32Array(0);
+	private stackOf: Float32Array | undefined;
 	private hovered = -1;
 	private frame = 0;
 	private visible = false;
@@ -181,14 +182,18 @@ export class MapView {
 		const radius = n > 5000 ? 2.5 : n > 1000 ? 3.5 : 4.5;
 		// Images with the very same coordinates (duplicates: the same picture embedded more than once) are
 		// counted and ringed, so that a stack stands out from a single point.
-		const spots = new Map<string, number>();
 		const spotOf = (i: number): string => `${coords[2 * i]},${coords[2 * i + 1]}`;
-		for (let i = 0; i < n; i++) {
-			const k = spotOf(i);
-			spots.set(k, (spots.get(k) ?? 0) + 1);
+		if (this.stackOf !== coords || this.stack.length !== n) {
+			// Counted once per map (not on every redraw).
+			const spots = new Map<string, number>();
+			for (let i = 0; i < n; i++) {
+				const k = spotOf(i);
+				spots.set(k, (spots.get(k) ?? 0) + 1);
+			}
+			this.stack = new Int32Array(n);
+			for (let i = 0; i < n; i++) this.stack[i] = spots.get(spotOf(i)) ?? 1;
+			this.stackOf = coords;
 		}
-		this.stack = new Int32Array(n);
-		for (let i = 0; i < n; i++) this.stack[i] = spots.get(spotOf(i)) ?? 1;
 		const background = color("--vscode-editor-background", "--vscode-sideBar-background");
 		ctx.lineWidth = 1;
 		ctx.strokeStyle = background;

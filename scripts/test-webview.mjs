@@ -39,6 +39,40 @@ async function check(name, fn) {
 function assert(cond, msg) {
 	if (!cond) throw new Error(msg);
 }
+/** CIE76 colour difference of two "rgb(r, g, b)" strings (sRGB → CIELAB, D65). */
+function deltaE(a, b) {
+	const lab = (css) => {
+		const [r, g, bl] = css.match(/\d+(\.\d+)?/g).slice(0, 3).map((v) => {
+			const c = Number(v) / 255;
+			return c > 0.04045 ? ((c + 0.055) / 1.055) ** 2.4 : c / 12.92;
+		});
+		const f = (t) => (t > 0.008856 ? Math.cbrt(t) : 7.787 * t + 16 / 116);
+		const x = f((r * 0.4124 + g * 0.3576 + bl * 0.1805) / 0.95047);
+		const y = f(r * 0.2126 + g * 0.7152 + bl * 0.0722);
+		const z = f((r * 0.0193 + g * 0.1192 + bl * 0.9505) / 1.08883);
+		return [116 * y - 16, 500 * (x - y), 200 * (y - z)];
+	};
+	const p = lab(a);
+	const q = lab(b);
+	return Math.hypot(p[0] - q[0], p[1] - q[1], p[2] - q[2]);
+}
+/** Where the map draws point i (the transform of src/webview/mapView.ts: fit with a 16 px margin, centred, y up). */
+function mapPoint(page, i) {
+	return page.evaluate((i) => {
+		const c = window.__harness.mapCoords;
+		const r = document.querySelector(".map-canvas").getBoundingClientRect();
+		const w = Math.floor(r.width), h = Math.floor(r.height);
+		let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
+		for (let j = 0; j < c.length / 2; j++) {
+			minX = Math.min(minX, c[2 * j]); maxX = Math.max(maxX, c[2 * j]);
+			minY = Math.min(minY, c[2 * j + 1]); maxY = Math.max(maxY, c[2 * j + 1]);
+		}
+		const scale = Math.min((w - 32) / (maxX - minX || 1), (h - 32) / (maxY - minY || 1));
+		const ox = (w - (maxX - minX) * scale) / 2, oy = (h - (maxY - minY) * scale) / 2;
+		const x = ox + (c[2 * i] - minX) * scale, y = h - (oy + (c[2 * i + 1] - minY) * scale);
+		return { x, y, pageX: r.left + x, pageY: r.top + y };
+	}, i);
+}
 
 // --- Build ---------------------------------------------------------------------------------------------
 const build = spawnSync(process.execPath, ["esbuild.js"], { stdio: "inherit" });
@@ -195,6 +229,21 @@ try {
 			assert(await page.isVisible(".badge.simulation"), "no simulation badge");
 			assert((await page.textContent(".endpoint-url")) === "http://127.0.0.1:5123/score", "endpoint url");
 		});
+		await check(t("summary: the folder's totals, and the last run's duration, rate and counts stated as the last run's"), async () => {
+			assert((await page.textContent(".stats-title")) === "In this folder:", "no folder title");
+			const last = await page.textContent(".last-run-text");
+			const want = `4 min 11 s, ${(n / 251).toFixed(1)} images/s, ${n - 224} embedded now, 224 already embedded, 30 failed, 10 skipped, 5 ignored`;
+			assert(last === want, `last run "${last}", expected "${want}"`);
+			assert((await page.textContent(".last-run .meta-label")) === "Last run:", "not labelled as the last run");
+			return last;
+		});
+
+		await check(t("failed and skipped are separate tabs with their own counts and icons"), async () => {
+			assert((await page.textContent('button[data-tab="failures"]')).trim() === "Failed (30)", `failed tab "${await page.textContent('button[data-tab="failures"]')}"`);
+			assert((await page.textContent('button[data-tab="skipped"]')).trim() === "Skipped (10)", "skipped tab");
+			assert(await page.$('button[data-tab="skipped"] .codicon-circle-slash'), "skipped tab without its icon");
+			assert(!(await page.$('button[data-tab="skipped"] .codicon-warning')) && !(await page.$('button[data-tab="skipped"] .codicon-error')), "the skipped tab has a warning/error icon");
+		});
 		if (theme === "dark") await page.screenshot({ path: join(shots, "webview-table-dark.png") });
 
 		await check(t("table scrolls to the last row"), async () => {
@@ -242,6 +291,32 @@ try {
 			assert(groups.length > 0 && groups.every((g) => g.startsWith("Series: ")), `groups ${groups.slice(0, 2)}`);
 			await page.selectOption(".images-view select.select >> nth=1", "none");
 			await page.waitForTimeout(100);
+		});
+
+		await check(t("plural forms: 1 image, not 1 images"), async () => {
+			await page.fill(".input.filter", "IM00007.dcm");
+			await page.waitForFunction((total) => document.querySelector(".images-view .count")?.textContent === `1 of ${total} images`, total, { timeout: 5000 });
+			await page.selectOption(".images-view select.select >> nth=1", "series");
+			await page.waitForTimeout(200);
+			const g = await page.textContent(".images .vrow.group:not([hidden])");
+			assert(g.endsWith("— 1 image"), `group title "${g}"`);
+			await page.selectOption(".images-view select.select >> nth=1", "none");
+			await page.fill(".input.filter", "");
+			await page.fill(".input.filter", "IM0000");
+			await page.waitForFunction((total) => document.querySelector(".images-view .count")?.textContent === `10 of ${total} images`, total, { timeout: 5000 });
+			await page.fill(".input.filter", "");
+			return g;
+		});
+
+		await check(t("placeholders fit their fields"), async () => {
+			const r = await page.$eval(".input.filter", (i) => {
+				const cs = getComputedStyle(i);
+				const ctx = document.createElement("canvas").getContext("2d");
+				ctx.font = `${cs.fontSize} ${cs.fontFamily}`;
+				return { text: ctx.measureText(i.placeholder).width, room: i.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) - 16 };
+			});
+			assert(r.text <= r.room, `filter placeholder ${r.text.toFixed(0)} px in ${r.room.toFixed(0)} px`);
+			return `${r.text.toFixed(0)} px in ${r.room.toFixed(0)} px`;
 		});
 
 		await check(t("selecting a row shows its nearest neighbours (checked by brute force)"), async () => {
@@ -316,6 +391,88 @@ try {
 			return `${painted} painted pixels`;
 		});
 
+		await check(t("map colours: every pair of categories stays apart (ΔE ≥ 27), theme-aware"), async () => {
+			const colours = await page.$$eval(".legend-item .swatch", (els) => els.map((e) => getComputedStyle(e).backgroundColor));
+			let worst = { d: Infinity };
+			for (let i = 0; i < colours.length; i++) for (let j = i + 1; j < colours.length; j++) {
+				const d = deltaE(colours[i], colours[j]);
+				if (d < worst.d) worst = { d, a: colours[i], b: colours[j] };
+			}
+			assert(worst.d >= 27, `${worst.a} and ${worst.b} differ by ΔE ${worst.d.toFixed(1)}`);
+			const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+			const onBg = Math.min(...colours.map((c) => deltaE(c, bg)));
+			assert(onBg >= 40, `a colour is too close to the background (ΔE ${onBg.toFixed(1)})`);
+			return `${colours.length} colours, closest pair ΔE ${worst.d.toFixed(1)}, background ΔE ≥ ${onBg.toFixed(1)}`;
+		});
+
+		await check(t("map points are large enough to see: a lone point covers at least 25 pixels"), async () => {
+			// the point farthest from every other one on the screen
+			const lone = await page.evaluate(() => {
+				const c = window.__harness.mapCoords;
+				const m = c.length / 2;
+				let best = -1, bestD = -1;
+				for (let i = 0; i < m; i++) {
+					let d = Infinity;
+					for (let j = 0; j < m; j++) if (j !== i) d = Math.min(d, (c[2 * i] - c[2 * j]) ** 2 + (c[2 * i + 1] - c[2 * j + 1]) ** 2);
+					if (d > bestD) { bestD = d; best = i; }
+				}
+				return best;
+			});
+			const p = await mapPoint(page, lone);
+			const painted = await page.$eval(".map-canvas", (c, p) => {
+				const d = c.getContext("2d").getImageData(Math.round(p.x) - 5, Math.round(p.y) - 5, 11, 11).data;
+				const bg = c.getContext("2d").getImageData(1, 1, 1, 1).data;
+				let k = 0;
+				for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - bg[0]) + Math.abs(d[i + 1] - bg[1]) + Math.abs(d[i + 2] - bg[2]) > 40) k++;
+				return k;
+			}, p);
+			assert(painted >= 25, `${painted} painted pixels around point ${lone}`);
+			return `${painted} pixels`;
+		});
+
+		await check(t("three images on one spot: the hover says so"), async () => {
+			// A whole-pixel mouse position whose nearest point is one of the three (the cluster around them is dense).
+			const p = await mapPoint(page, 0);
+			let target;
+			for (const [dx, dy] of [[0, 0], [1, 0], [0, 1], [-1, 0], [0, -1], [1, 1], [-1, -1], [1, -1], [-1, 1]]) {
+				const x = Math.round(p.x) + dx;
+				const y = Math.round(p.y) + dy;
+				const nearest = await page.evaluate(({ x, y }) => {
+					const c = window.__harness.mapCoords;
+					const r = document.querySelector(".map-canvas").getBoundingClientRect();
+					const w = Math.floor(r.width), h = Math.floor(r.height);
+					let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
+					for (let j = 0; j < c.length / 2; j++) {
+						minX = Math.min(minX, c[2 * j]); maxX = Math.max(maxX, c[2 * j]);
+						minY = Math.min(minY, c[2 * j + 1]); maxY = Math.max(maxY, c[2 * j + 1]);
+					}
+					const scale = Math.min((w - 32) / (maxX - minX || 1), (h - 32) / (maxY - minY || 1));
+					const ox = (w - (maxX - minX) * scale) / 2, oy = (h - (maxY - minY) * scale) / 2;
+					let best = -1, bestD = Infinity;
+					for (let j = 0; j < c.length / 2; j++) {
+						const sx = ox + (c[2 * j] - minX) * scale, sy = h - (oy + (c[2 * j + 1] - minY) * scale);
+						const d = (sx - x) ** 2 + (sy - y) ** 2;
+						if (d < bestD) { bestD = d; best = j; }
+					}
+					return best;
+				}, { x, y });
+				if ([0, 10, 20].includes(nearest)) {
+					target = { x: p.pageX - p.x + x, y: p.pageY - p.y + y };
+					break;
+				}
+			}
+			assert(target, "no whole-pixel position picks one of the three images");
+			await page.mouse.move(target.x, target.y);
+			await page.waitForSelector(".tooltip:not([hidden]) .tooltip-path", { timeout: 3000 });
+			const path = await page.textContent(".tooltip .tooltip-path");
+			assert([0, 10, 20].map((i) => model.paths[i]).includes(path), `hovered ${path}`);
+			const stack = await page.textContent(".tooltip .tooltip-stack").catch(() => "");
+			assert(stack === "3 images at this point", `stack "${stack}"`);
+			if (theme === "dark") await page.screenshot({ path: join(shots, "webview-map-stack-dark.png") });
+			await page.mouse.move(0, 0);
+			return stack;
+		});
+
 		await check(t("hovering a point shows its thumbnail and path; a click selects it"), async () => {
 			const target = await page.$eval(".map-canvas", (c) => {
 				const ctx = c.getContext("2d");
@@ -359,6 +516,13 @@ try {
 			assert(tip !== before, "selection did not move");
 		});
 
+		await check(t("outliers: k is named and explained"), async () => {
+			await page.click('button[data-tab="outliers"]');
+			assert((await page.textContent(".outliers-view label")) === "Neighbours (k)", "k is not named");
+			const help = await page.textContent(".outliers-view .k-help");
+			assert(help.includes("k most similar images") && (await page.getAttribute("#outliers-k", "aria-describedby")) === "outliers-k-help", `help "${help}"`);
+		});
+
 		await check(t("outliers: the five planted outliers rank first"), async () => {
 			await page.click('button[data-tab="outliers"]');
 			await page.click(".action-outliers");
@@ -399,14 +563,85 @@ try {
 			return counts.map(([l, c]) => `${l}: ${c}`).join(", ");
 		});
 
+		await check(t("the filter matches labels too"), async () => {
+			await page.click('button[data-tab="images"]');
+			const counts = await page.$$eval(".label-counts li", (els) => Object.fromEntries(els.map((e) => [e.querySelector(".count-label").textContent, Number(e.querySelector(".count-value").textContent)])));
+			await page.fill(".input.filter", "x-ray hand");
+			await page.waitForFunction((e) => document.querySelector(".images-view .count")?.textContent?.startsWith(`${e} of`), counts["x-ray hand"], { timeout: 5000 });
+			const labels = await page.$$eval(`${rowsSel} .cell.label`, (els) => els.map((e) => e.textContent));
+			assert(labels.length > 0 && labels.every((l) => l === "x-ray hand"), `labels ${[...new Set(labels)]}`);
+			await page.fill(".input.filter", "");
+			return `${counts["x-ray hand"]} rows labelled "x-ray hand"`;
+		});
+
+		await check(t("the header scrolls with its columns"), async () => {
+			await page.setViewportSize({ width: 900, height: 860 });
+			await page.waitForTimeout(200);
+			const wide = await page.$eval(".vlist.images", (e) => e.scrollWidth - e.clientWidth);
+			assert(wide > 50, `the columns fit (${wide} px to scroll): nothing to test`);
+			await page.$eval(".vlist.images", (e) => (e.scrollLeft = e.scrollWidth));
+			await page.waitForTimeout(200);
+			const lefts = await page.evaluate(() => {
+				const head = document.querySelector('.images-view .header [data-key="label"]').getBoundingClientRect();
+				const cell = document.querySelector(".images .vrow[data-entry]:not([hidden]) .cell.label").getBoundingClientRect();
+				const list = document.querySelector(".vlist.images").getBoundingClientRect();
+				const lastHead = document.querySelector('.images-view .header [data-key="outlier"]').getBoundingClientRect();
+				const headPath = document.querySelector('.images-view .header [data-key="path"]').getBoundingClientRect();
+				const cellPath = document.querySelector(".images .vrow[data-entry]:not([hidden]) .cell.path").getBoundingClientRect();
+				return { head: head.left, cell: cell.left, headPath: headPath.left, cellPath: cellPath.left, lastRight: lastHead.right, listRight: list.right };
+			});
+			if (theme === "dark") await page.screenshot({ path: join(shots, "webview-header-scrolled-dark.png") });
+			await page.$eval(".vlist.images", (e) => (e.scrollLeft = 0));
+			await page.setViewportSize({ width: 1400, height: 860 });
+			assert(Math.abs(lefts.head - lefts.cell) < 1.5 && Math.abs(lefts.headPath - lefts.cellPath) < 1.5, `header at ${lefts.head}/${lefts.headPath}, cells at ${lefts.cell}/${lefts.cellPath}`);
+			assert(lefts.lastRight <= lefts.listRight + 1, `the last column ends at ${lefts.lastRight}, beyond the list (${lefts.listRight}): it cannot be scrolled into view`);
+			return `scrolled ${wide} px`;
+		});
+
 		await check(t("free-text query ranks matching images first"), async () => {
 			await page.click('button[data-tab="labels"]');
+			const fit = await page.$eval(".query-input", (i) => {
+				const cs = getComputedStyle(i);
+				const ctx = document.createElement("canvas").getContext("2d");
+				ctx.font = `${cs.fontSize} ${cs.fontFamily}`;
+				return { text: ctx.measureText(i.placeholder).width, room: i.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) - 16 };
+			});
+			assert(fit.text <= fit.room, `search placeholder ${fit.text.toFixed(0)} px in ${fit.room.toFixed(0)} px`);
 			await page.fill(".query-input", "knee");
 			await page.click(".action-search");
 			await page.waitForSelector(".ranked.matches .ranked-item", { timeout: 10000 });
 			const top = await page.$$eval(".ranked.matches .ranked-item", (els) => els.slice(0, 10).map((e) => Number(e.dataset.index)));
 			const knee = model.clusters.findIndex((c) => c[1] === "knee");
 			assert(top.every((i) => model.cluster[i] === knee), `top clusters ${top.map((i) => model.cluster[i])}`);
+		});
+
+		await check(t("Failed tab: only failures, sortable by reason; Skipped tab: only skips, nothing to retry"), async () => {
+			await page.click('button[data-tab="failures"]');
+			await page.waitForSelector(".vlist.failed .vrow[data-entry] .error-text");
+			assert((await page.getAttribute(".vlist.failed", "aria-rowcount")) === "30", "failed rows");
+			assert((await page.textContent(".action-retry")).trim() === "Retry 30 failed images", `retry "${await page.textContent(".action-retry")}"`);
+			const stages = await page.$$eval(".vlist.failed .vrow[data-entry]:not([hidden]) .cell.status", (els) => els.map((e) => e.textContent));
+			assert(stages.length > 0 && !stages.includes("skipped"), `stages ${[...new Set(stages)]}`);
+			await page.click('.failed-view .header [data-key="error"]');
+			await page.waitForTimeout(100);
+			const byReason = await page.$$eval(".vlist.failed .vrow[data-entry]:not([hidden])", (els) => els.sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top).map((e) => e.querySelector(".error-text").textContent));
+			assert(byReason[0].startsWith("HTTP 400") && byReason.every((r, i) => i === 0 || byReason[i - 1].localeCompare(r) <= 0), `order ${[...new Set(byReason)]}`);
+			await page.click('.failed-view .header [data-key="path"]');
+			await page.click('button[data-tab="skipped"]');
+			assert((await page.getAttribute(".vlist.skipped", "aria-rowcount")) === "10", "skipped rows");
+			const skippedReasons = await page.$$eval(".vlist.skipped .vrow[data-entry]:not([hidden]) .error-text", (els) => els.map((e) => e.textContent));
+			assert(skippedReasons.length > 0 && skippedReasons.every((r) => r.startsWith("no image")), "skipped reasons");
+			assert((await page.$$(".skipped-view .action-retry")).length === 0, "the Skipped tab offers a retry");
+			if (theme === "dark") await page.screenshot({ path: join(shots, "webview-skipped-dark.png") });
+		});
+
+		await check(t("Copy Path confirms"), async () => {
+			await page.click(".action-copy-jsonl");
+			await page.waitForSelector(".notice-bar:not([hidden])", { timeout: 3000 });
+			const text = await page.textContent(".notice-bar");
+			assert(text === "Copied /home/user/scans/.medimageinsight/run-2026-11-25/embeddings.jsonl", `notice "${text}"`);
+			if (theme === "light") await page.screenshot({ path: join(shots, "webview-copied-light.png") });
+			return text;
 		});
 
 		await check(t("failures tab lists reasons; Retry Failed, Export and Reveal reach the host"), async () => {
@@ -421,7 +656,7 @@ try {
 			await page.click(".action-copy-npy");
 			await page.waitForTimeout(100);
 			const actions = await page.evaluate(() => window.__harness.actions.map((a) => a.type + (a.which ? `:${a.which}` : "")));
-			assert(actions.join() === "retryFailed,export,reveal,copyPath:npy", `actions ${actions}`);
+			assert(actions.join() === "copyPath:jsonl,retryFailed,export,reveal,copyPath:npy", `actions ${actions}`);
 		});
 
 		await check(t("view state survives a reload (tab, filter, selection, scroll)"), async () => {
@@ -478,6 +713,24 @@ try {
 			await page.waitForTimeout(300);
 			const errs = await page.evaluate(() => [...window.__harness.errors, ...window.__harness.cspViolations]);
 			assert(pageErrors.length === 0 && errs.length === 0, `errors: ${[...pageErrors, ...errs].join("; ")}`);
+		});
+		await context.close();
+	}
+	{
+		// A run where nothing failed; a few files had no image and were skipped.
+		const context = await browser.newContext({ viewport: { width: 1400, height: 860 } });
+		const page = await context.newPage();
+		await page.goto(`${origin}/?theme=dark&n=200&nofail=1`);
+		await check("[only skipped] no Failures count or warning for files that were only skipped; no Retry", async () => {
+			await page.waitForFunction(() => document.querySelector(".images-view .count")?.textContent === "210 of 210 images", undefined, { timeout: 10000 });
+			assert((await page.textContent('button[data-tab="failures"]')).trim() === "Failed", `failed tab "${await page.textContent('button[data-tab="failures"]')}"`);
+			assert((await page.$$("button.tab.has-failures, button.tab .codicon-warning")).length === 0, "a tab warns");
+			assert((await page.textContent('button[data-tab="skipped"]')).trim() === "Skipped (10)", "skipped tab");
+			assert((await page.textContent(".stat.failed .stat-value")) === "0", "failed count");
+			await page.click('button[data-tab="failures"]');
+			assert(!(await page.isVisible(".action-retry")), "Retry is offered although nothing failed");
+			assert((await page.textContent(".failed-view .empty")) === "Nothing failed.", "no empty message");
+			await page.screenshot({ path: join(shots, "webview-nofailures-dark.png") });
 		});
 		await context.close();
 	}
@@ -538,6 +791,53 @@ try {
 			const v = await page.evaluate(() => window.__harness.cspViolations);
 			assert(v.length === 0, `CSP violations: ${v.join("; ")}`);
 			assert(pageErrors.length === 0, `errors: ${pageErrors.join("; ")}`);
+		});
+		await check(t("a re-run against a wrong endpoint: the open view refreshes, tells the same story as run.json, keeps the view state"), async () => {
+			await page.click('button[data-tab="images"]');
+			await page.fill(".input.filter", "pydicom");
+			await page.waitForTimeout(250);
+			await page.click(`.images .vrow[data-entry]:not([hidden]):has(.status.ok) >> nth=1`);
+			const selected = await page.textContent(".detail-path");
+			// The same folder, again, against a port where nothing listens (the resume key holds the endpoint, so every image is sent again and fails).
+			const dead = await new Promise((r) => {
+				const s = createServer();
+				s.listen(0, "127.0.0.1", () => {
+					const port = s.address().port;
+					s.close(() => r(port));
+				});
+			});
+			const env = { ...process.env, MEDIMAGEINSIGHT_API_KEY: `webview-test-${randomBytes(6).toString("hex")}` };
+			const rerun = spawnSync(process.execPath, ["dist/cli.js", "embed", sharedDicom, "--endpoint", `http://127.0.0.1:${dead}/score`, "--out", real.dir, "--workers", "1", "--retries", "1", "--rate", "1000/1"], { env, encoding: "utf8", timeout: 240000 });
+			assert(rerun.status === 1, `the re-run exited with ${rerun.status}: ${(rerun.stderr ?? "").slice(-300)}`);
+			const runJson = JSON.parse(readFileSync(join(real.dir, "run.json"), "utf8"));
+			assert(runJson.counts.embedded === 0 && runJson.counts.failed === n, `run.json counts ${JSON.stringify(runJson.counts)}`);
+			const embeddedPaths = new Set(readFileSync(join(real.dir, "embeddings.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l.slice(0, l.indexOf(',"embedding"')) + "}").path));
+			const model2 = await readResults(real.dir);
+			const data = { ...model2, vectors: Buffer.from(model2.vectors.buffer, model2.vectors.byteOffset, model2.vectors.byteLength).toString("base64") };
+			real.script = `window.__realModel = ${JSON.stringify(data).replace(/</g, "\\u003c")};`;
+			await page.evaluate(() => window.__harness.refreshFrom("/real/model.js?v=2"));
+			await page.waitForFunction((f) => document.querySelector(".stat.failed .stat-value")?.textContent === String(f), runJson.counts.failed, { timeout: 15000 });
+			assert((await page.textContent(".stat.embedded .stat-value")) === String(embeddedPaths.size), "embedded total of the folder");
+			assert((await page.textContent(".stat.skipped .stat-value")) === String(runJson.counts.skipped), "skipped");
+			const last = await page.textContent(".last-run-text");
+			assert(last.includes(`0 embedded now, ${runJson.counts.failed} failed, ${runJson.counts.skipped} skipped`), `last run "${last}"`);
+			assert((await page.textContent(".stats-note")) === `${n} of them keep an embedding from an earlier run.`, "no note on the earlier embeddings");
+			// the view state survived the refresh
+			const shown = await page.textContent(".images-view .count");
+			assert(shown.endsWith(`of ${n + f} images`), `the table counts "${shown}", expected one row per file (${n + f})`);
+			assert((await page.inputValue(".input.filter")) === "pydicom", "filter lost");
+			assert((await page.getAttribute('button[data-tab="images"]', "aria-selected")) === "true", "tab lost");
+			await page.waitForFunction((p) => document.querySelector(".detail-path")?.textContent === p, selected, { timeout: 5000 });
+			await page.screenshot({ path: join(shots, "webview-real-rerun-dark.png") });
+			await page.click('button[data-tab="failures"]');
+			assert((await page.textContent('button[data-tab="failures"]')).trim() === `Failed (${runJson.counts.failed})`, "failed tab count");
+			assert((await page.textContent(".action-retry")).trim() === `Retry ${runJson.counts.failed} failed images`, "retry label");
+			const reasons = await page.$$eval(".vlist.failed .vrow[data-entry]:not([hidden]) .error-text", (els) => els.map((e) => e.textContent));
+			const recorded = new Set(readFileSync(join(real.dir, "failures.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l).error));
+			assert(reasons.length > 0 && reasons.every((r) => r.endsWith("(an earlier embedding is kept)") && recorded.has(r.replace(" (an earlier embedding is kept)", ""))), `reasons ${[...new Set(reasons)]}`);
+			await page.screenshot({ path: join(shots, "webview-real-rerun-failed-dark.png") });
+			assert(pageErrors.length === 0, `errors: ${pageErrors.join("; ")}`);
+			return `${embeddedPaths.size} embedded in the folder; last run: ${last}`;
 		});
 		await context.close();
 		rmSync(real.dir, { recursive: true, force: true });

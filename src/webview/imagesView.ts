@@ -5,7 +5,7 @@
 import type { StringKey } from "../core/protocol/webview";
 import { clear, el, format, thumb } from "./dom";
 import type { GroupBy, SortKey, Store } from "./store";
-import { VirtualList } from "./virtualList";
+import { syncHeaderScroll, VirtualList } from "./virtualList";
 
 interface Column {
 	key: SortKey | "thumb";
@@ -76,7 +76,9 @@ export class ImagesView {
 			},
 			onScroll: (top) => s.setView({ scrollTop: top }, false),
 		});
-		const table = el("div", { class: "table", attrs: { role: "presentation" } }, this.header, this.list.root);
+		const headerBox = el("div", { class: "header-scroll" }, this.header);
+		const table = el("div", { class: "table", attrs: { role: "presentation" } }, headerBox, this.list.root);
+		syncHeaderScroll(headerBox, this.list.root);
 		this.root = el(
 			"div",
 			{ class: "images-view" },
@@ -85,7 +87,11 @@ export class ImagesView {
 		);
 		s.on("rows", () => this.onData());
 		s.on("failures", () => this.onData());
-		s.on("labels", () => this.onColumns());
+		s.on("labels", () => {
+			// The filter matches labels too: their text changed.
+			this.haystack = [];
+			this.onColumns();
+		});
 		s.on("query", () => this.onColumns());
 		s.on("outliers", () => this.onColumns());
 		s.on("selection", () => this.list.setSelected(s.selectedId, false));
@@ -110,6 +116,9 @@ export class ImagesView {
 	private onColumns(): void {
 		this.active = columns.filter((c) => !c.when || c.when(this.s));
 		this.root.style.setProperty("--grid", this.active.map((c) => c.width).join(" "));
+		// Rows and header are at least as wide as the columns' minimum widths (+ 8 px gaps, 2 × 8 px padding), so the list scrolls to the last column and the header with it.
+		const minWidth = this.active.reduce((sum, c) => sum + Number(/^(?:minmax\()?(\d+)px/.exec(c.width)?.[1] ?? 0), 0) + 8 * (this.active.length - 1) + 16;
+		this.root.style.setProperty("--grid-min", `${minWidth}px`);
 		clear(this.header);
 		for (const c of this.active) {
 			if (c.key === "thumb" || c.title === "") {
@@ -161,7 +170,8 @@ export class ImagesView {
 			const s = this.s;
 			if (id < s.total) {
 				const r = s.rows[id];
-				h = r ? [r.path, r.modality, r.studyDescription, r.seriesDescription, r.studyInstanceUid, r.seriesInstanceUid, r.sopInstanceUid].join("\n").toLowerCase() : "";
+				const label = r && s.labels ? (s.labels.labels[s.labels.best[id] as number] ?? "") : "";
+				h = r ? [r.path, r.modality, r.studyDescription, r.seriesDescription, r.studyInstanceUid, r.seriesInstanceUid, r.sopInstanceUid, label].join("\n").toLowerCase() : "";
 			} else {
 				const f = s.failures[id - s.total];
 				h = f ? [f.path, f.stage, f.error].join("\n").toLowerCase() : "";
@@ -215,9 +225,13 @@ export class ImagesView {
 		const needle = s.view.filter.trim().toLowerCase();
 		const modality = s.view.modality;
 		const ids: number[] = [];
-		const n = s.total + s.failures.length;
-		for (let id = 0; id < n; id++) {
+		const all = s.total + s.failures.length;
+		let n = 0;
+		for (let id = 0; id < all; id++) {
 			if (id < s.total ? !s.rows[id] : !s.failures[id - s.total]) continue;
+			// A failed later attempt of an embedded image is listed in the Failed tab; here the image is one row.
+			if (id >= s.total && s.failures[id - s.total]?.embedded) continue;
+			n++;
 			if (modality && (id >= s.total || s.rows[id]?.modality !== modality)) continue;
 			if (needle && !this.text(id).includes(needle)) continue;
 			ids.push(id);
@@ -256,7 +270,7 @@ export class ImagesView {
 				for (const id of members) entries.push(id);
 			}
 		}
-		this.countLabel.textContent = format(s.t("shown"), ids.length, n);
+		this.countLabel.textContent = format(s.form(n, "shownOne", "shown"), ids.length, n);
 		this.list.setEntries(entries);
 		this.list.setSelected(s.selectedId, false);
 		if (this.pendingScroll !== undefined && entries.length === n) {
@@ -276,7 +290,7 @@ export class ImagesView {
 		if (entry < 0) {
 			const g = this.groups[-entry - 1];
 			row.classList.add("group");
-			row.appendChild(el("span", { class: "cell group-title", text: g ? `${g.title} — ${format(s.t("images"), g.count)}` : "", attrs: { role: "gridcell" } }));
+			row.appendChild(el("span", { class: "cell group-title", text: g ? `${g.title} — ${s.n(g.count, "imagesOne", "images")}` : "", attrs: { role: "gridcell" } }));
 			return;
 		}
 		const r = entry < s.total ? s.rows[entry] : undefined;

@@ -20,27 +20,32 @@ const store = new Store(vscode);
 const summary = new SummaryView(store);
 const images = new ImagesView(store);
 const map = new MapView(store);
-const failures = new FailuresView(store);
+const failures = new FailuresView(store, "failed");
+const skipped = new FailuresView(store, "skipped");
 const outliers = new OutliersView(store);
 const labels = new LabelsView(store);
 const detail = new DetailView(store);
 
-const panels: Record<TabId, HTMLElement> = { images: images.root, map: map.root, failures: failures.root, outliers: outliers.root, labels: labels.root };
-const tabOrder: TabId[] = ["images", "map", "failures", "outliers", "labels"];
-const tabTitle = { images: "tabImages", map: "tabMap", failures: "tabFailures", outliers: "tabOutliers", labels: "tabLabels" } as const;
-const tabIcon = { images: "list-flat", map: "graph-scatter", failures: "warning", outliers: "telescope", labels: "tag" } as const;
+const panels: Record<TabId, HTMLElement> = { images: images.root, map: map.root, failures: failures.root, skipped: skipped.root, outliers: outliers.root, labels: labels.root };
+const tabOrder: TabId[] = ["images", "map", "failures", "skipped", "outliers", "labels"];
+const tabTitle = { images: "tabImages", map: "tabMap", failures: "tabFailures", skipped: "tabSkipped", outliers: "tabOutliers", labels: "tabLabels" } as const;
+const tabIcon = { images: "list-flat", map: "graph-scatter", failures: "error", skipped: "circle-slash", outliers: "telescope", labels: "tag" } as const;
 const tabButtons = new Map<TabId, HTMLButtonElement>();
 const tablist = el("div", { class: "tabs", attrs: { role: "tablist" } });
 const errorBar = el("div", { class: "error-bar", attrs: { role: "alert" } });
 errorBar.hidden = true;
+const noticeBar = el("div", { class: "notice-bar", attrs: { role: "status", "aria-live": "polite" } });
+noticeBar.hidden = true;
+let noticeTimer: ReturnType<typeof setTimeout> | undefined;
 const busyBar = el("div", { class: "busy-bar", attrs: { "aria-live": "polite" } });
 busyBar.hidden = true;
 
 function buildTabs(): void {
 	while (tablist.firstChild) tablist.removeChild(tablist.firstChild);
 	for (const id of tabOrder) {
-		const count = id === "failures" && store.failureCount ? ` (${store.failureCount})` : "";
-		const b = el("button", { class: "tab", attrs: { type: "button", role: "tab", id: `tab-${id}`, "aria-controls": `panel-${id}`, "data-tab": id } }, icon(tabIcon[id]), el("span", { text: store.t(tabTitle[id]) + count }));
+		const n = id === "failures" ? (store.summary?.failed ?? 0) : id === "skipped" ? (store.summary?.skipped ?? 0) : 0;
+		const count = n ? ` (${n})` : "";
+		const b = el("button", { class: `tab${id === "failures" && n ? " has-failures" : ""}`, attrs: { type: "button", role: "tab", id: `tab-${id}`, "aria-controls": `panel-${id}`, "data-tab": id } }, icon(tabIcon[id]), el("span", { text: store.t(tabTitle[id]) + count }));
 		b.addEventListener("click", () => showTab(id, true));
 		b.addEventListener("keydown", (e) => {
 			const i = tabOrder.indexOf(id);
@@ -83,6 +88,7 @@ document.body.appendChild(
 		{ class: "app" },
 		summary.root,
 		errorBar,
+		noticeBar,
 		el("div", { class: "workspace" }, el("main", { class: "main" }, tablist, busyBar, ...tabOrder.map((t) => panels[t])), detail.root),
 	),
 );
@@ -102,6 +108,12 @@ function updateBusy(): void {
 function handle(msg: ToWebview): void {
 	switch (msg.type) {
 		case "init":
+			if (store.summary) {
+				// The host re-read the folder (a run on it ended): new data, same view state (tab, filter, sort, selection, scroll).
+				store.resetData();
+				errorBar.hidden = true;
+				images.restoreScroll();
+			}
 			store.strings = { ...store.strings, ...msg.strings };
 			store.summary = msg.summary;
 			if (store.view.outDir !== msg.summary.outDir) {
@@ -115,6 +127,7 @@ function handle(msg: ToWebview): void {
 			document.title = store.t("title");
 			buildTabs();
 			store.emit("init");
+			for (const topic of ["labels", "query", "outliers", "neighbors", "selection"] as const) store.emit(topic);
 			return;
 		case "rows":
 			for (let i = 0; i < msg.rows.length; i++) store.rows[msg.start + i] = msg.rows[i] as (typeof store.rows)[number];
@@ -171,6 +184,12 @@ function handle(msg: ToWebview): void {
 			store.errors.push(msg);
 			showError(msg.message);
 			store.emit("error");
+			return;
+		case "notice":
+			noticeBar.textContent = msg.message;
+			noticeBar.hidden = false;
+			if (noticeTimer !== undefined) clearTimeout(noticeTimer);
+			noticeTimer = setTimeout(() => (noticeBar.hidden = true), 4000);
 			return;
 		default:
 			unreachable(msg);

@@ -6,21 +6,8 @@
 import { clear, el, format, thumb } from "./dom";
 import type { ColorBy, Store } from "./store";
 
-/** Categorical colours, all from the theme (charts + terminal palette). */
-const paletteVars = [
-	"--vscode-charts-blue",
-	"--vscode-charts-orange",
-	"--vscode-charts-green",
-	"--vscode-charts-red",
-	"--vscode-charts-purple",
-	"--vscode-terminal-ansiCyan",
-	"--vscode-terminal-ansiMagenta",
-	"--vscode-charts-yellow",
-	"--vscode-terminal-ansiBrightBlue",
-	"--vscode-terminal-ansiBrightGreen",
-	"--vscode-terminal-ansiBrightRed",
-	"--vscode-terminal-ansiBrightYellow",
-];
+/** Categorical colours: --mii-cat-* (styles.css), a set of well-separated hues per theme kind; the last is "other". */
+const paletteVars = Array.from({ length: 10 }, (_, i) => `--mii-cat-${i}`);
 
 const margin = 16;
 const hoverRadius = 8;
@@ -34,6 +21,9 @@ export class MapView {
 	private readonly colorSelect: HTMLSelectElement;
 	private screen = new Float32Array(0);
 	private category = new Int32Array(0);
+	/** How many points share each point's spot on the canvas (duplicates and near-duplicates). */
+	private stack = new Int32Array(0);
+	private stackOf: Float32Array | undefined;
 	private hovered = -1;
 	private frame = 0;
 	private visible = false;
@@ -187,17 +177,58 @@ export class MapView {
 			this.screen[2 * i + 1] = h - (oy + ((coords[2 * i + 1] as number) - minY) * scale);
 		}
 		const colors = paletteVars.map((v) => color(v, "--vscode-foreground"));
-		colors.push(color("--vscode-disabledForeground", "--vscode-descriptionForeground"));
-		const size = n > 5000 ? 2.5 : 3.5;
-		ctx.globalAlpha = 0.85;
+		colors.push(color("--mii-cat-other", "--vscode-disabledForeground"));
+		// Points large enough to see and to hit; fewer points are drawn larger.
+		const radius = n > 5000 ? 2.5 : n > 1000 ? 3.5 : 4.5;
+		// Images with the very same coordinates (duplicates: the same picture embedded more than once) are
+		// counted and ringed, so that a stack stands out from a single point.
+		const spotOf = (i: number): string => `${coords[2 * i]},${coords[2 * i + 1]}`;
+		if (this.stackOf !== coords || this.stack.length !== n) {
+			// Counted once per map (not on every redraw).
+			const spots = new Map<string, number>();
+			for (let i = 0; i < n; i++) {
+				const k = spotOf(i);
+				spots.set(k, (spots.get(k) ?? 0) + 1);
+			}
+			this.stack = new Int32Array(n);
+			for (let i = 0; i < n; i++) this.stack[i] = spots.get(spotOf(i)) ?? 1;
+			this.stackOf = coords;
+		}
+		const background = color("--vscode-editor-background", "--vscode-sideBar-background");
+		ctx.lineWidth = 1;
+		ctx.strokeStyle = background;
 		for (let cat = colors.length - 1; cat >= 0; cat--) {
 			ctx.fillStyle = colors[cat] as string;
+			ctx.beginPath();
 			for (let i = 0; i < n; i++) {
 				if (this.category[i] !== cat) continue;
-				ctx.fillRect((this.screen[2 * i] as number) - size / 2, (this.screen[2 * i + 1] as number) - size / 2, size, size);
+				const x = this.screen[2 * i] as number;
+				const y = this.screen[2 * i + 1] as number;
+				ctx.moveTo(x + radius, y);
+				ctx.arc(x, y, radius, 0, Math.PI * 2);
 			}
+			ctx.globalAlpha = 0.9;
+			ctx.fill();
+			// A thin outline in the background colour keeps overlapping points apart.
+			ctx.globalAlpha = 0.6;
+			ctx.stroke();
 		}
 		ctx.globalAlpha = 1;
+		const ringed = new Set<string>();
+		ctx.strokeStyle = color("--vscode-editor-foreground", "--vscode-foreground");
+		ctx.lineWidth = 1.5;
+		ctx.beginPath();
+		for (let i = 0; i < n; i++) {
+			if ((this.stack[i] as number) < 2) continue;
+			const k = spotOf(i);
+			if (ringed.has(k)) continue;
+			ringed.add(k);
+			const x = this.screen[2 * i] as number;
+			const y = this.screen[2 * i + 1] as number;
+			ctx.moveTo(x + radius + 2, y);
+			ctx.arc(x, y, radius + 2, 0, Math.PI * 2);
+		}
+		ctx.stroke();
 		const ring = (i: number, r: number, stroke: string, width: number): void => {
 			if (i < 0 || i >= n) return;
 			ctx.beginPath();
@@ -272,6 +303,8 @@ export class MapView {
 				this.tooltip.appendChild(thumb(r.thumbnail, "tooltip-thumb", ""));
 				this.tooltip.appendChild(el("div", { class: "tooltip-path", text: r.path }));
 				this.tooltip.appendChild(el("div", { class: "tooltip-meta", text: [r.modality, r.seriesDescription].filter(Boolean).join(" · ") }));
+				const stacked = this.stack[i] ?? 1;
+				if (stacked > 1) this.tooltip.appendChild(el("div", { class: "tooltip-stack", text: format(this.s.t("atThisPoint"), stacked) }));
 			}
 			this.tooltip.hidden = false;
 			// Beside the cursor, flipped left/up when it would leave the canvas.

@@ -4,7 +4,7 @@
  */
 import { defaultStrings, type FailureData, type FromWebview, type RowData, type ScoredIndex, type SummaryData, type Task, type WebviewStrings } from "../core/protocol/webview";
 
-export type TabId = "images" | "map" | "failures" | "outliers" | "labels";
+export type TabId = "images" | "map" | "failures" | "skipped" | "outliers" | "labels";
 export type SortKey = "path" | "modality" | "study" | "series" | "status" | "label" | "probability" | "score" | "outlier";
 export type GroupBy = "none" | "study" | "series";
 export type ColorBy = "modality" | "series" | "label";
@@ -85,6 +85,29 @@ export class Store {
 		return this.strings[key];
 	}
 
+	/** The template of the plural form `count` needs in its language: `one` ("{0} image") or `other` ("{0} images"). */
+	form(count: number, one: keyof WebviewStrings, other: keyof WebviewStrings): string {
+		return this.strings[pluralRules().select(count) === "one" ? one : other];
+	}
+
+	/** `count` with its words in the right plural form ("1 image", "2 images"). */
+	n(count: number, one: keyof WebviewStrings, other: keyof WebviewStrings): string {
+		return this.form(count, one, other).replace(/\{0\}/g, String(count));
+	}
+
+	/** Forgets the analysis results of an earlier load (the host re-sent the folder's data after a run). */
+	resetData(): void {
+		this.coords = undefined;
+		this.explained = [];
+		this.neighbors = undefined;
+		this.outliers = undefined;
+		this.outlierScores = undefined;
+		this.labels = undefined;
+		this.query = undefined;
+		this.selectedId = -1;
+		this.errors = [];
+	}
+
 	post(message: FromWebview): void {
 		this.api.postMessage(message);
 	}
@@ -139,6 +162,18 @@ export class Store {
 	}
 }
 
+let rules: Intl.PluralRules | undefined;
+function pluralRules(): Intl.PluralRules {
+	if (!rules) {
+		try {
+			rules = new Intl.PluralRules(document.documentElement.lang || "en");
+		} catch {
+			rules = new Intl.PluralRules("en");
+		}
+	}
+	return rules;
+}
+
 /** Translated strings the host embedded in the page (<script type="application/json" id="l10n">), so the first paint is translated. */
 function readEmbeddedStrings(): Partial<WebviewStrings> {
 	try {
@@ -155,7 +190,7 @@ function readEmbeddedStrings(): Partial<WebviewStrings> {
 	}
 }
 
-const tabs: readonly string[] = ["images", "map", "failures", "outliers", "labels"];
+const tabs: readonly string[] = ["images", "map", "failures", "skipped", "outliers", "labels"];
 const sortKeys: readonly string[] = ["path", "modality", "study", "series", "status", "label", "probability", "score", "outlier"];
 
 /** Saved state comes back from VS Code as-is: keep only well-typed fields. */

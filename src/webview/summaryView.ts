@@ -1,5 +1,9 @@
-/** The summary header: counts, endpoint (with a simulation badge), duration, rate, output folder and actions. */
-import { button, clear, el, icon } from "./dom";
+/**
+ * The summary header: the output folder's totals (every file counted once, by its latest record), what the
+ * last run did (duration, rate, counts from run.json, stated as the last run's), the endpoint (with a
+ * simulation badge), the output folder and actions.
+ */
+import { button, clear, el, format, icon } from "./dom";
 import type { Store } from "./store";
 
 function duration(ms: number): string {
@@ -30,13 +34,28 @@ export class SummaryView {
 		const stats = el(
 			"div",
 			{ class: "stats" },
+			el("span", { class: "stats-title", text: `${s.t("folderTotals")}:` }),
 			this.stat("embedded", s.t("embedded"), String(sum.embedded), "pass"),
 			this.stat(sum.failed ? "failed nonzero" : "failed", s.t("failed"), String(sum.failed), "error"),
 			this.stat("skipped", s.t("skipped"), String(sum.skipped), "circle-slash"),
 		);
-		if (sum.ignored !== undefined) stats.appendChild(this.stat("ignored", s.t("ignored"), String(sum.ignored), "eye-closed"));
-		if (sum.elapsedMs !== undefined) stats.appendChild(this.stat("duration", s.t("duration"), duration(sum.elapsedMs), "clock"));
-		if (sum.rate !== undefined) stats.appendChild(this.stat("rate", s.t("rate"), `${sum.rate.toFixed(1)} ${s.t("imagesPerSecond")}`, "dashboard"));
+		if (sum.failedWithEmbedding) stats.appendChild(el("span", { class: "stats-note", text: s.n(sum.failedWithEmbedding, "failedWithEmbeddingOne", "failedWithEmbedding") }));
+		const last = sum.lastRun;
+		let lastLine: HTMLElement | undefined;
+		if (last) {
+			const parts: string[] = [];
+			if (last.elapsedMs !== undefined) parts.push(duration(last.elapsedMs));
+			if (last.rate !== undefined) parts.push(`${last.rate.toFixed(1)} ${s.t("imagesPerSecond")}`);
+			if (last.embedded !== undefined) parts.push(format(s.t("embeddedNow"), last.embedded));
+			if (last.alreadyDone) parts.push(format(s.t("alreadyEmbedded"), last.alreadyDone));
+			if (last.failed) parts.push(format(s.t("failedCount"), last.failed));
+			if (last.skipped) parts.push(format(s.t("skippedCount"), last.skipped));
+			if (sum.ignored) parts.push(`${sum.ignored} ${s.t("ignored").toLowerCase()}`);
+			if (last.cancelled) parts.push(s.t("lastRunCancelled"));
+			if (parts.length) {
+				lastLine = el("div", { class: "last-run", title: last.finishedAt ?? "" }, icon("history"), el("span", { class: "meta-label", text: `${s.t("lastRun")}:` }), el("span", { class: "last-run-text", text: parts.join(", ") }));
+			}
+		}
 		const endpoint = el("div", { class: "endpoint" }, el("span", { class: "meta-label", text: `${s.t("endpoint")}:` }), el("code", { class: "endpoint-url", text: sum.endpointUrl ?? s.t("none") }));
 		if (sum.simulated) endpoint.appendChild(el("span", { class: "badge simulation", text: s.t("simulation"), title: s.t("simulationTooltip") }));
 		const output = el(
@@ -50,6 +69,7 @@ export class SummaryView {
 			button(s.t("exportCsv"), "export", () => s.post({ type: "export" }), "action-export"),
 		);
 		this.root.appendChild(stats);
+		if (lastLine) this.root.appendChild(lastLine);
 		this.root.appendChild(el("div", { class: "meta" }, endpoint, output));
 		if (sum.settings.length || sum.problems.length) {
 			const details = el("details", { class: "settings" }, el("summary", { text: `${s.t("settings")} (${sum.settings.length})${sum.problems.length ? ` · ${s.t("problems")}: ${sum.problems.length}` : ""}` }));

@@ -159,3 +159,18 @@ export class VirtualList {
 		e.preventDefault();
 	}
 }
+
+/**
+ * Keeps a table's header (in `headerBox`, which clips it) aligned with the list's columns: the box is
+ * as wide as the list's client area (without its vertical scroll bar) and follows its horizontal scroll.
+ */
+export function syncHeaderScroll(headerBox: HTMLElement, list: HTMLElement): void {
+	const follow = (): void => {
+		if (headerBox.scrollLeft !== list.scrollLeft) headerBox.scrollLeft = list.scrollLeft;
+	};
+	list.addEventListener("scroll", follow, { passive: true });
+	new ResizeObserver(() => {
+		headerBox.style.width = `${list.clientWidth}px`;
+		follow();
+	}).observe(list);
+}

@@ -191,6 +191,8 @@ for (let i = 0; i < n; i++) {
 	const row = vectors.subarray(i * dim, (i + 1) * dim);
 	for (let d = 0; d < dim; d++) row[d] = planted ? rand() : centres[c][d] + 0.35 * rand();
 	normalize(row);
+	// Images 10 and 20 are the very same picture as image 0 (one spot on the map, three images).
+	if (i === 10 || i === 20) row.set(vectors.subarray(0, dim));
 	rows.push({
 		path: `patient${String(patient).padStart(3, "0")}/study${study}/series${series}/IM${String(i).padStart(5, "0")}.dcm`,
 		sha256: `sha${i}`,
@@ -206,7 +208,9 @@ for (let i = 0; i < n; i++) {
 	});
 }
 const failures = [];
+// ?nofail=1: a run where nothing failed, only files without an image were skipped.
 for (let j = 0; j < 40; j++) {
+	if (params.get("nofail") && j % 4 !== 0) continue;
 	failures.push(
 		j % 4 === 0
 			? { path: `reports/SR${j}.dcm`, stage: "skipped", error: "no image: Basic Text SR (1.2.840.10008.5.1.4.1.1.88.11)", time: "" }
@@ -230,7 +234,7 @@ const model = {
 			["endpoint.rateLimit.calls", "60"],
 			["convert.thumbnailSize", "64"],
 		],
-		counts: { found: n + 45, ignored: 5, embedded: n, failed: 30, skipped: 10 },
+		counts: params.get("nofail") ? { found: n + 15, ignored: 5, embedded: n, alreadyDone: 0, failed: 0, skipped: 10 } : { found: n + 45, ignored: 5, embedded: n - 224, alreadyDone: 224, failed: 30, skipped: 10 },
 		elapsedMs: 251000,
 		imagesPerSecond: n / 251,
 		cancelled: false,
@@ -259,11 +263,12 @@ function embedText(text, width = dim) {
 	return normalize(v);
 }
 
-/** Starts the host side (the real ResultsSession) for `model`, then the real front end. */
-function boot(model, thumbnailUri) {
-	const session = new ResultsSession(model, {
+/** The host side for `model`: the real ResultsSession, as the panel (src/extension/webview/resultsPanel.ts) makes it. */
+function makeSession(model, thumbnailUri) {
+	return new ResultsSession(model, {
 		post: (m) => {
 			h.received.push(m.type);
+			if (m.type === "map") h.mapCoords = Array.from(new Float32Array(m.coords));
 			window.postMessage(m, "*");
 		},
 		strings: defaultStrings,
@@ -276,17 +281,33 @@ function boot(model, thumbnailUri) {
 		},
 		onAction: async (a) => {
 			h.actions.push(a);
+			// The panel copies to the clipboard and answers with a confirmation.
+			if (a.type === "copyPath") return `Copied ${model.outDir}/${a.which === "npy" ? "embeddings.npy" : a.which === "jsonl" ? "embeddings.jsonl" : ""}`;
 		},
 		hasNpy: true,
 	});
+}
+
+/** Starts the host side (the real ResultsSession) for `model`, then the real front end. */
+function boot(model, thumbnailUri) {
+	const session = makeSession(model, thumbnailUri);
 	session.start();
 	h.session = session;
+	/** What ResultsPanel.refreshIfOpen does once it has re-read the folder: a new session, the old one's requests carried over, the page (already loaded) gets the data at once. */
+	h.refresh = (next) => {
+		const fresh = makeSession(next, thumbnailUri);
+		fresh.carryOver(h.session.requests());
+		h.session.dispose();
+		h.session = fresh;
+		fresh.start();
+		fresh.receive({ type: "ready" });
+	};
 
 	const stateKey = `webview-state-${theme}-${params.get("real") ? "real" : "synthetic"}`;
 	window.acquireVsCodeApi = () => ({
 		postMessage: (m) => {
 			h.posted.push(m);
-			session.receive(JSON.parse(JSON.stringify(m)));
+			h.session.receive(JSON.parse(JSON.stringify(m)));
 		},
 		getState: () => JSON.parse(sessionStorage.getItem(stateKey) ?? "null") ?? undefined,
 		setState: (s) => {
@@ -302,21 +323,32 @@ function boot(model, thumbnailUri) {
 	document.body.appendChild(script);
 }
 
+/** Loads a model the test script read with the real reader (served as a script). */
+function loadModel(src) {
+	return new Promise((resolve, reject) => {
+		const data = document.createElement("script");
+		data.nonce = nonce;
+		data.src = src;
+		data.onload = () => {
+			const m = window.__realModel;
+			const bytes = Uint8Array.from(atob(m.vectors), (c) => c.charCodeAt(0));
+			resolve({ ...m, vectors: new Float32Array(bytes.buffer) });
+		};
+		data.onerror = () => reject(new Error(`could not load ${src}`));
+		document.body.appendChild(data);
+	});
+}
+/** Re-reads: the test script serves the folder's new state as /real/model.js?v=N. */
+h.refreshFrom = async (src) => h.refresh(await loadModel(src));
+
 const nonce = document.currentScript?.nonce ?? "";
 if (params.get("real")) {
 	// A real run's output folder, read by the real reader in the test script and served as /real/model.js.
-	const data = document.createElement("script");
-	data.nonce = nonce;
-	data.src = "/real/model.js";
-	data.onload = () => {
-		const m = window.__realModel;
-		const bytes = Uint8Array.from(atob(m.vectors), (c) => c.charCodeAt(0));
-		const real = { ...m, vectors: new Float32Array(bytes.buffer) };
+	void loadModel("/real/model.js").then((real) => {
 		h.model = { paths: real.rows.map((r) => r.path), modality: real.rows.map((r) => r.modality), dim: real.dim, failures: real.failures.length };
 		h.vectors = real.vectors;
 		boot(real, (rel) => `/real/out/${rel.split("/").map(encodeURIComponent).join("/")}`);
-	};
-	document.body.appendChild(data);
+	});
 } else {
 	boot(model, (rel) => thumbs[Number(/thumbnails\/(\d+)\.png/.exec(rel)?.[1] ?? -1)]);
 }

@@ -9,7 +9,9 @@ import type { TextEmbeddings } from "../endpoint/types";
 import {
 	pageSize,
 	parseFromWebview,
+	type FailureData,
 	type FromWebview,
+	type LastRunData,
 	type RowData,
 	type SummaryData,
 	type Task,
@@ -36,7 +38,8 @@ export interface SessionDeps {
 	thumbnailUri(relative: string): string | undefined;
 	/** Text embeddings from the endpoint (called here, in the host; never from the webview). */
 	embedTexts(texts: string[], signal: AbortSignal): Promise<TextEmbeddings>;
-	onAction(action: ShellAction): Promise<void>;
+	/** Performs an action; a returned text is a confirmation shown briefly in the view ("Copied …"). */
+	onAction(action: ShellAction): Promise<string | void>;
 	hasNpy: boolean;
 }
 
@@ -64,6 +67,8 @@ export class ResultsSession implements Disposable {
 	private readonly pending = new Map<Task, AbortController>();
 	/** The image last selected in the view (the language model tools' default image). */
 	selected: number | undefined;
+	/** Requests replayed once the webview is ready (what the user had asked of an earlier session). */
+	private replay: FromWebview[] = [];
 
 	constructor(
 		readonly model: ResultsModel,
@@ -92,6 +97,23 @@ export class ResultsSession implements Disposable {
 		void this.handle(msg);
 	}
 
+	/**
+	 * What the user asked for in this session (labels, search, outliers), as requests; a session that
+	 * replaces this one after the folder was re-read replays them on the new data.
+	 */
+	requests(): FromWebview[] {
+		const out: FromWebview[] = [];
+		if (this.labels) out.push({ type: "labels", labels: this.labels.labels });
+		if (this.query) out.push({ type: "query", text: this.query.text });
+		if (this.outliers) out.push({ type: "outliers", k: this.outliers.k });
+		return out;
+	}
+
+	/** Replays `requests` (from the session this one replaces) when the webview is ready. */
+	carryOver(requests: FromWebview[]): void {
+		this.replay = requests;
+	}
+
 	/** The webview went away (hidden without retained context): queue until it is ready again. */
 	pause(): void {
 		this.ready = false;
@@ -111,6 +133,7 @@ export class ResultsSession implements Disposable {
 					this.queue = [];
 					this.sendState();
 					this.start();
+					for (const r of this.replay.splice(0)) void this.handle(r);
 					return;
 				case "select":
 					this.selected = msg.index < this.count ? msg.index : undefined;
@@ -134,8 +157,11 @@ export class ResultsSession implements Disposable {
 				case "reveal":
 				case "retryFailed":
 				case "export":
-				case "copyPath":
-					return await this.deps.onAction(msg);
+				case "copyPath": {
+					const notice = await this.deps.onAction(msg);
+					if (typeof notice === "string" && notice) this.send({ type: "notice", message: notice });
+					return;
+				}
 				default:
 					return unreachable(msg);
 			}
@@ -148,15 +174,27 @@ export class ResultsSession implements Disposable {
 		}
 	}
 
+	/**
+	 * Everything the Failed and Skipped tabs list: files without an embedding whose latest record is a
+	 * failure or skip, then failures recorded after a file's (kept) embedding.
+	 */
+	failureList(): FailureData[] {
+		const out: FailureData[] = this.model.failures.map(({ path, stage, error }) => ({ path, stage, error }));
+		for (const { path, stage, error } of this.model.laterFailures ?? []) out.push({ path, stage, error, embedded: true });
+		return out;
+	}
+
+	/** The folder's totals (every file counted by its latest record) and what the last run (run.json) did. */
 	summary(): SummaryData {
 		const { model } = this;
 		const run = model.run;
-		const failed = model.failures.filter((f) => f.stage !== "skipped").length;
+		const later = model.laterFailures?.length ?? 0;
+		const failed = model.failures.filter((f) => f.stage !== "skipped").length + later;
 		const s: SummaryData = {
 			outDir: model.outDir,
 			embedded: model.rows.length,
 			failed,
-			skipped: model.failures.length - failed,
+			skipped: model.failures.length + later - failed,
 			simulated: run?.simulated ?? false,
 			settings: run?.settings ?? [],
 			dim: model.dim,
@@ -172,6 +210,20 @@ export class ResultsSession implements Disposable {
 			if (run.elapsedMs > 0) s.rate = done / (run.elapsedMs / 1000);
 		}
 		if (run?.imagesPerSecond !== undefined) s.rate = run.imagesPerSecond;
+		if (later) s.failedWithEmbedding = later;
+		if (run) {
+			const last: LastRunData = {};
+			if (s.elapsedMs !== undefined) last.elapsedMs = s.elapsedMs;
+			if (s.rate !== undefined) last.rate = s.rate;
+			const c = run.counts;
+			if (c["embedded"] !== undefined) last.embedded = c["embedded"];
+			if (c["alreadyDone"] !== undefined) last.alreadyDone = c["alreadyDone"];
+			if (c["failed"] !== undefined) last.failed = c["failed"];
+			if (c["skipped"] !== undefined) last.skipped = c["skipped"];
+			if (run.cancelled !== undefined) last.cancelled = run.cancelled;
+			if (run.finishedAt !== undefined) last.finishedAt = run.finishedAt;
+			s.lastRun = last;
+		}
 		return s;
 	}
 
@@ -194,15 +246,15 @@ export class ResultsSession implements Disposable {
 
 	private sendState(): void {
 		const n = this.count;
-		this.send({ type: "init", strings: this.deps.strings, summary: this.summary(), total: n, failureCount: this.model.failures.length });
+		const f = this.failureList();
+		this.send({ type: "init", strings: this.deps.strings, summary: this.summary(), total: n, failureCount: f.length });
 		for (let start = 0; start < n; start += pageSize) {
 			const rows: RowData[] = [];
 			for (let i = start; i < Math.min(n, start + pageSize); i++) rows.push(this.rowData(i));
 			this.send({ type: "rows", start, rows });
 		}
-		const f = this.model.failures;
 		for (let start = 0; start < f.length; start += pageSize) {
-			this.send({ type: "failures", start, items: f.slice(start, start + pageSize).map(({ path, stage, error }) => ({ path, stage, error })) });
+			this.send({ type: "failures", start, items: f.slice(start, start + pageSize) });
 		}
 		if (this.map) this.sendMap();
 		else if (this.mapStarted) this.send({ type: "busy", task: "map", busy: true });
@@ -322,7 +374,7 @@ export class ResultsSession implements Disposable {
 					.join(","),
 			);
 		}
-		for (const f of this.model.failures) {
+		for (const f of [...this.model.failures, ...(this.model.laterFailures ?? [])]) {
 			out.push([f.path, f.stage === "skipped" ? "skipped" : "failed", "", "", "", "", "", "", f.sha256 ?? "", "", "", "", "", f.stage, f.error].map(csvCell).join(","));
 		}
 		return out.join("\r\n") + "\r\n";

@@ -28,10 +28,11 @@ export const defaultStrings = {
 	problems: "Unreadable lines",
 	tabImages: "Images",
 	tabMap: "Map",
-	tabFailures: "Failures",
+	tabFailures: "Failed",
+	tabSkipped: "Skipped",
 	tabOutliers: "Outliers",
 	tabLabels: "Labels & Search",
-	filterPlaceholder: "Filter by path, description or UID",
+	filterPlaceholder: "Filter: path, description, UID, label",
 	allModalities: "All modalities",
 	groupBy: "Group by",
 	groupNone: "No grouping",
@@ -50,14 +51,37 @@ export const defaultStrings = {
 	colError: "Reason",
 	statusEmbedded: "embedded",
 	shown: "{0} of {1} images",
+	shownOne: "{0} of {1} image",
 	images: "{0} images",
+	imagesOne: "{0} image",
+	filesOne: "{0} file",
+	files: "{0} files",
 	noSelection: "Select an image to see its nearest neighbours.",
 	neighbours: "Nearest neighbours",
 	neighbourCount: "Neighbours",
 	similarity: "similarity",
 	retryFailed: "Retry Failed",
-	noFailures: "No failures.",
+	retryFailedCountOne: "Retry {0} failed image",
+	retryFailedCount: "Retry {0} failed images",
+	noFailures: "Nothing failed.",
+	noSkipped: "No file was skipped.",
+	skippedHint: "Skipped files hold no image to embed (reports, structured data, presentation states); there is nothing to retry.",
+	failedHint: "Files that could not be converted or embedded, with the reason; Retry sends them again with the current settings.",
+	earlierEmbeddingKept: "an earlier embedding is kept",
+	failedWithEmbeddingOne: "{0} of them keeps an embedding from an earlier run.",
+	failedWithEmbedding: "{0} of them keep an embedding from an earlier run.",
+	folderTotals: "In this folder",
+	lastRun: "Last run",
+	lastRunCancelled: "cancelled",
+	embeddedNow: "{0} embedded now",
+	alreadyEmbedded: "{0} already embedded",
+	failedCount: "{0} failed",
+	skippedCount: "{0} skipped",
+	copied: "Copied {0}",
+	atThisPoint: "{0} images at this point",
 	computeOutliers: "Find Outliers",
+	outliersK: "Neighbours (k)",
+	outliersKHelp: "Each image is compared with its k most similar images; its score is 1 − their mean similarity. A small k finds single odd images; a larger k also finds small groups unlike the rest.",
 	outliersExact: "Exact scores: 1 − mean similarity to the {0} nearest images.",
 	outliersApprox: "Scores: 1 − mean similarity to the {0} nearest images (candidates from a 32-D PCA, rescored exactly).",
 	colorBy: "Colour by",
@@ -72,7 +96,7 @@ export const defaultStrings = {
 	clearLabels: "Clear Labels",
 	labelCounts: "Images per label",
 	queryHeading: "Free-text search",
-	queryPlaceholder: "Describe the images to find, e.g. “CT abdomen with contrast”",
+	queryPlaceholder: "e.g. CT abdomen with contrast",
 	runQuery: "Search",
 	clearQuery: "Clear",
 	topMatches: "Best matches",
@@ -94,14 +118,30 @@ export interface SummaryData {
 	simulated: boolean;
 	endpointUrl?: string;
 	settings: [string, string][];
+	/** Duration of the last run (run.json). */
 	elapsedMs?: number;
-	/** Images embedded per second over the run (from run.json timings). */
+	/** Images embedded per second in the last run (from run.json timings). */
 	rate?: number;
+	/** Of `failed`: files whose latest attempt failed although an earlier run's embedding is kept. */
+	failedWithEmbedding?: number;
+	/** What the last run (run.json) did; `embedded`, `failed`, `skipped` above are totals of the folder. */
+	lastRun?: LastRunData;
 	dim: number;
 	cancelled?: boolean;
 	problems: string[];
 	/** embeddings.npy exists (the copy action is offered only then). */
 	hasNpy: boolean;
+}
+
+export interface LastRunData {
+	elapsedMs?: number;
+	rate?: number;
+	embedded?: number;
+	alreadyDone?: number;
+	failed?: number;
+	skipped?: number;
+	cancelled?: boolean;
+	finishedAt?: string;
 }
 
 export interface RowData {
@@ -120,6 +160,8 @@ export interface FailureData {
 	path: string;
 	stage: string;
 	error: string;
+	/** The path also has an embedding, from an earlier run (the failure is the latest attempt). */
+	embedded?: boolean;
 }
 
 export interface ScoredIndex {
@@ -146,7 +188,9 @@ export type ToWebview =
 	| { type: "query"; text: string; scores: ArrayBuffer }
 	| { type: "queryCleared" }
 	| { type: "busy"; task: Task; busy: boolean }
-	| { type: "error"; task?: Task; message: string };
+	| { type: "error"; task?: Task; message: string }
+	/** A short confirmation from the host ("Copied …"), shown briefly. */
+	| { type: "notice"; message: string };
 
 export type CopyTarget = "npy" | "jsonl" | "folder";
 
@@ -267,6 +311,7 @@ export function parseToWebview(raw: unknown): ToWebview | undefined {
 			case "busy":
 				return typeof m["task"] === "string" && tasks.includes(m["task"]) && typeof m["busy"] === "boolean";
 			case "error":
+			case "notice":
 				return typeof m["message"] === "string";
 			default:
 				return unknownType(m.type) ?? false;

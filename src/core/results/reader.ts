@@ -2,7 +2,8 @@
  * Reads a run's output folder (PRODUCT.md §4) into a compact in-memory model for the results view:
  * one metadata row per embedded image and one Float32Array N×D matrix of L2-normalised embeddings.
  * embeddings.jsonl and failures.jsonl are streamed line by line; the latest record per path wins, and a
- * failure whose path was embedded (by this or a later run) is dropped.
+ * failure whose path was embedded later is dropped; one recorded after the path's embedding is kept apart
+ * (laterFailures), so that a run that failed on already embedded files is not hidden.
  */
 import { createReadStream, promises as fs } from "node:fs";
 import * as path from "node:path";
@@ -55,6 +56,12 @@ export interface ResultsModel {
 	scalingFactor?: number;
 	/** Failed and skipped files whose path has no embedding, latest record per path. */
 	failures: FailureRecord[];
+	/**
+	 * Failures (not skips) recorded after the latest embedding of their path, e.g. a later run against
+	 * another endpoint that failed: the earlier embedding stays in `rows`, the failure is the latest attempt
+	 * (the paths "Retry failed" re-runs, src/core/results/retryList.ts).
+	 */
+	laterFailures?: FailureRecord[];
 	run?: RunView;
 	/** Lines that could not be used ("embeddings.jsonl:12: not JSON"), at most 100. */
 	problems: string[];
@@ -287,6 +294,12 @@ export async function readResults(outDir: string, options: ReadOptions = {}): Pr
 		failuresByPath.set(f.path, f);
 	}
 	const failures = [...failuresByPath.values()].filter((f) => !byPath.has(f.path));
+	const laterFailures = [...failuresByPath.values()].filter((f) => {
+		const at = byPath.get(f.path);
+		if (at === undefined || f.stage === "skipped" || !f.time) return false;
+		const embeddedAt = rows[at]?.time ?? "";
+		return embeddedAt !== "" && embeddedAt < f.time;
+	});
 
 	let run: RunView | undefined;
 	try {
@@ -306,6 +319,7 @@ export async function readResults(outDir: string, options: ReadOptions = {}): Pr
 		problems,
 	};
 	if (scalingFactor !== undefined) model.scalingFactor = scalingFactor;
+	if (laterFailures.length) model.laterFailures = laterFailures;
 	if (run !== undefined) model.run = run;
 	return model;
 }

@@ -53,3 +53,19 @@ export function renderHtml(p: HtmlParts): string {
 </body>
 </html>`;
 }
+
+/** A static page (no script, no resource) that only says why the panel shows nothing, e.g. a refused folder. */
+export function renderMessagePage(p: { title: string; message: string; lang?: string }): string {
+	return `<!DOCTYPE html>
+<html lang="${attr(p.lang ?? "en")}">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'">
+<title>${attr(p.title)}</title>
+</head>
+<body>
+<h1>${attr(p.title)}</h1>
+<p id="message">${attr(p.message)}</p>
+</body>
+</html>`;
+}

@@ -53,6 +53,9 @@ function abortReason(signal: AbortSignal): unknown {
 	return signal.reason ?? new DOMException("The operation was aborted.", "AbortError");
 }
 
+/** What `request` returns when it did not send because a pause began while it waited. */
+const notSent = Symbol("not sent");
+
 type BodyRead = { ok: true; text: string } | { ok: false; bytes: number };
 
 /**
@@ -301,14 +304,15 @@ export class EndpointClient implements ImageEmbedder {
 	private async attempt(body: string, rowCount: number, field: "image_features" | "text_features", signal: AbortSignal, expectedDim: number | undefined): Promise<ParsedEmbeddings> {
 		for (;;) {
 			const probe = await this.passGate(signal);
-			let outcome: ParsedEmbeddings | AttemptError;
+			let outcome: ParsedEmbeddings | AttemptError | typeof notSent;
 			try {
-				outcome = await this.request(body, rowCount, field, signal, expectedDim);
+				outcome = await this.request(body, rowCount, field, signal, expectedDim, probe);
 			} catch (e) {
 				if (probe) this.endProbe();
 				if (e instanceof FatalEndpointError) this.setFatal(e);
 				throw e;
 			}
+			if (outcome === notSent) continue; // a pause began while it waited for a slot: back to the gate
 			if (outcome instanceof AttemptError && !this.contacted && (outcome.kind === "unreachable" || outcome.kind === "network")) {
 				// Nothing has ever worked: a few quick attempts, then say why instead of minutes of backoff.
 				if (probe) this.endProbe();
@@ -339,12 +343,14 @@ export class EndpointClient implements ImageEmbedder {
 	}
 
 	/** Takes a slot and a rate token, sends, classifies. Refusals and successes update the shared state. */
-	private async request(body: string, rowCount: number, field: "image_features" | "text_features", signal: AbortSignal, expectedDim: number | undefined): Promise<ParsedEmbeddings | AttemptError> {
+	private async request(body: string, rowCount: number, field: "image_features" | "text_features", signal: AbortSignal, expectedDim: number | undefined, probe: boolean): Promise<ParsedEmbeddings | AttemptError | typeof notSent> {
 		await this.acquireSlot(signal);
 		const startedAt = Date.now();
 		try {
 			const token = await this.tokens.getToken(signal);
 			await this.rateToken(signal);
+			// While it waited for a slot and a rate token the client may have paused: then only the probe goes.
+			if (!probe && (this.paused || Date.now() < this.holdUntil)) return notSent;
 			const headers: Record<string, string> = { "Content-Type": "application/json", Authorization: `Bearer ${token}` };
 			if (this.settings.deployment) headers["azureml-model-deployment"] = this.settings.deployment;
 			// The request's own signal: aborted by the caller's, or by the timeout. (Not AbortSignal.any: in

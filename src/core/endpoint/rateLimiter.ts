@@ -12,6 +12,7 @@
  *    period / window ≈ 97.5–99 % of the ceiling.
  */
 import Bottleneck from "bottleneck";
+import { timerDelay } from "../util/timers";
 
 function abortReason(signal: AbortSignal): unknown {
 	return signal.reason ?? new DOMException("The operation was aborted.", "AbortError");
@@ -27,7 +28,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 		const timer = setTimeout(() => {
 			signal.removeEventListener("abort", onAbort);
 			resolve();
-		}, ms);
+		}, timerDelay(ms));
 		signal.addEventListener("abort", onAbort, { once: true });
 	});
 }

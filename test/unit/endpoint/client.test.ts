@@ -358,9 +358,9 @@ void describe("EndpointClient cancellation", () => {
 
 void describe("EndpointClient endpoint-wide refusal", () => {
 	void it("pauses while the endpoint refuses everything, probes, resumes, and fails no image", async () => {
-		const refuseMs = 1500;
 		const latencyMs = 60;
-		const sim = await startSimulator({ key, latencyMs, retryAfterSeconds: 0, fault: (info) => (info.elapsedMs < refuseMs ? "503" : undefined) });
+		// The first 14 requests are refused: more than the 4 batches × 3 attempts, so a pause must come, whatever the machine's load.
+		const sim = await startSimulator({ key, latencyMs, retryAfterSeconds: 0, fault: (info) => (info.n < 14 ? "503" : undefined) });
 		try {
 			const { logger, lines } = captureLogger();
 			const client = new EndpointClient(fastSettings(sim.url, { retries: 3, minRetryDelayMs: 20, maxRetryDelayMs: 200, maxPauseMs: 10_000 }), tokens, logger);

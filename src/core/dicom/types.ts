@@ -40,12 +40,20 @@ export interface ConvertOptions {
 	thumbnailSize: number;
 	/** Refuse images with more pixels than this (protects against hostile headers). Default 64e6. */
 	maxPixels: number;
+	/**
+	 * Gray images as 8-bit grayscale PNGs (colour type 0, about a third smaller than RGB and
+	 * cheaper to encode); false = RGB with three equal channels, as the reference. MedImageInsight
+	 * turns gray into RGB before its transform, so the model sees the same pixels. Colour images are
+	 * RGB either way. Default true. Part of the resume key (see results/resumeKey.ts).
+	 */
+	grayscalePng: boolean;
 }
 
 export const defaultConvertOptions: Readonly<ConvertOptions> = Object.freeze({
 	pngCompressionLevel: 1,
 	thumbnailSize: 0,
 	maxPixels: 64_000_000,
+	grayscalePng: true,
 });
 
 /** The outcome of converting one file: exactly one of image, skipped (holds no image) or failed. */

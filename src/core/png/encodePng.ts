@@ -40,10 +40,10 @@ function paeth(a: number, b: number, c: number): number {
 }
 
 /**
- * Writes one filtered row (filter byte at `o`, then `stride` bytes) from the raw RGB row `cur`
- * (previous row `prev`, all zeros for the first row) with filter type 0–4.
+ * Writes one filtered row (filter byte at `o`, then `cur.length` bytes) from the raw row `cur`
+ * (previous row `prev`, all zeros for the first row) with filter type 0–4; `bpp` bytes per pixel.
  */
-function filterRow(out: Uint8Array, o: number, cur: Uint8Array, prev: Uint8Array, type: number): void {
+function filterRow(out: Uint8Array, o: number, cur: Uint8Array, prev: Uint8Array, type: number, bpp = 3): void {
 	const n = cur.length;
 	out[o++] = type;
 	switch (type) {
@@ -51,23 +51,19 @@ function filterRow(out: Uint8Array, o: number, cur: Uint8Array, prev: Uint8Array
 			out.set(cur, o);
 			return;
 		case 1:
-			out[o] = cur[0] as number;
-			out[o + 1] = cur[1] as number;
-			out[o + 2] = cur[2] as number;
-			for (let i = 3; i < n; i++) out[o + i] = (cur[i] as number) - (cur[i - 3] as number);
+			for (let i = 0; i < bpp && i < n; i++) out[o + i] = cur[i] as number;
+			for (let i = bpp; i < n; i++) out[o + i] = (cur[i] as number) - (cur[i - bpp] as number);
 			return;
 		case 2:
-			for (let i = 0; i < n; i++) out[o + i] = (cur[i] ?? 0) - (prev[i] ?? 0);
+			for (let i = 0; i < n; i++) out[o + i] = (cur[i] as number) - (prev[i] as number);
 			return;
 		case 3:
-			for (let i = 0; i < n; i++) out[o + i] = (cur[i] ?? 0) - (((i >= 3 ? (cur[i - 3] ?? 0) : 0) + (prev[i] ?? 0)) >> 1);
+			for (let i = 0; i < bpp && i < n; i++) out[o + i] = (cur[i] as number) - ((prev[i] as number) >> 1);
+			for (let i = bpp; i < n; i++) out[o + i] = (cur[i] as number) - (((cur[i - bpp] as number) + (prev[i] as number)) >> 1);
 			return;
 		default:
-			for (let i = 0; i < n; i++) {
-				const a = i >= 3 ? (cur[i - 3] ?? 0) : 0;
-				const c = i >= 3 ? (prev[i - 3] ?? 0) : 0;
-				out[o + i] = (cur[i] ?? 0) - paeth(a, prev[i] ?? 0, c);
-			}
+			for (let i = 0; i < bpp && i < n; i++) out[o + i] = (cur[i] as number) - (prev[i] as number);
+			for (let i = bpp; i < n; i++) out[o + i] = (cur[i] as number) - paeth(cur[i - bpp] as number, prev[i] as number, prev[i - bpp] as number);
 	}
 }
 
@@ -150,25 +146,67 @@ function filterGray(data: Uint8Array, width: number, height: number, filter: num
 	return out;
 }
 
-/** Filters one RGB row (fixed type, or adaptive) into `out` at `o`; returns the next offset. */
-function writeRow(out: Uint8Array, o: number, cur: Uint8Array, prev: Uint8Array, filter: number): number {
+/** Filters one row (fixed type, or adaptive) into `out` at `o`; returns the next offset. */
+function writeRow(out: Uint8Array, o: number, cur: Uint8Array, prev: Uint8Array, filter: number, bpp = 3): number {
 	const stride = cur.length;
 	if (filter >= 0 && filter <= 4) {
-		filterRow(out, o, cur, prev, filter);
+		filterRow(out, o, cur, prev, filter, bpp);
 		return o + stride + 1;
 	}
 	let best = -1;
 	let bestCost = Infinity;
 	for (let type = 0; type <= 4; type++) {
-		filterRow(out, o, cur, prev, type);
+		filterRow(out, o, cur, prev, type, bpp);
 		const cost = rowCost(out, o + 1, stride);
 		if (cost < bestCost) {
 			bestCost = cost;
 			best = type;
 		}
 	}
-	if (best !== 4) filterRow(out, o, cur, prev, best);
+	if (best !== 4) filterRow(out, o, cur, prev, best, bpp);
 	return o + stride + 1;
+}
+
+/**
+ * The filtered scanlines of gray pixels kept as one byte per pixel (colour type 0): a third of the
+ * RGB scanlines, so a third of the bytes to filter and deflate. Sub and Up have tight loops; the
+ * other filters go through the generic row filter.
+ */
+function filterGray8(data: Uint8Array, width: number, height: number, filter: number): Uint8Array {
+	const out = filterBuffer(height * (width + 1));
+	let o = 0;
+	if (filter === 1) {
+		for (let y = 0, s = 0; y < height; y++) {
+			out[o++] = 1;
+			let left = 0;
+			for (let x = 0; x < width; x++, s++) {
+				const v = data[s] as number;
+				out[o++] = v - left;
+				left = v;
+			}
+		}
+		return out;
+	}
+	if (filter === 2) {
+		for (let y = 0, s = 0; y < height; y++) {
+			out[o++] = 2;
+			if (y === 0) {
+				out.set(data.subarray(0, width), o);
+				o += width;
+				s += width;
+				continue;
+			}
+			for (let x = 0; x < width; x++, s++) out[o++] = (data[s] as number) - (data[s - width] as number);
+		}
+		return out;
+	}
+	let prev: Uint8Array = new Uint8Array(width);
+	for (let y = 0; y < height; y++) {
+		const cur = data.subarray(y * width, (y + 1) * width);
+		o = writeRow(out, o, cur, prev, filter, 1);
+		prev = cur;
+	}
+	return out;
 }
 
 /** The filtered scanlines of interleaved RGB pixels. */
@@ -194,19 +232,35 @@ function writeChunk(out: Uint8Array, o: number, type: string, body: Uint8Array):
 	return o + 12 + body.length;
 }
 
+/** How to encode a PNG. Level and filter change size and speed, never pixels. */
+export interface PngOptions {
+	/** zlib level 0–9 (default 6). */
+	level?: number;
+	/** PNG filter type 0–4 for every row, or PNG_FILTER_ADAPTIVE (default PNG_FILTER, Sub). */
+	filter?: number;
+	/**
+	 * Gray input (1 channel) as RGB with three equal channels (colour type 2, as the reference
+	 * sends it) instead of an 8-bit grayscale PNG (colour type 0). Default false.
+	 */
+	rgb?: boolean;
+}
+
 /**
- * Encodes 8-bit pixels as an 8-bit RGB PNG (colour type 2). Gray input (1 channel) is replicated
- * to three equal channels, as the reference does, while the rows are filtered (no RGB copy).
- * `level` is the zlib level (0–9); it changes size and speed, never pixels. `filter` is the PNG
- * filter type 0–4 for every row, or PNG_FILTER_ADAPTIVE. The result owns its whole ArrayBuffer,
- * so the caller may transfer it to another thread.
+ * Encodes 8-bit pixels as a PNG: colour input (3 channels) as RGB (colour type 2); gray input
+ * (1 channel) as 8-bit grayscale (colour type 0), or with `rgb` as RGB with three equal channels.
+ * A decoder that turns gray into RGB (MedImageInsight does, before its transform) gets the same
+ * pixels from both. The result owns its whole ArrayBuffer, so the caller may transfer it to
+ * another thread.
  */
-export function encodeRgbPng(data: Uint8Array, width: number, height: number, channels: 1 | 3, level = 6, filter: number = PNG_FILTER): Uint8Array {
+export function encodePng(data: Uint8Array, width: number, height: number, channels: 1 | 3, options: PngOptions = {}): Uint8Array {
 	const pixels = width * height;
-	if (data.length !== pixels * channels) throw new Error(`PNG input has ${data.length} bytes, expected ${pixels * channels}`);
+	if (channels !== 1 && channels !== 3) throw new Error(`PNG input has ${String(channels)} channels, expected 1 or 3`);
 	if (!(width > 0 && height > 0 && width < 2 ** 31 && height < 2 ** 31)) throw new Error(`PNG size ${width}×${height} is not valid`);
-	const raw = channels === 1 ? filterGray(data, width, height, filter) : filterRgb(data, width, height, filter);
-	const zlevel = Math.max(0, Math.min(9, Math.round(level)));
+	if (data.length !== pixels * channels) throw new Error(`PNG input has ${data.length} bytes, expected ${pixels * channels}`);
+	const filter = options.filter ?? PNG_FILTER;
+	const gray = channels === 1 && options.rgb !== true;
+	const raw = gray ? filterGray8(data, width, height, filter) : channels === 1 ? filterGray(data, width, height, filter) : filterRgb(data, width, height, filter);
+	const zlevel = Math.max(0, Math.min(9, Math.round(options.level ?? 6)));
 	// One output chunk about the size of the result: no concatenation of many small chunks.
 	const idat = zlib.deflateSync(raw, { level: zlevel, memLevel: 9, chunkSize: Math.max(64 * 1024, Math.min(raw.length + 1024, 64 * 1024 * 1024)) });
 	const ihdr = new Uint8Array(13);
@@ -214,11 +268,20 @@ export function encodeRgbPng(data: Uint8Array, width: number, height: number, ch
 	hv.setUint32(0, width);
 	hv.setUint32(4, height);
 	ihdr[8] = 8; // bit depth
-	ihdr[9] = 2; // colour type: RGB
+	ihdr[9] = gray ? 0 : 2; // colour type: grayscale or RGB
 	const png = new Uint8Array(SIGNATURE.length + 12 + 13 + 12 + idat.length + 12);
 	png.set(SIGNATURE, 0);
 	let o = writeChunk(png, SIGNATURE.length, "IHDR", ihdr);
 	o = writeChunk(png, o, "IDAT", idat);
 	writeChunk(png, o, "IEND", new Uint8Array(0));
 	return png;
+}
+
+/**
+ * Encodes 8-bit pixels as an 8-bit RGB PNG (colour type 2), as the reference does: gray input is
+ * replicated to three equal channels while the rows are filtered (no RGB copy). Same as
+ * `encodePng(…, { level, filter, rgb: true })`.
+ */
+export function encodeRgbPng(data: Uint8Array, width: number, height: number, channels: 1 | 3, level = 6, filter: number = PNG_FILTER): Uint8Array {
+	return encodePng(data, width, height, channels, { level, filter, rgb: true });
 }

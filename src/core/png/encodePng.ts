@@ -9,6 +9,15 @@ export const PNG_FILTER = 1;
 /** Filter value that picks, per row, the filter with the smallest sum of absolute differences (libpng's heuristic). */
 export const PNG_FILTER_ADAPTIVE = -1;
 
+/**
+ * How 8-bit grayscale PNGs are compressed by default: the adaptive filter with zlib's run-length
+ * strategy (Z_RLE: matches at distance 1 only). On the shared files and generated CT/MR/CR sets it
+ * gives smaller PNGs than zlib level 6 with any one filter, at about the speed of level 1 (medical
+ * images are noisy: long-distance matches are rare, the Huffman coding of the filtered residuals is
+ * what counts). See docs/benchmarks.md, "Request bytes".
+ */
+export const GRAY_PNG_DEFAULTS = Object.freeze({ filter: PNG_FILTER_ADAPTIVE, strategy: zlib.constants.Z_RLE });
+
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 let crcTable: Uint32Array | undefined;
@@ -200,11 +209,95 @@ function filterGray8(data: Uint8Array, width: number, height: number, filter: nu
 		}
 		return out;
 	}
+	if (filter === PNG_FILTER_ADAPTIVE) return filterGrayAdaptive(data, width, height, out);
+	if (filter === 4) {
+		const zero = new Uint8Array(width);
+		for (let y = 0; y < height; y++) paethGrayRow(out, y * (width + 1), data.subarray(y * width, (y + 1) * width), y > 0 ? data.subarray((y - 1) * width, y * width) : zero);
+		return out;
+	}
 	let prev: Uint8Array = new Uint8Array(width);
 	for (let y = 0; y < height; y++) {
 		const cur = data.subarray(y * width, (y + 1) * width);
 		o = writeRow(out, o, cur, prev, filter, 1);
 		prev = cur;
+	}
+	return out;
+}
+
+/** Cost of a filtered byte: its value read as signed, absolute (libpng's heuristic). */
+const COST = Uint8Array.from({ length: 256 }, (_, b) => (b < 128 ? b : 256 - b));
+
+/** Writes one gray row filtered with Paeth (type 4) at `o` (filter byte first). */
+function paethGrayRow(out: Uint8Array, o: number, cur: Uint8Array, prev: Uint8Array): void {
+	out[o++] = 4;
+	let a = 0;
+	let c = 0;
+	for (let x = 0; x < cur.length; x++) {
+		const v = cur[x] as number;
+		const b = prev[x] as number;
+		const pa = b > c ? b - c : c - b;
+		const pb = a > c ? a - c : c - a;
+		const p = a + b - 2 * c;
+		const pc = p < 0 ? -p : p;
+		out[o + x] = v - (pa <= pb && pa <= pc ? a : pb <= pc ? b : c);
+		a = v;
+		c = b;
+	}
+}
+
+/**
+ * Adaptive filtering of gray rows: one loop computes the cost of all five filters (sum of absolute
+ * signed residuals, from a table), then the cheapest is written. Ties go to the lower filter type,
+ * as in writeRow.
+ */
+function filterGrayAdaptive(data: Uint8Array, width: number, height: number, out: Uint8Array): Uint8Array {
+	const zero = new Uint8Array(width);
+	const cost = COST;
+	let o = 0;
+	for (let y = 0; y < height; y++) {
+		const s = y * width;
+		const prev = y > 0 ? data.subarray(s - width, s) : zero;
+		const cur = data.subarray(s, s + width);
+		let c0 = 0;
+		let c1 = 0;
+		let c2 = 0;
+		let c3 = 0;
+		let c4 = 0;
+		let a = 0;
+		let c = 0;
+		for (let x = 0; x < width; x++) {
+			const v = cur[x] as number;
+			const b = prev[x] as number;
+			const pa = b > c ? b - c : c - b;
+			const pb = a > c ? a - c : c - a;
+			const p = a + b - 2 * c;
+			const pc = p < 0 ? -p : p;
+			c0 += cost[v] as number;
+			c1 += cost[(v - a) & 0xff] as number;
+			c2 += cost[(v - b) & 0xff] as number;
+			c3 += cost[(v - ((a + b) >> 1)) & 0xff] as number;
+			c4 += cost[(v - (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 0xff] as number;
+			a = v;
+			c = b;
+		}
+		let type = 0;
+		let best = c0;
+		if (c1 < best) {
+			best = c1;
+			type = 1;
+		}
+		if (c2 < best) {
+			best = c2;
+			type = 2;
+		}
+		if (c3 < best) {
+			best = c3;
+			type = 3;
+		}
+		if (c4 < best) type = 4;
+		if (type === 4) paethGrayRow(out, o, cur, prev);
+		else filterRow(out, o, cur, prev, type, 1);
+		o += width + 1;
 	}
 	return out;
 }
@@ -236,8 +329,16 @@ function writeChunk(out: Uint8Array, o: number, type: string, body: Uint8Array):
 export interface PngOptions {
 	/** zlib level 0–9 (default 6). */
 	level?: number;
-	/** PNG filter type 0–4 for every row, or PNG_FILTER_ADAPTIVE (default PNG_FILTER, Sub). */
+	/**
+	 * PNG filter type 0–4 for every row, or PNG_FILTER_ADAPTIVE. Default: adaptive for grayscale
+	 * PNGs (GRAY_PNG_DEFAULTS), PNG_FILTER (Sub) for RGB.
+	 */
 	filter?: number;
+	/**
+	 * zlib strategy (zlib.constants.Z_DEFAULT_STRATEGY, Z_FILTERED, Z_RLE, ...). Default: Z_RLE for
+	 * grayscale PNGs (GRAY_PNG_DEFAULTS), Z_DEFAULT_STRATEGY for RGB.
+	 */
+	strategy?: number;
 	/**
 	 * Gray input (1 channel) as RGB with three equal channels (colour type 2, as the reference
 	 * sends it) instead of an 8-bit grayscale PNG (colour type 0). Default false.
@@ -248,6 +349,7 @@ export interface PngOptions {
 /**
  * Encodes 8-bit pixels as a PNG: colour input (3 channels) as RGB (colour type 2); gray input
  * (1 channel) as 8-bit grayscale (colour type 0), or with `rgb` as RGB with three equal channels.
+ * Level 0 stores without compression whatever the strategy.
  * A decoder that turns gray into RGB (MedImageInsight does, before its transform) gets the same
  * pixels from both. The result owns its whole ArrayBuffer, so the caller may transfer it to
  * another thread.
@@ -257,12 +359,13 @@ export function encodePng(data: Uint8Array, width: number, height: number, chann
 	if (channels !== 1 && channels !== 3) throw new Error(`PNG input has ${String(channels)} channels, expected 1 or 3`);
 	if (!(width > 0 && height > 0 && width < 2 ** 31 && height < 2 ** 31)) throw new Error(`PNG size ${width}×${height} is not valid`);
 	if (data.length !== pixels * channels) throw new Error(`PNG input has ${data.length} bytes, expected ${pixels * channels}`);
-	const filter = options.filter ?? PNG_FILTER;
 	const gray = channels === 1 && options.rgb !== true;
+	const filter = options.filter ?? (gray ? GRAY_PNG_DEFAULTS.filter : PNG_FILTER);
+	const strategy = options.strategy ?? (gray ? GRAY_PNG_DEFAULTS.strategy : zlib.constants.Z_DEFAULT_STRATEGY);
 	const raw = gray ? filterGray8(data, width, height, filter) : channels === 1 ? filterGray(data, width, height, filter) : filterRgb(data, width, height, filter);
 	const zlevel = Math.max(0, Math.min(9, Math.round(options.level ?? 6)));
 	// One output chunk about the size of the result: no concatenation of many small chunks.
-	const idat = zlib.deflateSync(raw, { level: zlevel, memLevel: 9, chunkSize: Math.max(64 * 1024, Math.min(raw.length + 1024, 64 * 1024 * 1024)) });
+	const idat = zlib.deflateSync(raw, { level: zlevel, strategy, memLevel: 9, chunkSize: Math.max(64 * 1024, Math.min(raw.length + 1024, 64 * 1024 * 1024)) });
 	const ihdr = new Uint8Array(13);
 	const hv = new DataView(ihdr.buffer);
 	hv.setUint32(0, width);

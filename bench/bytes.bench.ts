@@ -140,20 +140,20 @@ async function sharedFiles(dir: string): Promise<Table[]> {
 interface Variant {
 	name: string;
 	level: number;
-	/** NaN: the encoder's default for the colour type. */
+	/** NaN (level and filter): the encoder's default for the colour type. */
 	filter: number;
 	rgb: boolean;
 	strategy?: number;
 }
 
 const variants: Variant[] = [
-	{ name: "default (gray: adaptive + Z_RLE; colour: RGB L1 Sub)", level: 1, filter: NaN, rgb: false },
+	{ name: "default (gray: adaptive + Z_RLE; colour: adaptive L4 Z_FILTERED)", level: NaN, filter: NaN, rgb: false },
 	{ name: "gray Sub + Z_RLE", level: 1, filter: 1, rgb: false, strategy: zlib.constants.Z_RLE },
 	{ name: "gray Paeth + Z_RLE", level: 1, filter: 4, rgb: false, strategy: zlib.constants.Z_RLE },
 	{ name: "gray L1 Sub (before)", level: 1, filter: 1, rgb: false, strategy: zlib.constants.Z_DEFAULT_STRATEGY },
 	{ name: "gray L6 Sub", level: 6, filter: 1, rgb: false, strategy: zlib.constants.Z_DEFAULT_STRATEGY },
 	{ name: "gray L6 adaptive Z_FILTERED", level: 6, filter: PNG_FILTER_ADAPTIVE, rgb: false, strategy: zlib.constants.Z_FILTERED },
-	{ name: "RGB L1 Sub (--rgb; colour default)", level: 1, filter: 1, rgb: true },
+	{ name: "RGB L1 Sub (--rgb; colour before)", level: 1, filter: 1, rgb: true },
 	{ name: "RGB L3 adaptive", level: 3, filter: PNG_FILTER_ADAPTIVE, rgb: true },
 	{ name: "RGB L6 adaptive Z_FILTERED", level: 6, filter: PNG_FILTER_ADAPTIVE, rgb: true, strategy: zlib.constants.Z_FILTERED },
 ];
@@ -171,7 +171,7 @@ async function generated(perSet: { ct: number; mr: number; us: number; cr: numbe
 			const ms: number[] = [];
 			for (const im of images) {
 				const t = performance.now();
-				const png = encodePng(im.data, im.width, im.height, im.channels, { level: v.level, rgb: v.rgb, ...(Number.isNaN(v.filter) ? {} : { filter: v.filter }), ...(v.strategy !== undefined ? { strategy: v.strategy } : {}) });
+				const png = encodePng(im.data, im.width, im.height, im.channels, { rgb: v.rgb, ...(Number.isNaN(v.level) ? {} : { level: v.level }), ...(Number.isNaN(v.filter) ? {} : { filter: v.filter }), ...(v.strategy !== undefined ? { strategy: v.strategy } : {}) });
 				ms.push(performance.now() - t);
 				sizes.push(png.length);
 			}

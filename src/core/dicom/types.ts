@@ -33,7 +33,10 @@ export interface ConvertOptions {
 	/**
 	 * zlib level for the PNG sent to the endpoint (0–9). Does not change pixels. Default 1: measured
 	 * 4× faster than level 6 on CT slices for PNGs about 20 % larger (docs/benchmarks.md); PNG
-	 * encoding is most of the conversion time.
+	 * encoding is most of the conversion time. Since grayscale PNGs it applies to gray images sent
+	 * as RGB (grayscalePng false); grayscale and colour PNGs use the encoder's own profiles
+	 * (png/encodePng.ts: GRAY_PNG_DEFAULTS, COLOUR_PNG_DEFAULTS); 0 stores without compression in
+	 * every case.
 	 */
 	pngCompressionLevel: number;
 	/** Longest side of the thumbnail PNG (pixels); 0 = no thumbnail. Default 0. */

@@ -16,7 +16,15 @@ export const PNG_FILTER_ADAPTIVE = -1;
  * images are noisy: long-distance matches are rare, the Huffman coding of the filtered residuals is
  * what counts). See docs/benchmarks.md, "Request bytes".
  */
-export const GRAY_PNG_DEFAULTS = Object.freeze({ filter: PNG_FILTER_ADAPTIVE, strategy: zlib.constants.Z_RLE });
+export const GRAY_PNG_DEFAULTS = Object.freeze({ filter: PNG_FILTER_ADAPTIVE, strategy: zlib.constants.Z_RLE, level: 1 });
+
+/**
+ * How colour (RGB) images are compressed by default: the adaptive filter, zlib level 4 with
+ * Z_FILTERED. About the seed's size (Pillow: adaptive, level 6, Z_FILTERED) for about twice the
+ * time of level 1 with Sub, which was 1.1× the seed's size on the shared colour files and 1.5× on
+ * ultrasound frames (docs/benchmarks.md, "Request bytes").
+ */
+export const COLOUR_PNG_DEFAULTS = Object.freeze({ filter: PNG_FILTER_ADAPTIVE, strategy: zlib.constants.Z_FILTERED, level: 4 });
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -224,6 +232,13 @@ function filterGray8(data: Uint8Array, width: number, height: number, filter: nu
 	return out;
 }
 
+/**
+ * The adaptive gray filter estimates each row's filter costs on every ADAPTIVE_STEP-th pixel: the
+ * choice is a heuristic anyway (the output is lossless whatever it picks), and sampling makes it
+ * several times cheaper for the same size within a fraction of a percent (bench/bytes.bench.ts).
+ */
+const ADAPTIVE_STEP = 4;
+
 /** Cost of a filtered byte: its value read as signed, absolute (libpng's heuristic). */
 const COST = Uint8Array.from({ length: 256 }, (_, b) => (b < 128 ? b : 256 - b));
 
@@ -263,11 +278,12 @@ function filterGrayAdaptive(data: Uint8Array, width: number, height: number, out
 		let c2 = 0;
 		let c3 = 0;
 		let c4 = 0;
-		let a = 0;
-		let c = 0;
-		for (let x = 0; x < width; x++) {
+		// Every ADAPTIVE_STEP-th pixel (from the second): the neighbours come from the arrays.
+		for (let x = 1; x < width; x += ADAPTIVE_STEP) {
 			const v = cur[x] as number;
+			const a = cur[x - 1] as number;
 			const b = prev[x] as number;
+			const c = prev[x - 1] as number;
 			const pa = b > c ? b - c : c - b;
 			const pb = a > c ? a - c : c - a;
 			const p = a + b - 2 * c;
@@ -277,8 +293,6 @@ function filterGrayAdaptive(data: Uint8Array, width: number, height: number, out
 			c2 += cost[(v - b) & 0xff] as number;
 			c3 += cost[(v - ((a + b) >> 1)) & 0xff] as number;
 			c4 += cost[(v - (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 0xff] as number;
-			a = v;
-			c = b;
 		}
 		let type = 0;
 		let best = c0;
@@ -310,10 +324,58 @@ function filterRgb(data: Uint8Array, width: number, height: number, filter: numb
 	let o = 0;
 	for (let y = 0; y < height; y++) {
 		const cur = data.subarray(y * stride, (y + 1) * stride);
-		o = writeRow(out, o, cur, prev, filter);
+		if (filter === PNG_FILTER_ADAPTIVE) {
+			filterRow(out, o, cur, prev, cheapestFilter(cur, prev, 3), 3);
+			o += stride + 1;
+		} else o = writeRow(out, o, cur, prev, filter);
 		prev = cur;
 	}
 	return out;
+}
+
+/**
+ * The filter type (0–4) with the smallest estimated cost for one row, `bpp` bytes per pixel: the
+ * sum of absolute signed residuals over every ADAPTIVE_STEP-th byte (libpng's heuristic, sampled).
+ * Ties go to the lower type.
+ */
+function cheapestFilter(cur: Uint8Array, prev: Uint8Array, bpp: number): number {
+	const cost = COST;
+	let c0 = 0;
+	let c1 = 0;
+	let c2 = 0;
+	let c3 = 0;
+	let c4 = 0;
+	for (let x = bpp; x < cur.length; x += ADAPTIVE_STEP) {
+		const v = cur[x] as number;
+		const a = cur[x - bpp] as number;
+		const b = prev[x] as number;
+		const c = prev[x - bpp] as number;
+		const pa = b > c ? b - c : c - b;
+		const pb = a > c ? a - c : c - a;
+		const p = a + b - 2 * c;
+		const pc = p < 0 ? -p : p;
+		c0 += cost[v] as number;
+		c1 += cost[(v - a) & 0xff] as number;
+		c2 += cost[(v - b) & 0xff] as number;
+		c3 += cost[(v - ((a + b) >> 1)) & 0xff] as number;
+		c4 += cost[(v - (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 0xff] as number;
+	}
+	let type = 0;
+	let best = c0;
+	if (c1 < best) {
+		best = c1;
+		type = 1;
+	}
+	if (c2 < best) {
+		best = c2;
+		type = 2;
+	}
+	if (c3 < best) {
+		best = c3;
+		type = 3;
+	}
+	if (c4 < best) type = 4;
+	return type;
 }
 
 function writeChunk(out: Uint8Array, o: number, type: string, body: Uint8Array): number {
@@ -327,16 +389,16 @@ function writeChunk(out: Uint8Array, o: number, type: string, body: Uint8Array):
 
 /** How to encode a PNG. Level and filter change size and speed, never pixels. */
 export interface PngOptions {
-	/** zlib level 0–9 (default 6). */
+	/** zlib level 0–9. Default: GRAY_PNG_DEFAULTS / COLOUR_PNG_DEFAULTS by colour type; 6 for gray as RGB. 0 stores. */
 	level?: number;
 	/**
-	 * PNG filter type 0–4 for every row, or PNG_FILTER_ADAPTIVE. Default: adaptive for grayscale
-	 * PNGs (GRAY_PNG_DEFAULTS), PNG_FILTER (Sub) for RGB.
+	 * PNG filter type 0–4 for every row, or PNG_FILTER_ADAPTIVE. Default: adaptive for grayscale and
+	 * colour PNGs, PNG_FILTER (Sub) for gray as RGB.
 	 */
 	filter?: number;
 	/**
 	 * zlib strategy (zlib.constants.Z_DEFAULT_STRATEGY, Z_FILTERED, Z_RLE, ...). Default: Z_RLE for
-	 * grayscale PNGs (GRAY_PNG_DEFAULTS), Z_DEFAULT_STRATEGY for RGB.
+	 * grayscale PNGs, Z_FILTERED for colour, Z_DEFAULT_STRATEGY for gray as RGB.
 	 */
 	strategy?: number;
 	/**
@@ -344,6 +406,16 @@ export interface PngOptions {
 	 * sends it) instead of an 8-bit grayscale PNG (colour type 0). Default false.
 	 */
 	rgb?: boolean;
+}
+
+/**
+ * The PNG options the converter uses for an image: gray as 8-bit grayscale or, in the RGB mode, as
+ * RGB at `level` with Sub (as before the grayscale mode); colour with COLOUR_PNG_DEFAULTS. Level 0
+ * (no compression) is honoured in every case.
+ */
+export function convertPngOptions(channels: 1 | 3, grayscalePng: boolean, level: number): PngOptions {
+	if (channels === 1 && !grayscalePng) return { level, rgb: true };
+	return level === 0 ? { level: 0 } : {};
 }
 
 /**
@@ -360,10 +432,12 @@ export function encodePng(data: Uint8Array, width: number, height: number, chann
 	if (!(width > 0 && height > 0 && width < 2 ** 31 && height < 2 ** 31)) throw new Error(`PNG size ${width}×${height} is not valid`);
 	if (data.length !== pixels * channels) throw new Error(`PNG input has ${data.length} bytes, expected ${pixels * channels}`);
 	const gray = channels === 1 && options.rgb !== true;
-	const filter = options.filter ?? (gray ? GRAY_PNG_DEFAULTS.filter : PNG_FILTER);
-	const strategy = options.strategy ?? (gray ? GRAY_PNG_DEFAULTS.strategy : zlib.constants.Z_DEFAULT_STRATEGY);
+	// Gray replicated to RGB (the reference's layout) keeps the earlier defaults: Sub, level 6.
+	const profile = gray ? GRAY_PNG_DEFAULTS : channels === 3 ? COLOUR_PNG_DEFAULTS : { filter: PNG_FILTER, strategy: zlib.constants.Z_DEFAULT_STRATEGY, level: 6 };
+	const filter = options.filter ?? profile.filter;
+	const strategy = options.strategy ?? profile.strategy;
 	const raw = gray ? filterGray8(data, width, height, filter) : channels === 1 ? filterGray(data, width, height, filter) : filterRgb(data, width, height, filter);
-	const zlevel = Math.max(0, Math.min(9, Math.round(options.level ?? 6)));
+	const zlevel = Math.max(0, Math.min(9, Math.round(options.level ?? profile.level)));
 	// One output chunk about the size of the result: no concatenation of many small chunks.
 	const idat = zlib.deflateSync(raw, { level: zlevel, strategy, memLevel: 9, chunkSize: Math.max(64 * 1024, Math.min(raw.length + 1024, 64 * 1024 * 1024)) });
 	const ihdr = new Uint8Array(13);

@@ -1,5 +1,7 @@
-// Converter throughput on one thread: real files from ../shared/dicom and generated CT slices and
-// radiographs; plus what PNG level and filter cost. Run through bench/run.ts (npm run bench).
+// Converter speed on one thread: real files from ../shared/dicom against the reference's own timings,
+// generated CT/MR/US/CR sets (bench/syntheticImages.ts) against the seed's numpy + Pillow stages, and
+// where the time goes. Run through bench/run.ts: `npm run bench -- convert` (BENCH_REPEAT=2 while
+// developing; default 7).
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -7,9 +9,10 @@ import { convertDicomBytes } from "../src/core/dicom/convert";
 import { parseDicomBytes } from "../src/core/dicom/parse";
 import { decodeFirstFrame } from "../src/core/dicom/pixels";
 import { defaultConvertOptions, type ConvertOptions } from "../src/core/dicom/types";
-import { writeDicom } from "../src/core/dicom/writer";
-import { encodeRgbPng } from "../src/core/png/encodePng";
+import { encodePng, encodeRgbPng } from "../src/core/png/encodePng";
 import { windowToUint8 } from "../src/core/imaging/window";
+import { seedStageSeconds } from "./seedStages";
+import { generatedSets } from "./syntheticImages";
 
 interface Table {
 	title: string;
@@ -26,54 +29,6 @@ function median(xs: number[]): number {
 	const s = [...xs].sort((a, b) => a - b);
 	const m = s.length >> 1;
 	return s.length % 2 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
-}
-
-/** Deterministic pseudo-random numbers. */
-function rng(seed: number): () => number {
-	let s = seed >>> 0;
-	return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
-}
-
-/** A CT-like 512×512 slice: air, a body ellipse, bone ring, organs, noise (HU + 1024 stored, slope 1). */
-function ctSlice(seed: number): number[] {
-	const r = rng(seed);
-	const n = 512;
-	const out = new Array<number>(n * n);
-	const cx = 256 + (r() - 0.5) * 20;
-	const cy = 256 + (r() - 0.5) * 20;
-	for (let y = 0; y < n; y++) {
-		for (let x = 0; x < n; x++) {
-			const dx = (x - cx) / 200;
-			const dy = (y - cy) / 150;
-			const d = dx * dx + dy * dy;
-			let hu = -1000;
-			if (d < 1) hu = 40;
-			if (d > 0.85 && d < 1) hu = 700;
-			const ox = (x - cx + 60) / 50;
-			const oy = (y - cy) / 40;
-			if (ox * ox + oy * oy < 1) hu = 60;
-			hu += (r() - 0.5) * 40;
-			out[y * n + x] = Math.max(0, Math.round(hu + 1024));
-		}
-	}
-	return out;
-}
-
-/** A 2048×2500 radiograph, 12 bits stored: smooth gradients, a bright body, noise. */
-function radiograph(seed: number): number[] {
-	const r = rng(seed);
-	const w = 2048;
-	const h = 2500;
-	const out = new Array<number>(w * h);
-	for (let y = 0; y < h; y++) {
-		for (let x = 0; x < w; x++) {
-			const dx = (x - 1024) / 800;
-			const dy = (y - 1250) / 1100;
-			const body = dx * dx + dy * dy < 1 ? 1800 + 600 * Math.cos(x / 90) * Math.sin(y / 120) : 200;
-			out[y * w + x] = Math.min(4095, Math.max(0, Math.round(body + y * 0.3 + (r() - 0.5) * 60)));
-		}
-	}
-	return out;
 }
 
 interface Timing {
@@ -133,36 +88,77 @@ function syntaxGroup(uid: string | null | undefined): string {
 	return uid ? (names[uid] ?? "native/deflate") : "native/deflate";
 }
 
+/** Conversions per file when timing (fastest counts): BENCH_REPEAT, default 7; use 2–3 while developing. */
+const repeat = Math.max(1, Number(process.env["BENCH_REPEAT"] ?? 7));
+
+/** CPU milliseconds of this process (user + system) spent in `f`. */
+async function cpuMs(f: () => Promise<unknown>): Promise<number> {
+	const c = process.cpuUsage();
+	await f();
+	const d = process.cpuUsage(c);
+	return (d.user + d.system) / 1000;
+}
+
 /**
- * Per file: our fastest of 7 conversions (default options) against the reference's own median
+ * Per file: our fastest of `repeat` conversions (default options, CPU time of this thread: the
+ * figure least disturbed by other processes on a shared machine) against the reference's own median
  * (manifest `reference.seconds_median`, SimpleITK + numpy + Pillow, one core), summed by codec.
- * The minimum is the figure least disturbed by other processes on a shared machine.
  */
 async function versusReference(dir: string, entries: ManifestEntry[]): Promise<Table> {
 	const groups = new Map<string, { files: number; ours: number; ref: number }>();
 	const all = { files: 0, ours: 0, ref: 0 };
+	const noJ2k = { files: 0, ours: 0, ref: 0 };
 	for (const e of entries) {
 		const refSeconds = e.reference.seconds_median;
 		if (!e.reference.ok || refSeconds === undefined) continue;
 		const bytes = new Uint8Array(fs.readFileSync(path.join(dir, e.path)));
 		let best = Infinity;
-		for (let i = 0; i < 7; i++) {
-			const t = performance.now();
-			await convertDicomBytes(bytes, defaultConvertOptions);
-			best = Math.min(best, performance.now() - t);
-		}
+		for (let i = 0; i < repeat; i++) best = Math.min(best, await cpuMs(() => convertDicomBytes(bytes, defaultConvertOptions)));
 		const g = syntaxGroup(e.transfer_syntax_uid);
 		const acc = groups.get(g) ?? { files: 0, ours: 0, ref: 0 };
-		for (const a of [acc, all]) {
+		for (const a of g === "JPEG 2000" ? [acc, all] : [acc, all, noJ2k]) {
 			a.files++;
 			a.ours += best;
 			a.ref += refSeconds * 1000;
 		}
 		groups.set(g, acc);
 	}
-	const rows = [...groups.entries()].sort((a, b) => b[1].ours - a[1].ours).map(([g, a]) => [g, a.files, +a.ours.toFixed(1), +a.ref.toFixed(1), +(a.ref / a.ours).toFixed(2)]);
-	rows.push(["all", all.files, +all.ours.toFixed(1), +all.ref.toFixed(1), +(all.ref / all.ours).toFixed(2)]);
-	return { title: "Versus the reference per file (ours: fastest of 7, default options; reference: its median), summed", columns: ["codec", "files", "ours ms", "reference ms", "speed-up"], rows };
+	const line = (name: string, a: { files: number; ours: number; ref: number }) => [name, a.files, +a.ours.toFixed(1), +a.ref.toFixed(1), +(a.ref / a.ours).toFixed(2)];
+	const rows = [...groups.entries()].sort((a, b) => b[1].ours - a[1].ours).map(([g, a]) => line(g, a));
+	rows.push(line("all but JPEG 2000", noJ2k), line("all", all));
+	return { title: `Versus the reference per file, ../shared/dicom (ours: fastest of ${repeat}, CPU ms, default options; reference: its median), summed`, columns: ["codec", "files", "ours ms", "reference ms", "speed-up"], rows };
+}
+
+/**
+ * Generated sets: ours (whole conversion, CPU ms per image, fastest of `repeat`) against the seed's
+ * stages after its DICOM read (bench/seedStages.ts: a lower bound of the reference's time), so the
+ * speed-up shown is a lower bound.
+ */
+async function versusSeedStages(sets: { name: string; files: Uint8Array[] }[]): Promise<Table> {
+	const rows: (string | number)[][] = [];
+	const all = { images: 0, ours: 0, seed: 0 };
+	for (const set of sets) {
+		let ours = 0;
+		const frames = [];
+		for (const f of set.files) {
+			let best = Infinity;
+			for (let i = 0; i < repeat; i++) best = Math.min(best, await cpuMs(() => convertDicomBytes(f, defaultConvertOptions)));
+			ours += best;
+			frames.push(await decodeFirstFrame(parseDicomBytes(f), 64e6));
+		}
+		const seed = seedStageSeconds(frames, Math.min(repeat, 5));
+		const seedMs = seed ? seed.reduce((a, b) => a + b, 0) * 1000 : Number.NaN;
+		rows.push([set.name, set.files.length, +(ours / set.files.length).toFixed(2), seed ? +(seedMs / set.files.length).toFixed(2) : "n/a (no python3 with numpy + Pillow)", seed ? +(seedMs / ours).toFixed(2) : "n/a"]);
+		all.images += set.files.length;
+		all.ours += ours / set.files.length;
+		all.seed += seedMs / set.files.length;
+	}
+	rows.push(["one image of each set", sets.length, +all.ours.toFixed(2), Number.isNaN(all.seed) ? "n/a" : +all.seed.toFixed(2), Number.isNaN(all.seed) ? "n/a" : +(all.seed / all.ours).toFixed(2)]);
+	return {
+		title: `Generated sets: ours (whole conversion, fastest of ${repeat}, CPU ms/image) vs the seed's stages after its DICOM read (numpy + Pillow, median CPU ms; a lower bound of the reference)`,
+		columns: ["set", "images", "ours ms/image", "seed stages ms/image (≤ reference)", "speed-up (≥)"],
+		rows,
+	};
 }
 
 export async function run(): Promise<Table[]> {
@@ -170,15 +166,15 @@ export async function run(): Promise<Table[]> {
 	const throughput: Table = {
 		title: "convertDicomBytes, one thread",
 		// images/CPU-s divides by this process's CPU time, a fairer per-core figure on a busy machine.
-		columns: ["input", "PNG level", "images", "images/s", "images/CPU-s", "MB/s (DICOM)", "median ms/image"],
+		columns: ["input", "PNG", "images", "images/s", "images/CPU-s", "MB/s (DICOM)", "median ms/image"],
 		rows: [],
 	};
-	const fast: ConvertOptions = { ...defaultConvertOptions, pngCompressionLevel: 1 };
+	const rgb: ConvertOptions = { ...defaultConvertOptions, grayscalePng: false };
 	const measure = async (name: string, files: Uint8Array[], passes: number): Promise<void> => {
-		for (const options of [defaultConvertOptions, fast]) {
+		for (const options of [defaultConvertOptions, rgb]) {
 			const r = await timeFiles(files, passes, options);
 			const [input, ...rest] = row(name, r);
-			throughput.rows.push([input ?? name, options.pngCompressionLevel, ...rest]);
+			throughput.rows.push([input ?? name, options.grayscalePng ? "default (gray 8-bit)" : "--rgb", ...rest]);
 		}
 	};
 	const dir = sharedDir();
@@ -191,41 +187,46 @@ export async function run(): Promise<Table[]> {
 	} else {
 		console.warn("!!!!!! ../shared/dicom not found: real-file benchmark skipped !!!!!!");
 	}
-	const ct = Array.from({ length: 200 }, (_, i) => writeDicom({ rows: 512, columns: 512, bitsAllocated: 16, bitsStored: 12, pixels: ctSlice(i), rescaleSlope: 1, rescaleIntercept: -1024, modality: "CT" }));
-	await measure("200× CT 512×512 16-bit", ct, 1);
-	const cr = Array.from({ length: 10 }, (_, i) => writeDicom({ rows: 2500, columns: 2048, bitsAllocated: 16, bitsStored: 12, pixels: radiograph(i), modality: "CR" }));
-	await measure("10× radiograph 2048×2500 12-bit", cr, 1);
+	const sets = generatedSets({ ct: 20, mr: 20, us: 6, cr: 2 });
+	tables.push(await versusSeedStages(sets));
+	for (const set of sets) await measure(set.name, set.files, 1);
 	tables.push(throughput);
 
-	// Where the time goes, and what PNG level and filter cost, on 20 CT slices and 2 radiographs.
+	// Where the time goes, and what the PNG choices cost, on a few images of each set.
 	const stages: Table = {
 		title: "Stages (median ms/image) and PNG size",
-		columns: ["input", "parse+decode", "window", "PNG L1 Sub (default)", "PNG L1 Up", "PNG L1 None", "PNG L6 Sub", "PNG L6 adaptive", "KB L1 Sub", "KB L1 Up", "KB L6 Sub", "KB L6 adaptive"],
+		columns: ["input", "parse+decode", "window", "PNG default", "PNG RGB L1 Sub (--rgb)", "PNG RGB L6 Sub", "KB default", "KB --rgb", "KB RGB L6 Sub"],
 		rows: [],
 	};
-	for (const [name, set] of [["CT 512×512", ct.slice(0, 20)], ["radiograph 2048×2500", cr.slice(0, 2)]] as const) {
+	for (const set of sets) {
 		const t: Record<string, number[]> = {};
 		const sizes: Record<string, number> = {};
 		const add = (k: string, v: number): void => {
 			(t[k] ??= []).push(v);
 		};
-		for (const f of set) {
+		const some = set.files.slice(0, 5);
+		for (const f of some) {
 			let s = performance.now();
 			const frame = await decodeFirstFrame(parseDicomBytes(f), 64e6);
 			add("decode", performance.now() - s);
 			s = performance.now();
 			const u8 = windowToUint8(frame.values);
 			add("window", performance.now() - s);
-			for (const [key, level, filter] of [["l1sub", 1, 1], ["l1up", 1, 2], ["l1none", 1, 0], ["l6sub", 6, 1], ["l6a", 6, -1]] as const) {
+			const encoders: [string, () => Uint8Array][] = [
+				["default", () => encodePng(u8, frame.width, frame.height, frame.channels, { level: defaultConvertOptions.pngCompressionLevel })],
+				["rgb1", () => encodeRgbPng(u8, frame.width, frame.height, frame.channels, 1)],
+				["rgb6", () => encodeRgbPng(u8, frame.width, frame.height, frame.channels, 6)],
+			];
+			for (const [key, enc] of encoders) {
 				s = performance.now();
-				const png = encodeRgbPng(u8, frame.width, frame.height, frame.channels, level, filter);
+				const png = enc();
 				add(key, performance.now() - s);
-				sizes[key] = (sizes[key] ?? 0) + png.length / set.length / 1024;
+				sizes[key] = (sizes[key] ?? 0) + png.length / some.length / 1024;
 			}
 		}
 		const m = (k: string): number => +median(t[k] ?? []).toFixed(1);
 		const kb = (k: string): number => Math.round(sizes[k] ?? 0);
-		stages.rows.push([name, m("decode"), m("window"), m("l1sub"), m("l1up"), m("l1none"), m("l6sub"), m("l6a"), kb("l1sub"), kb("l1up"), kb("l6sub"), kb("l6a")]);
+		stages.rows.push([set.name, m("decode"), m("window"), m("default"), m("rgb1"), m("rgb6"), kb("default"), kb("rgb1"), kb("rgb6")]);
 	}
 	tables.push(stages);
 	return tables;

@@ -4,7 +4,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { defaultConvertOptions } from "../core/dicom/types";
+import { defaultConvertOptions, type ConvertOptions } from "../core/dicom/types";
 import { discover } from "../core/pipeline/discover";
 import type { DiscoveredFile, FileConversion } from "../core/pipeline/types";
 import { WorkerPool } from "../core/pipeline/workerPool";
@@ -13,10 +13,10 @@ import type { CliContext } from "./context";
 import { formatDuration } from "./progressLine";
 import { UsageError } from "./usageError";
 
-export const convertHelp = `Usage: medimageinsight convert <paths…> --out DIR [--workers N]
+export const convertHelp = `Usage: medimageinsight convert <paths…> --out DIR [--workers N] [--rgb]
 
-Converts every DICOM image under the given folders and files to an 8-bit RGB PNG exactly as the
-reference pipeline does (first frame, 10th–90th percentile window), mirroring the input tree:
+Converts every DICOM image under the given folders and files to an 8-bit PNG with exactly the
+reference pipeline's pixels (first frame, 10th–90th percentile window), mirroring the input tree:
 DIR/<path relative to the input>.png (a file argument gives DIR/<its name>.png). Files that fail
 or hold no image are listed in DIR/failures.jsonl ({"path","stage","error"}; stage "skipped" for
 files without an image). Non-DICOM files are ignored and counted.
@@ -24,6 +24,8 @@ files without an image). Non-DICOM files are ignored and counted.
 Options:
   --out DIR       output folder (created if missing)          [required]
   --workers N     conversion threads (default: cores - 1, at least 1)
+  --rgb           write gray images as RGB with three equal channels, as the reference
+                  (default: 8-bit grayscale PNGs, the same pixels, about a third smaller)
   --verbose       log details to stderr
 Exit status: 0 every image converted (skipped files are fine), 1 some failed, 2 usage error,
 130 cancelled (Ctrl+C).`;
@@ -37,7 +39,7 @@ export interface ConvertCounts {
 }
 
 export async function convertCommand(argv: string[], ctx: CliContext): Promise<number> {
-	const p = parseCommand("convert", argv, { out: { type: "string" }, workers: { type: "string" }, verbose: { type: "boolean" } });
+	const p = parseCommand("convert", argv, { out: { type: "string" }, workers: { type: "string" }, rgb: { type: "boolean" }, verbose: { type: "boolean" } });
 	if (p.values["help"]) {
 		ctx.say(convertHelp);
 		return 0;
@@ -57,7 +59,8 @@ export async function convertCommand(argv: string[], ctx: CliContext): Promise<n
 	}
 
 	const started = Date.now();
-	const counts = await convertAll(p.positionals, outDir, workers, ctx);
+	const options: ConvertOptions = { ...defaultConvertOptions, grayscalePng: p.values["rgb"] !== true };
+	const counts = await convertAll(p.positionals, outDir, workers, ctx, options);
 	const seconds = (Date.now() - started) / 1000;
 	ctx.progress.clear();
 	const done = counts.converted + counts.skipped + counts.failed;
@@ -71,7 +74,7 @@ export async function convertCommand(argv: string[], ctx: CliContext): Promise<n
 }
 
 /** Discovers, converts in the worker pool and writes the PNGs and failures.jsonl. */
-export async function convertAll(inputs: string[], outDir: string, workers: number | undefined, ctx: CliContext): Promise<ConvertCounts> {
+export async function convertAll(inputs: string[], outDir: string, workers: number | undefined, ctx: CliContext, options: ConvertOptions = defaultConvertOptions): Promise<ConvertCounts> {
 	const counts: ConvertCounts = { converted: 0, skipped: 0, failed: 0, ignored: 0, cancelled: false };
 	const failures = fs.createWriteStream(path.join(outDir, "failures.jsonl"), { flags: "w" });
 	const pool = new WorkerPool({ script: ctx.workerScript, logger: ctx.logger, ...(workers ? { size: workers } : {}) });
@@ -135,7 +138,7 @@ export async function convertAll(inputs: string[], outDir: string, workers: numb
 			const target = targetOf(item);
 			await pool.waitForCapacity(ctx.signal);
 			const task: Promise<void> = pool
-				.convertFile(item.absPath, defaultConvertOptions, ctx.signal)
+				.convertFile(item.absPath, options, ctx.signal)
 				.then((r) => finish(item, target, r))
 				.catch((e: unknown) => {
 					if ((e as Error).name !== "AbortError") throw e;

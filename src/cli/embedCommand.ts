@@ -41,6 +41,8 @@ Options:
   --auth key|entra      authentication (default key)
   --deployment NAME     send azureml-model-deployment: NAME
   --workers N           conversion threads (default: cores - 1, at least 1)
+  --rgb                 send gray images as RGB PNGs with three equal channels, as the reference
+                        (default: 8-bit grayscale PNGs, the same pixels for the model, ~1/3 fewer bytes)
   --retry-failed        only retry the files listed as failed in DIR/failures.jsonl
   --verbose             log details to stderr
 Exit status: 0 all embedded (skipped files are fine), 1 some failed, 2 usage or configuration
@@ -56,6 +58,8 @@ export interface EmbedConfig {
 	simulated: boolean;
 	workers?: number;
 	retryFailedOnly: boolean;
+	/** Gray images as RGB PNGs (--rgb) instead of 8-bit grayscale. */
+	rgb?: boolean;
 }
 
 export async function embedCommand(argv: string[], ctx: CliContext): Promise<number> {
@@ -78,6 +82,7 @@ export async function embedCommand(argv: string[], ctx: CliContext): Promise<num
 		auth: { type: "string" },
 		deployment: { type: "string" },
 		workers: { type: "string" },
+		rgb: { type: "boolean" },
 		"retry-failed": { type: "boolean" },
 		verbose: { type: "boolean" },
 	});
@@ -128,6 +133,7 @@ export async function embedCommand(argv: string[], ctx: CliContext): Promise<num
 		tokens,
 		simulated: false,
 		retryFailedOnly: p.values["retry-failed"] === true,
+		rgb: p.values["rgb"] === true,
 		...(workers ? { workers } : {}),
 	};
 	const summary = await runEmbed(config, ctx);
@@ -179,7 +185,7 @@ export async function runEmbed(config: EmbedConfig, ctx: CliContext): Promise<Ru
 				inputs: config.inputs,
 				outDir: config.outDir,
 				// Thumbnails for the results view, as the extension saves them (same default size).
-				convert: { ...defaultConvertOptions, thumbnailSize: 128 },
+				convert: { ...defaultConvertOptions, thumbnailSize: 128, grayscalePng: config.rgb !== true },
 				endpoint: config.endpoint,
 				simulated: config.simulated,
 				retryFailedOnly: config.retryFailedOnly,

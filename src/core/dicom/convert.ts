@@ -1,5 +1,5 @@
 import { boxDownscale } from "../imaging/thumbnail";
-import { encodeRgbPng } from "../png/encodePng";
+import { convertPngOptions, encodePng } from "../png/encodePng";
 import { ConvertError, errorText } from "./convertError";
 import { windowFrame } from "./decode";
 
@@ -73,13 +73,13 @@ export async function convertDicomBytes(bytes: Uint8Array, options: ConvertOptio
 		return { kind: "failed", stage: "window", error: errorText(e), meta };
 	}
 	try {
-		const png = encodeRgbPng(image.data, image.width, image.height, image.channels, options.pngCompressionLevel);
+		const png = encodePng(image.data, image.width, image.height, image.channels, convertPngOptions(image.channels, options.grayscalePng !== false, options.pngCompressionLevel));
 		const warnings = [...parsed.warnings, ...frame.warnings];
 		if (meta.numberOfFrames > 1) warnings.push(`first of ${meta.numberOfFrames} frames`);
 		const result: ConvertOutcome = { kind: "image", png, width: image.width, height: image.height, meta, warnings };
 		if (options.thumbnailSize > 0) {
 			const t = boxDownscale(image.data, image.width, image.height, image.channels, options.thumbnailSize);
-			result.thumbnail = encodeRgbPng(t.data, t.width, t.height, image.channels, options.pngCompressionLevel);
+			result.thumbnail = encodePng(t.data, t.width, t.height, image.channels, convertPngOptions(image.channels, options.grayscalePng !== false, options.pngCompressionLevel));
 		}
 		return result;
 	} catch (e) {

@@ -33,19 +33,30 @@ export interface ConvertOptions {
 	/**
 	 * zlib level for the PNG sent to the endpoint (0–9). Does not change pixels. Default 1: measured
 	 * 4× faster than level 6 on CT slices for PNGs about 20 % larger (docs/benchmarks.md); PNG
-	 * encoding is most of the conversion time.
+	 * encoding is most of the conversion time. Since grayscale PNGs it applies to gray images sent
+	 * as RGB (grayscalePng false); grayscale and colour PNGs use the encoder's own profiles
+	 * (png/encodePng.ts: GRAY_PNG_DEFAULTS, COLOUR_PNG_DEFAULTS); 0 stores without compression in
+	 * every case.
 	 */
 	pngCompressionLevel: number;
 	/** Longest side of the thumbnail PNG (pixels); 0 = no thumbnail. Default 0. */
 	thumbnailSize: number;
 	/** Refuse images with more pixels than this (protects against hostile headers). Default 64e6. */
 	maxPixels: number;
+	/**
+	 * Gray images as 8-bit grayscale PNGs (colour type 0, about a third smaller than RGB and
+	 * cheaper to encode); false = RGB with three equal channels, as the reference. MedImageInsight
+	 * turns gray into RGB before its transform, so the model sees the same pixels. Colour images are
+	 * RGB either way. Default true. Part of the resume key (see results/resumeKey.ts).
+	 */
+	grayscalePng: boolean;
 }
 
 export const defaultConvertOptions: Readonly<ConvertOptions> = Object.freeze({
 	pngCompressionLevel: 1,
 	thumbnailSize: 0,
 	maxPixels: 64_000_000,
+	grayscalePng: true,
 });
 
 /** The outcome of converting one file: exactly one of image, skipped (holds no image) or failed. */

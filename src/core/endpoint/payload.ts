@@ -62,3 +62,18 @@ export function splitByPayload<T extends PayloadRow>(rows: readonly T[], maxRows
 	if (current.length > 0) groups.push(current);
 	return groups;
 }
+
+/** Length of the base64 text of `bytes` bytes (with padding). */
+export function base64Length(bytes: number): number {
+	return 4 * Math.ceil(bytes / 3);
+}
+
+/**
+ * Size in bytes of the request body that carries PNGs of these sizes (text cells empty), as
+ * `buildPayload` writes it: the same as `payloadBytes` of those rows, without encoding anything.
+ */
+export function imagePayloadBytes(pngByteLengths: readonly number[]): number {
+	let n = emptyBodyBytes;
+	pngByteLengths.forEach((b, i) => (n += base64Length(b) + 7 + 1 + String(i).length + 1));
+	return pngByteLengths.length > 0 ? n - 2 : n;
+}

@@ -31,6 +31,7 @@ import type { EmbeddingRecord, FailureRecord } from "../results/types";
 import { discover } from "./discover";
 import { RateMeter } from "./rateMeter";
 import { recordBase, recordedPath } from "./recordedPath";
+import { UploadStats } from "./uploadStats";
 import type { DiscoveredFile, FileConversion, RunDeps, RunOptions, RunProgress, RunSummary } from "./types";
 import { WorkerPool } from "./workerPool";
 
@@ -123,6 +124,7 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 	else signal.addEventListener("abort", onUserAbort, { once: true });
 
 	const counts = { found: 0, ignored: 0, converted: 0, embedded: 0, alreadyDone: 0, failed: 0, skipped: 0 };
+	const upload = new UploadStats();
 	let discoveryDone = false;
 	let fatal: { code: string; message: string } | undefined;
 	let client: ClientStatus = { state: "running", inFlight: 0, concurrency: options.endpoint.maxConcurrentRequests };
@@ -334,6 +336,7 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 
 	const send = async (items: Pending[]) => {
 		batchesInFlight++;
+		upload.add(items.map((p) => p.png.byteLength));
 		try {
 			let results: EmbedItemResult[] | undefined;
 			try {
@@ -528,7 +531,8 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 			retryFailedOnly: options.retryFailedOnly === true,
 			workers,
 			endpoint: recordedEndpoint(options.endpoint, options.simulated),
-			convert: { pngCompressionLevel: options.convert.pngCompressionLevel, thumbnailSize: options.convert.thumbnailSize, maxPixels: options.convert.maxPixels },
+			convert: { pngCompressionLevel: options.convert.pngCompressionLevel, thumbnailSize: options.convert.thumbnailSize, maxPixels: options.convert.maxPixels, grayscalePng: options.convert.grayscalePng !== false },
+			upload: upload.info(),
 			config: keys.config,
 			counts: { found: counts.found, ignored: counts.ignored, embedded: counts.embedded, alreadyDone: counts.alreadyDone, failed: counts.failed, skipped: counts.skipped },
 			cancelled,

@@ -9,6 +9,23 @@ export const PNG_FILTER = 1;
 /** Filter value that picks, per row, the filter with the smallest sum of absolute differences (libpng's heuristic). */
 export const PNG_FILTER_ADAPTIVE = -1;
 
+/**
+ * How 8-bit grayscale PNGs are compressed by default: the adaptive filter with zlib's run-length
+ * strategy (Z_RLE: matches at distance 1 only). On the shared files and generated CT/MR/CR sets it
+ * gives smaller PNGs than zlib level 6 with any one filter, at about the speed of level 1 (medical
+ * images are noisy: long-distance matches are rare, the Huffman coding of the filtered residuals is
+ * what counts). See docs/benchmarks.md, "Request bytes".
+ */
+export const GRAY_PNG_DEFAULTS = Object.freeze({ filter: PNG_FILTER_ADAPTIVE, strategy: zlib.constants.Z_RLE, level: 1 });
+
+/**
+ * How colour (RGB) images are compressed by default: the adaptive filter, zlib level 4 with
+ * Z_FILTERED. About the seed's size (Pillow: adaptive, level 6, Z_FILTERED) for about twice the
+ * time of level 1 with Sub, which was 1.1× the seed's size on the shared colour files and 1.5× on
+ * ultrasound frames (docs/benchmarks.md, "Request bytes").
+ */
+export const COLOUR_PNG_DEFAULTS = Object.freeze({ filter: PNG_FILTER_ADAPTIVE, strategy: zlib.constants.Z_FILTERED, level: 4 });
+
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 let crcTable: Uint32Array | undefined;
@@ -40,10 +57,10 @@ function paeth(a: number, b: number, c: number): number {
 }
 
 /**
- * Writes one filtered row (filter byte at `o`, then `stride` bytes) from the raw RGB row `cur`
- * (previous row `prev`, all zeros for the first row) with filter type 0–4.
+ * Writes one filtered row (filter byte at `o`, then `cur.length` bytes) from the raw row `cur`
+ * (previous row `prev`, all zeros for the first row) with filter type 0–4; `bpp` bytes per pixel.
  */
-function filterRow(out: Uint8Array, o: number, cur: Uint8Array, prev: Uint8Array, type: number): void {
+function filterRow(out: Uint8Array, o: number, cur: Uint8Array, prev: Uint8Array, type: number, bpp = 3): void {
 	const n = cur.length;
 	out[o++] = type;
 	switch (type) {
@@ -51,23 +68,19 @@ function filterRow(out: Uint8Array, o: number, cur: Uint8Array, prev: Uint8Array
 			out.set(cur, o);
 			return;
 		case 1:
-			out[o] = cur[0] as number;
-			out[o + 1] = cur[1] as number;
-			out[o + 2] = cur[2] as number;
-			for (let i = 3; i < n; i++) out[o + i] = (cur[i] as number) - (cur[i - 3] as number);
+			for (let i = 0; i < bpp && i < n; i++) out[o + i] = cur[i] as number;
+			for (let i = bpp; i < n; i++) out[o + i] = (cur[i] as number) - (cur[i - bpp] as number);
 			return;
 		case 2:
-			for (let i = 0; i < n; i++) out[o + i] = (cur[i] ?? 0) - (prev[i] ?? 0);
+			for (let i = 0; i < n; i++) out[o + i] = (cur[i] as number) - (prev[i] as number);
 			return;
 		case 3:
-			for (let i = 0; i < n; i++) out[o + i] = (cur[i] ?? 0) - (((i >= 3 ? (cur[i - 3] ?? 0) : 0) + (prev[i] ?? 0)) >> 1);
+			for (let i = 0; i < bpp && i < n; i++) out[o + i] = (cur[i] as number) - ((prev[i] as number) >> 1);
+			for (let i = bpp; i < n; i++) out[o + i] = (cur[i] as number) - (((cur[i - bpp] as number) + (prev[i] as number)) >> 1);
 			return;
 		default:
-			for (let i = 0; i < n; i++) {
-				const a = i >= 3 ? (cur[i - 3] ?? 0) : 0;
-				const c = i >= 3 ? (prev[i - 3] ?? 0) : 0;
-				out[o + i] = (cur[i] ?? 0) - paeth(a, prev[i] ?? 0, c);
-			}
+			for (let i = 0; i < bpp && i < n; i++) out[o + i] = (cur[i] as number) - (prev[i] as number);
+			for (let i = bpp; i < n; i++) out[o + i] = (cur[i] as number) - paeth(cur[i - bpp] as number, prev[i] as number, prev[i - bpp] as number);
 	}
 }
 
@@ -150,25 +163,157 @@ function filterGray(data: Uint8Array, width: number, height: number, filter: num
 	return out;
 }
 
-/** Filters one RGB row (fixed type, or adaptive) into `out` at `o`; returns the next offset. */
-function writeRow(out: Uint8Array, o: number, cur: Uint8Array, prev: Uint8Array, filter: number): number {
+/** Filters one row (fixed type, or adaptive) into `out` at `o`; returns the next offset. */
+function writeRow(out: Uint8Array, o: number, cur: Uint8Array, prev: Uint8Array, filter: number, bpp = 3): number {
 	const stride = cur.length;
 	if (filter >= 0 && filter <= 4) {
-		filterRow(out, o, cur, prev, filter);
+		filterRow(out, o, cur, prev, filter, bpp);
 		return o + stride + 1;
 	}
 	let best = -1;
 	let bestCost = Infinity;
 	for (let type = 0; type <= 4; type++) {
-		filterRow(out, o, cur, prev, type);
+		filterRow(out, o, cur, prev, type, bpp);
 		const cost = rowCost(out, o + 1, stride);
 		if (cost < bestCost) {
 			bestCost = cost;
 			best = type;
 		}
 	}
-	if (best !== 4) filterRow(out, o, cur, prev, best);
+	if (best !== 4) filterRow(out, o, cur, prev, best, bpp);
 	return o + stride + 1;
+}
+
+/**
+ * The filtered scanlines of gray pixels kept as one byte per pixel (colour type 0): a third of the
+ * RGB scanlines, so a third of the bytes to filter and deflate. Sub and Up have tight loops; the
+ * other filters go through the generic row filter.
+ */
+function filterGray8(data: Uint8Array, width: number, height: number, filter: number): Uint8Array {
+	const out = filterBuffer(height * (width + 1));
+	let o = 0;
+	if (filter === 1) {
+		for (let y = 0, s = 0; y < height; y++) {
+			out[o++] = 1;
+			let left = 0;
+			for (let x = 0; x < width; x++, s++) {
+				const v = data[s] as number;
+				out[o++] = v - left;
+				left = v;
+			}
+		}
+		return out;
+	}
+	if (filter === 2) {
+		for (let y = 0, s = 0; y < height; y++) {
+			out[o++] = 2;
+			if (y === 0) {
+				out.set(data.subarray(0, width), o);
+				o += width;
+				s += width;
+				continue;
+			}
+			for (let x = 0; x < width; x++, s++) out[o++] = (data[s] as number) - (data[s - width] as number);
+		}
+		return out;
+	}
+	if (filter === PNG_FILTER_ADAPTIVE) return filterGrayAdaptive(data, width, height, out);
+	if (filter === 4) {
+		const zero = new Uint8Array(width);
+		for (let y = 0; y < height; y++) paethGrayRow(out, y * (width + 1), data.subarray(y * width, (y + 1) * width), y > 0 ? data.subarray((y - 1) * width, y * width) : zero);
+		return out;
+	}
+	let prev: Uint8Array = new Uint8Array(width);
+	for (let y = 0; y < height; y++) {
+		const cur = data.subarray(y * width, (y + 1) * width);
+		o = writeRow(out, o, cur, prev, filter, 1);
+		prev = cur;
+	}
+	return out;
+}
+
+/**
+ * The adaptive gray filter estimates each row's filter costs on every ADAPTIVE_STEP-th pixel: the
+ * choice is a heuristic anyway (the output is lossless whatever it picks), and sampling makes it
+ * several times cheaper for the same size within a fraction of a percent (bench/bytes.bench.ts).
+ */
+const ADAPTIVE_STEP = 4;
+
+/** Cost of a filtered byte: its value read as signed, absolute (libpng's heuristic). */
+const COST = Uint8Array.from({ length: 256 }, (_, b) => (b < 128 ? b : 256 - b));
+
+/** Writes one gray row filtered with Paeth (type 4) at `o` (filter byte first). */
+function paethGrayRow(out: Uint8Array, o: number, cur: Uint8Array, prev: Uint8Array): void {
+	out[o++] = 4;
+	let a = 0;
+	let c = 0;
+	for (let x = 0; x < cur.length; x++) {
+		const v = cur[x] as number;
+		const b = prev[x] as number;
+		const pa = b > c ? b - c : c - b;
+		const pb = a > c ? a - c : c - a;
+		const p = a + b - 2 * c;
+		const pc = p < 0 ? -p : p;
+		out[o + x] = v - (pa <= pb && pa <= pc ? a : pb <= pc ? b : c);
+		a = v;
+		c = b;
+	}
+}
+
+/**
+ * Adaptive filtering of gray rows: one loop computes the cost of all five filters (sum of absolute
+ * signed residuals, from a table), then the cheapest is written. Ties go to the lower filter type,
+ * as in writeRow.
+ */
+function filterGrayAdaptive(data: Uint8Array, width: number, height: number, out: Uint8Array): Uint8Array {
+	const zero = new Uint8Array(width);
+	const cost = COST;
+	let o = 0;
+	for (let y = 0; y < height; y++) {
+		const s = y * width;
+		const prev = y > 0 ? data.subarray(s - width, s) : zero;
+		const cur = data.subarray(s, s + width);
+		let c0 = 0;
+		let c1 = 0;
+		let c2 = 0;
+		let c3 = 0;
+		let c4 = 0;
+		// Every ADAPTIVE_STEP-th pixel (from the second): the neighbours come from the arrays.
+		for (let x = 1; x < width; x += ADAPTIVE_STEP) {
+			const v = cur[x] as number;
+			const a = cur[x - 1] as number;
+			const b = prev[x] as number;
+			const c = prev[x - 1] as number;
+			const pa = b > c ? b - c : c - b;
+			const pb = a > c ? a - c : c - a;
+			const p = a + b - 2 * c;
+			const pc = p < 0 ? -p : p;
+			c0 += cost[v] as number;
+			c1 += cost[(v - a) & 0xff] as number;
+			c2 += cost[(v - b) & 0xff] as number;
+			c3 += cost[(v - ((a + b) >> 1)) & 0xff] as number;
+			c4 += cost[(v - (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 0xff] as number;
+		}
+		let type = 0;
+		let best = c0;
+		if (c1 < best) {
+			best = c1;
+			type = 1;
+		}
+		if (c2 < best) {
+			best = c2;
+			type = 2;
+		}
+		if (c3 < best) {
+			best = c3;
+			type = 3;
+		}
+		if (c4 < best) type = 4;
+		if (type === 4) paethGrayRow(out, o, cur, prev);
+		else filterRow(out, o, cur, prev, type, 1);
+		o += width + 1;
+	}
+	return out;
 }
 
 /** The filtered scanlines of interleaved RGB pixels. */
@@ -179,10 +324,58 @@ function filterRgb(data: Uint8Array, width: number, height: number, filter: numb
 	let o = 0;
 	for (let y = 0; y < height; y++) {
 		const cur = data.subarray(y * stride, (y + 1) * stride);
-		o = writeRow(out, o, cur, prev, filter);
+		if (filter === PNG_FILTER_ADAPTIVE) {
+			filterRow(out, o, cur, prev, cheapestFilter(cur, prev, 3), 3);
+			o += stride + 1;
+		} else o = writeRow(out, o, cur, prev, filter);
 		prev = cur;
 	}
 	return out;
+}
+
+/**
+ * The filter type (0–4) with the smallest estimated cost for one row, `bpp` bytes per pixel: the
+ * sum of absolute signed residuals over every ADAPTIVE_STEP-th byte (libpng's heuristic, sampled).
+ * Ties go to the lower type.
+ */
+function cheapestFilter(cur: Uint8Array, prev: Uint8Array, bpp: number): number {
+	const cost = COST;
+	let c0 = 0;
+	let c1 = 0;
+	let c2 = 0;
+	let c3 = 0;
+	let c4 = 0;
+	for (let x = bpp; x < cur.length; x += ADAPTIVE_STEP) {
+		const v = cur[x] as number;
+		const a = cur[x - bpp] as number;
+		const b = prev[x] as number;
+		const c = prev[x - bpp] as number;
+		const pa = b > c ? b - c : c - b;
+		const pb = a > c ? a - c : c - a;
+		const p = a + b - 2 * c;
+		const pc = p < 0 ? -p : p;
+		c0 += cost[v] as number;
+		c1 += cost[(v - a) & 0xff] as number;
+		c2 += cost[(v - b) & 0xff] as number;
+		c3 += cost[(v - ((a + b) >> 1)) & 0xff] as number;
+		c4 += cost[(v - (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 0xff] as number;
+	}
+	let type = 0;
+	let best = c0;
+	if (c1 < best) {
+		best = c1;
+		type = 1;
+	}
+	if (c2 < best) {
+		best = c2;
+		type = 2;
+	}
+	if (c3 < best) {
+		best = c3;
+		type = 3;
+	}
+	if (c4 < best) type = 4;
+	return type;
 }
 
 function writeChunk(out: Uint8Array, o: number, type: string, body: Uint8Array): number {
@@ -194,31 +387,78 @@ function writeChunk(out: Uint8Array, o: number, type: string, body: Uint8Array):
 	return o + 12 + body.length;
 }
 
+/** How to encode a PNG. Level and filter change size and speed, never pixels. */
+export interface PngOptions {
+	/** zlib level 0–9. Default: GRAY_PNG_DEFAULTS / COLOUR_PNG_DEFAULTS by colour type; 6 for gray as RGB. 0 stores. */
+	level?: number;
+	/**
+	 * PNG filter type 0–4 for every row, or PNG_FILTER_ADAPTIVE. Default: adaptive for grayscale and
+	 * colour PNGs, PNG_FILTER (Sub) for gray as RGB.
+	 */
+	filter?: number;
+	/**
+	 * zlib strategy (zlib.constants.Z_DEFAULT_STRATEGY, Z_FILTERED, Z_RLE, ...). Default: Z_RLE for
+	 * grayscale PNGs, Z_FILTERED for colour, Z_DEFAULT_STRATEGY for gray as RGB.
+	 */
+	strategy?: number;
+	/**
+	 * Gray input (1 channel) as RGB with three equal channels (colour type 2, as the reference
+	 * sends it) instead of an 8-bit grayscale PNG (colour type 0). Default false.
+	 */
+	rgb?: boolean;
+}
+
 /**
- * Encodes 8-bit pixels as an 8-bit RGB PNG (colour type 2). Gray input (1 channel) is replicated
- * to three equal channels, as the reference does, while the rows are filtered (no RGB copy).
- * `level` is the zlib level (0–9); it changes size and speed, never pixels. `filter` is the PNG
- * filter type 0–4 for every row, or PNG_FILTER_ADAPTIVE. The result owns its whole ArrayBuffer,
- * so the caller may transfer it to another thread.
+ * The PNG options the converter uses for an image: gray as 8-bit grayscale or, in the RGB mode, as
+ * RGB at `level` with Sub (as before the grayscale mode); colour with COLOUR_PNG_DEFAULTS. Level 0
+ * (no compression) is honoured in every case.
  */
-export function encodeRgbPng(data: Uint8Array, width: number, height: number, channels: 1 | 3, level = 6, filter: number = PNG_FILTER): Uint8Array {
+export function convertPngOptions(channels: 1 | 3, grayscalePng: boolean, level: number): PngOptions {
+	if (channels === 1 && !grayscalePng) return { level, rgb: true };
+	return level === 0 ? { level: 0 } : {};
+}
+
+/**
+ * Encodes 8-bit pixels as a PNG: colour input (3 channels) as RGB (colour type 2); gray input
+ * (1 channel) as 8-bit grayscale (colour type 0), or with `rgb` as RGB with three equal channels.
+ * Level 0 stores without compression whatever the strategy.
+ * A decoder that turns gray into RGB (MedImageInsight does, before its transform) gets the same
+ * pixels from both. The result owns its whole ArrayBuffer, so the caller may transfer it to
+ * another thread.
+ */
+export function encodePng(data: Uint8Array, width: number, height: number, channels: 1 | 3, options: PngOptions = {}): Uint8Array {
 	const pixels = width * height;
-	if (data.length !== pixels * channels) throw new Error(`PNG input has ${data.length} bytes, expected ${pixels * channels}`);
+	if (channels !== 1 && channels !== 3) throw new Error(`PNG input has ${String(channels)} channels, expected 1 or 3`);
 	if (!(width > 0 && height > 0 && width < 2 ** 31 && height < 2 ** 31)) throw new Error(`PNG size ${width}×${height} is not valid`);
-	const raw = channels === 1 ? filterGray(data, width, height, filter) : filterRgb(data, width, height, filter);
-	const zlevel = Math.max(0, Math.min(9, Math.round(level)));
+	if (data.length !== pixels * channels) throw new Error(`PNG input has ${data.length} bytes, expected ${pixels * channels}`);
+	const gray = channels === 1 && options.rgb !== true;
+	// Gray replicated to RGB (the reference's layout) keeps the earlier defaults: Sub, level 6.
+	const profile = gray ? GRAY_PNG_DEFAULTS : channels === 3 ? COLOUR_PNG_DEFAULTS : { filter: PNG_FILTER, strategy: zlib.constants.Z_DEFAULT_STRATEGY, level: 6 };
+	const filter = options.filter ?? profile.filter;
+	const strategy = options.strategy ?? profile.strategy;
+	const raw = gray ? filterGray8(data, width, height, filter) : channels === 1 ? filterGray(data, width, height, filter) : filterRgb(data, width, height, filter);
+	const zlevel = Math.max(0, Math.min(9, Math.round(options.level ?? profile.level)));
 	// One output chunk about the size of the result: no concatenation of many small chunks.
-	const idat = zlib.deflateSync(raw, { level: zlevel, memLevel: 9, chunkSize: Math.max(64 * 1024, Math.min(raw.length + 1024, 64 * 1024 * 1024)) });
+	const idat = zlib.deflateSync(raw, { level: zlevel, strategy, memLevel: 9, chunkSize: Math.max(64 * 1024, Math.min(raw.length + 1024, 64 * 1024 * 1024)) });
 	const ihdr = new Uint8Array(13);
 	const hv = new DataView(ihdr.buffer);
 	hv.setUint32(0, width);
 	hv.setUint32(4, height);
 	ihdr[8] = 8; // bit depth
-	ihdr[9] = 2; // colour type: RGB
+	ihdr[9] = gray ? 0 : 2; // colour type: grayscale or RGB
 	const png = new Uint8Array(SIGNATURE.length + 12 + 13 + 12 + idat.length + 12);
 	png.set(SIGNATURE, 0);
 	let o = writeChunk(png, SIGNATURE.length, "IHDR", ihdr);
 	o = writeChunk(png, o, "IDAT", idat);
 	writeChunk(png, o, "IEND", new Uint8Array(0));
 	return png;
+}
+
+/**
+ * Encodes 8-bit pixels as an 8-bit RGB PNG (colour type 2), as the reference does: gray input is
+ * replicated to three equal channels while the rows are filtered (no RGB copy). Same as
+ * `encodePng(…, { level, filter, rgb: true })`.
+ */
+export function encodeRgbPng(data: Uint8Array, width: number, height: number, channels: 1 | 3, level = 6, filter: number = PNG_FILTER): Uint8Array {
+	return encodePng(data, width, height, channels, { level, filter, rgb: true });
 }

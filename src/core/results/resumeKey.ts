@@ -14,12 +14,17 @@ import type { EndpointSettings } from "../endpoint/types";
 export const resultsFormatVersion = 1;
 
 /**
- * The conversion settings that change the picture sent to the endpoint. None of today's options
- * does: the PNG compression level changes bytes, not pixels; the thumbnail size only the thumbnail;
- * the pixel cap only which files fail. The pixel pipeline itself is named here instead.
+ * The conversion settings that change what is sent to the endpoint. The PNG compression level
+ * changes bytes, not pixels; the thumbnail size only the thumbnail; the pixel cap only which files
+ * fail: none of them is here. The PNG mode is: a gray image sent as an 8-bit grayscale PNG and the
+ * same image sent as RGB are different requests, so a gray run and an RGB run are different
+ * settings. The RGB mode keeps exactly the identity results had before the grayscale mode existed
+ * (they were all RGB), so an output folder from then stays complete for an RGB run; a run in the
+ * default grayscale mode sends those images again (README: "Grayscale PNGs").
  */
-export function pixelSettings(_convert: ConvertOptions): Record<string, string | number | boolean> {
-	return { pipeline: "first-frame, percentile 10/90 clip, uint8 scale, RGB" };
+export function pixelSettings(convert: Pick<ConvertOptions, "grayscalePng">): Record<string, string | number | boolean> {
+	const pipeline = "first-frame, percentile 10/90 clip, uint8 scale, RGB";
+	return convert.grayscalePng === false ? { pipeline } : { pipeline, png: "gray images as 8-bit grayscale" };
 }
 
 /**

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ConvertOptions } from "../dicom/types";
 import type { EndpointSettings } from "../endpoint/types";
+import type { UploadInfo } from "../pipeline/uploadStats";
 import { resultsFormatVersion } from "./resumeKey";
 import { resultFiles } from "./types";
 import { redactUrl } from "../util/redactUrl";
@@ -48,6 +49,8 @@ export interface RunInfo {
 	cancelled: boolean;
 	fatal?: { code: string; message: string };
 	exports?: { rows: number; dim: number; error?: string };
+	/** What was sent to the endpoint in this run: images, requests, PNG and request-body bytes. */
+	upload?: UploadInfo;
 }
 
 /** The endpoint settings recorded in run.json, copied field by field. */

@@ -51,7 +51,11 @@ export class SimulatedModel {
 		for (let i = 0; i < this.projection.length; i++) this.projection[i] = gaussian(rand);
 	}
 
-	/** Embeds a PNG given as base64; throws an Error with a one-line reason if it is not a readable PNG. */
+	/**
+	 * Embeds a PNG given as base64; throws an Error with a one-line reason if it is not a readable PNG.
+	 * Like MedImageInsight, it turns a gray PNG into RGB first (pngjs gives every PNG as RGBA, a gray
+	 * sample in all three channels), so an 8-bit grayscale PNG and its RGB twin get the same vector.
+	 */
 	embedImage(base64: string): Float32Array {
 		let png: PNG;
 		try {

@@ -30,6 +30,7 @@ const runSettings = [
 	"outputFolder",
 	"thumbnailSize",
 	"workers",
+	"grayscalePng",
 ];
 
 /**
@@ -61,7 +62,7 @@ export class Config {
 		return Object.freeze({
 			endpoint: Object.freeze(endpoint),
 			authMode: c.get<unknown>("endpoint.authMode") === "entra" ? "entra" : "key",
-			convert: Object.freeze({ ...defaultConvertOptions, thumbnailSize: int("thumbnailSize", 128, 0, 512) }),
+			convert: Object.freeze({ ...defaultConvertOptions, thumbnailSize: int("thumbnailSize", 128, 0, 512), grayscalePng: c.get<unknown>("grayscalePng") !== false }),
 			workers: int("workers", 0, 0, 32),
 			outputFolder: str(c.get<unknown>("outputFolder")).trim(),
 		});
@@ -74,7 +75,7 @@ export class Config {
 
 	/** True when a change touches the endpoint client (URL, auth, limits). */
 	static affectsEndpoint(e: vscode.ConfigurationChangeEvent): boolean {
-		return runSettings.filter((k) => !["outputFolder", "thumbnailSize", "workers"].includes(k)).some((k) => e.affectsConfiguration(`${configSection}.${k}`));
+		return runSettings.filter((k) => !["outputFolder", "thumbnailSize", "workers", "grayscalePng"].includes(k)).some((k) => e.affectsConfiguration(`${configSection}.${k}`));
 	}
 
 	/** Writes the endpoint URL: to the workspace when one is open, else to the user settings. */

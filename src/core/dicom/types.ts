@@ -40,12 +40,18 @@ export interface ConvertOptions {
 	thumbnailSize: number;
 	/** Refuse images with more pixels than this (protects against hostile headers). Default 64e6. */
 	maxPixels: number;
+	/**
+	 * Files larger than this (MB) are refused before they are read (setting
+	 * medImageInsight.maxFileSizeMB, CLI --max-file-mb). 0 = no limit. Default 2048.
+	 */
+	maxFileSizeMB?: number;
 }
 
 export const defaultConvertOptions: Readonly<ConvertOptions> = Object.freeze({
 	pngCompressionLevel: 1,
 	thumbnailSize: 0,
 	maxPixels: 64_000_000,
+	maxFileSizeMB: 2048,
 });
 
 /** The outcome of converting one file: exactly one of image, skipped (holds no image) or failed. */
@@ -61,6 +67,11 @@ export type ConvertOutcome =
 			meta: DicomMeta;
 			/** Notes about what was done differently from the reference, e.g. "MONOCHROME1 inverted". */
 			warnings: string[];
+			/**
+			 * Set when the 10th and 90th percentiles were equal on an image that is not constant: the
+			 * picture is windowed over its min–max range (the reference's formula gives black there).
+			 */
+			window?: "min-max";
 	  }
 	| { kind: "skipped"; reason: string; meta?: Partial<DicomMeta> }
 	| { kind: "failed"; stage: ConvertStage; error: string; meta?: Partial<DicomMeta> };

@@ -33,7 +33,7 @@ export interface FirstFrameReadOptions {
 
 const MB = 1024 * 1024;
 /** First header read; grown ×4 until the Pixel Data element is found, up to MAX_HEAD. */
-const FIRST_HEAD = MB;
+const FIRST_HEAD = 64 * 1024;
 const MAX_HEAD = 64 * MB;
 const DEFAULT_WHOLE_FILE_UP_TO = 16 * MB;
 
@@ -138,7 +138,16 @@ export async function readFirstFrameBytes(handle: FileHandle, size: number, opti
 	const plan = el.hadUndefinedLength ? await encapsulatedPlan(handle, size, valueStart, frames, parsed.transferSyntaxUid) : nativePlan(ds, head, el, valueStart, size, parsed.transferSyntaxUid);
 	if (!plan) return whole();
 	const parts: Uint8Array[] = [head.subarray(0, valueStart)];
-	for (const p of plan) parts.push(p instanceof Uint8Array ? p : await readAt(handle, p.at, p.length));
+	let extra = 0;
+	for (const p of plan) {
+		if (p instanceof Uint8Array) parts.push(p);
+		else if (p.at + p.length <= head.length) parts.push(head.subarray(p.at, p.at + p.length));
+		else {
+			const b = await readAt(handle, p.at, p.length);
+			extra += b.length;
+			parts.push(b);
+		}
+	}
 	const total = parts.reduce((n, p) => n + p.length, 0);
 	const bytes = new Uint8Array(total);
 	let o = 0;
@@ -151,7 +160,7 @@ export async function readFirstFrameBytes(handle: FileHandle, size: number, opti
 		const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 		v.setUint32(valueStart - 4, total - valueStart, parsed.transferSyntaxUid !== TS.explicitBE);
 	}
-	return { bytes, bytesRead: headLength + plan.reduce((n, p) => n + (p instanceof Uint8Array ? 0 : p.length), 0), framesInFile: frames };
+	return { bytes, bytesRead: head.length + extra, framesInFile: frames };
 }
 
 /** A piece of the shortened file: bytes to write as they are, or a range of the file to copy. */
@@ -190,14 +199,17 @@ async function encapsulatedPlan(handle: FileHandle, size: number, valueStart: nu
 	if (useBot && bot.length < 2) return undefined; // frames.ts takes every fragment
 	const endOffset = useBot ? (bot[1] as number) : Number.POSITIVE_INFINITY;
 	// Fragments of frame 1: up to the Basic Offset Table's second entry; without a usable table,
-	// scan up to frames + 1 items to apply frames.ts's rules (one per frame, or codestream starts).
+	// frames.ts takes fragment 1 alone when there is one fragment per frame, else fragment 1 and
+	// those after it up to the next codestream start: scan until both questions are answered.
 	const fragments: Item[] = [];
 	let at = fragmentsStart;
+	let nextStart = -1;
 	for (;;) {
 		if (at - fragmentsStart >= endOffset) break;
-		if (!useBot && fragments.length > frames) break;
+		if (!useBot && fragments.length > frames && nextStart > 0) break;
 		const item = await readItem(handle, at);
 		if (!item || item.tag !== ITEM) break;
+		if (!useBot && nextStart < 0 && fragments.length > 0 && startsCodestream(item.start, encoding)) nextStart = fragments.length;
 		fragments.push(item);
 		at += 8 + item.length;
 		if (at > size) break;
@@ -206,15 +218,8 @@ async function encapsulatedPlan(handle: FileHandle, size: number, valueStart: nu
 	let chosen: Item[];
 	if (useBot) chosen = fragments;
 	else if (fragments.length === frames) chosen = fragments.slice(0, 1);
-	else {
-		chosen = [fragments[0] as Item];
-		for (const f of fragments.slice(1)) {
-			if (startsCodestream(f.start, encoding)) break;
-			chosen.push(f);
-		}
-		// Scanning stopped at frames + 1 items: the rest might all be continuations, which frames.ts would take too.
-		if (chosen.length === fragments.length) return undefined;
-	}
+	else if (nextStart > 0) chosen = fragments.slice(0, nextStart);
+	else return undefined; // every fragment continues the first frame: read it all
 	const last = chosen[chosen.length - 1] as Item;
 	const end = last.at + 8 + last.length;
 	const pieces: Piece[] = [];

@@ -1,6 +1,7 @@
 import * as zlib from "node:zlib";
 import * as dicomParser from "dicom-parser";
 import { ConvertError, errorText } from "./convertError";
+import { checkElementCount } from "./elementCount";
 import { TS } from "./transferSyntax";
 
 /** A parsed data set with what the decoder needs to know about how it was read. */
@@ -177,11 +178,26 @@ function makeInflater(maxInflatedBytes: number | undefined, skip: boolean) {
 	return (bytes: Uint8Array, position: number): Uint8Array => {
 		if (skip) return bytes.subarray(0, position);
 		const inflated = inflateDataSet(bytes.subarray(position), maxInflatedBytes);
+		checkElementCount(inflated, 0, true, true);
 		const out = Buffer.alloc(position + inflated.length);
 		out.set(bytes.subarray(0, position), 0);
 		out.set(inflated, position);
 		return out;
 	};
+}
+
+/** Refuses a data set of more elements than any header holds, before dicom-parser builds them (see elementCount.ts). */
+function guardElementCount(bytes: Buffer, options: dicomParser.ParseDicomOptions): void {
+	let start: number;
+	let ts: string;
+	try {
+		const meta = dicomParser.readPart10Header(bytes, options as { untilTag: string }) as dicomParser.DataSet & { position?: number };
+		start = meta.position ?? 0;
+		ts = (options.TransferSyntaxUID ?? meta.string("x00020010") ?? TS.implicitLE).replace(/\0/g, "").trim();
+	} catch (_) {
+		return; // parseDicom reports an unreadable header
+	}
+	if (ts !== TS.deflatedLE) checkElementCount(bytes, start, ts !== TS.implicitLE, ts !== TS.explicitBE);
 }
 
 function hasDicmPrefix(bytes: Uint8Array): boolean {
@@ -217,6 +233,7 @@ export function parseDicomBytes(input: Uint8Array, parseOptions: ParseOptions = 
 			options.TransferSyntaxUID = start === "explicitLE" ? TS.explicitLE : start === "explicitBE" ? TS.explicitBE : TS.implicitLE;
 		}
 	}
+	guardElementCount(bytes, options);
 	let dataSet: dicomParser.DataSet;
 	let truncated = false;
 	try {

@@ -41,6 +41,7 @@ Options:
   --auth key|entra      authentication (default key)
   --deployment NAME     send azureml-model-deployment: NAME
   --workers N           conversion threads (default: cores - 1, at least 1)
+  --max-file-mb N       refuse files larger than N MB before reading them (default ${defaultConvertOptions.maxFileSizeMB}; 0 = no limit)
   --retry-failed        only retry the files listed as failed in DIR/failures.jsonl
   --verbose             log details to stderr
 Exit status: 0 all embedded (skipped files are fine), 1 some failed, 2 usage or configuration
@@ -55,6 +56,8 @@ export interface EmbedConfig {
 	simulated: boolean;
 	workers?: number;
 	retryFailedOnly: boolean;
+	/** Files above this many MB are refused before they are read (default 2048). */
+	maxFileSizeMB?: number;
 }
 
 export async function embedCommand(argv: string[], ctx: CliContext): Promise<number> {
@@ -77,6 +80,7 @@ export async function embedCommand(argv: string[], ctx: CliContext): Promise<num
 		auth: { type: "string" },
 		deployment: { type: "string" },
 		workers: { type: "string" },
+		"max-file-mb": { type: "string" },
 		"retry-failed": { type: "boolean" },
 		verbose: { type: "boolean" },
 	});
@@ -120,6 +124,7 @@ export async function embedCommand(argv: string[], ctx: CliContext): Promise<num
 		tokens = entraTokenProvider(new DefaultAzureCredential());
 	}
 	const workers = intOption(p, "workers", 1, 64);
+	const maxFileSizeMB = intOption(p, "max-file-mb", 0, 1024 * 1024);
 	const config: EmbedConfig = {
 		inputs: p.positionals.map((i) => path.resolve(i)),
 		outDir: path.resolve(out),
@@ -128,6 +133,7 @@ export async function embedCommand(argv: string[], ctx: CliContext): Promise<num
 		simulated: false,
 		retryFailedOnly: p.values["retry-failed"] === true,
 		...(workers ? { workers } : {}),
+		...(maxFileSizeMB !== undefined ? { maxFileSizeMB } : {}),
 	};
 	const summary = await runEmbed(config, ctx);
 	return exitCodeOf(summary);
@@ -178,7 +184,7 @@ export async function runEmbed(config: EmbedConfig, ctx: CliContext): Promise<Ru
 				inputs: config.inputs,
 				outDir: config.outDir,
 				// Thumbnails for the results view, as the extension saves them (same default size).
-				convert: { ...defaultConvertOptions, thumbnailSize: 128 },
+				convert: { ...defaultConvertOptions, thumbnailSize: 128, ...(config.maxFileSizeMB !== undefined ? { maxFileSizeMB: config.maxFileSizeMB } : {}) },
 				endpoint: config.endpoint,
 				simulated: config.simulated,
 				retryFailedOnly: config.retryFailedOnly,

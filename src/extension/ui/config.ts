@@ -30,6 +30,7 @@ const runSettings = [
 	"outputFolder",
 	"thumbnailSize",
 	"workers",
+	"maxFileSizeMB",
 ];
 
 /**
@@ -61,7 +62,7 @@ export class Config {
 		return Object.freeze({
 			endpoint: Object.freeze(endpoint),
 			authMode: c.get<unknown>("endpoint.authMode") === "entra" ? "entra" : "key",
-			convert: Object.freeze({ ...defaultConvertOptions, thumbnailSize: int("thumbnailSize", 128, 0, 512) }),
+			convert: Object.freeze({ ...defaultConvertOptions, thumbnailSize: int("thumbnailSize", 128, 0, 512), maxFileSizeMB: int("maxFileSizeMB", defaultConvertOptions.maxFileSizeMB ?? 2048, 0, 1_048_576) }),
 			workers: int("workers", 0, 0, 32),
 			outputFolder: str(c.get<unknown>("outputFolder")).trim(),
 		});

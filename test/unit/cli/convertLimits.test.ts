@@ -25,7 +25,7 @@ function lines(file: string): Record<string, unknown>[] {
 	return fs.readFileSync(file, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-test("convert --max-file-mb refuses a larger file with its reason; a collapsed window is counted and listed", () => {
+void test("convert --max-file-mb refuses a larger file with its reason; a collapsed window is counted and listed", () => {
 	const input = path.join(tmp, "in");
 	fs.mkdirSync(input);
 	fs.writeFileSync(path.join(input, "big.dcm"), writeDicom({ rows: 1024, columns: 1024, bitsAllocated: 16, pixels: new Uint16Array(1024 * 1024).fill(3) }));

@@ -23,7 +23,7 @@ after(async () => {
 	fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('a collapsed window is recorded as "window": "min-max"; ordinary and constant images carry no such field', async () => {
+void test('a collapsed window is recorded as "window": "min-max"; ordinary and constant images carry no such field', async () => {
 	const input = path.join(dir, "in");
 	fs.mkdirSync(input);
 	const flat = new Array(21).fill(500);

@@ -174,6 +174,25 @@ export function inflateDataSet(deflated: Uint8Array, maxInflatedBytes = Number.P
 	}
 }
 
+/**
+ * Inflates one Deflated Image Frame (1.2.840.10008.1.2.8.1) whose header declares `declaredBytes`:
+ * at most that plus 1 MB comes out; more is refused as a decompression bomb.
+ */
+export function inflateFrame(frame: Uint8Array, declaredBytes: number): Buffer {
+	const limit = declaredBytes + MB;
+	try {
+		try {
+			return zlib.inflateRawSync(frame, { maxOutputLength: limit });
+		} catch (e) {
+			if (isTooLarge(e)) throw e;
+			return zlib.inflateSync(frame, { maxOutputLength: limit });
+		}
+	} catch (e) {
+		if (isTooLarge(e)) throw new ConvertError("decode", `deflated frame inflates to more than ${megabytes(limit)} but its header declares ${declaredBytes} bytes: refused as a decompression bomb`);
+		throw e;
+	}
+}
+
 function makeInflater(maxInflatedBytes: number | undefined, skip: boolean) {
 	return (bytes: Uint8Array, position: number): Uint8Array => {
 		if (skip) return bytes.subarray(0, position);

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as zlib from "node:zlib";
 import { after, before, test } from "node:test";
 import { PNG } from "pngjs";
 import { convertDicomBytes } from "../../../src/core/dicom/convert";
@@ -204,3 +205,33 @@ if (shared) {
 		});
 	}
 }
+
+// --- Deflated Image Frame (1.2.840.10008.1.2.8.1) bomb ------------------------------------------
+
+/** A Deflated Image Frame file of one 64×64 8-bit frame whose fragment inflates to `inflated` bytes. */
+function deflatedFrameFile(inflated: Uint8Array): Uint8Array {
+	const rle = writeDicom({ rows: 64, columns: 64, bitsAllocated: 8, pixels: new Uint8Array(64 * 64), transferSyntax: "rle" });
+	const text = Buffer.from(rle).toString("latin1");
+	const tsAt = text.indexOf("1.2.840.10008.1.2.5\0");
+	const pixelAt = text.lastIndexOf("\xe0\x7f\x10\x00OB");
+	assert.ok(tsAt > 0 && pixelAt > tsAt);
+	const uid = Buffer.from("1.2.840.10008.1.2.8.1\0", "latin1"); // 22 bytes instead of 20
+	const fragment = zlib.deflateRawSync(inflated);
+	const items = Buffer.alloc(8 + 8 + 8);
+	items.writeUInt32LE(0xe000fffe, 0); // empty offset table
+	items.writeUInt32LE(0xe000fffe, 8);
+	items.writeUInt32LE(fragment.length + (fragment.length % 2), 12);
+	const end = Buffer.from([0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]);
+	const out = Buffer.concat([Buffer.from(rle.subarray(0, tsAt)), uid, Buffer.from(rle.subarray(tsAt + 20, pixelAt + 12)), items.subarray(0, 16), fragment, Buffer.alloc(fragment.length % 2), end]);
+	out.writeUInt16LE(22, tsAt - 2); // the UID element's length
+	out.writeUInt32LE(out.readUInt32LE(140) + 2, 140); // the file meta group length
+	return out;
+}
+
+void test("a Deflated Image Frame that inflates far beyond its declared 64×64 fails with a reason; an honest one converts", async () => {
+	const honest = new Uint8Array(64 * 64).map((_, i) => i % 251);
+	const ok = await convertDicomBytes(deflatedFrameFile(honest), defaultConvertOptions);
+	assert.deepEqual(grayOf(ok), grayOf(await convertDicomBytes(writeDicom({ rows: 64, columns: 64, bitsAllocated: 8, pixels: honest }), defaultConvertOptions)));
+	const bomb = await convertDicomBytes(deflatedFrameFile(new Uint8Array(64 * 1024 * 1024)), defaultConvertOptions);
+	assert.match(failure(bomb), /^decode: deflated frame inflates to more than 1\.0 MB but its header declares 4096 bytes: refused as a decompression bomb$/);
+});

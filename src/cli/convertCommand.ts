@@ -13,25 +13,30 @@ import type { CliContext } from "./context";
 import { formatDuration } from "./progressLine";
 import { UsageError } from "./usageError";
 
-export const convertHelp = `Usage: medimageinsight convert <paths…> --out DIR [--workers N] [--rgb]
+export const convertHelp = `Usage: medimageinsight convert <paths…> --out DIR [--workers N] [--rgb] [--max-file-mb N]
 
 Converts every DICOM image under the given folders and files to an 8-bit PNG with exactly the
 reference pipeline's pixels (first frame, 10th–90th percentile window), mirroring the input tree:
 DIR/<path relative to the input>.png (a file argument gives DIR/<its name>.png). Files that fail
 or hold no image are listed in DIR/failures.jsonl ({"path","stage","error"}; stage "skipped" for
-files without an image). Non-DICOM files are ignored and counted.
+files without an image). Non-DICOM files are ignored and counted. An image whose 10th and 90th
+percentiles are equal (but is not constant) is windowed over its min–max range instead of black:
+counted in the summary and listed in DIR/windows.jsonl ({"path","window":"min-max"}).
 
 Options:
   --out DIR       output folder (created if missing)          [required]
   --workers N     conversion threads (default: cores - 1, at least 1)
   --rgb           write gray images as RGB with three equal channels, as the reference
                   (default: 8-bit grayscale PNGs, the same pixels, about a third smaller)
+  --max-file-mb N refuse files larger than N MB before reading them (default ${defaultConvertOptions.maxFileSizeMB}; 0 = no limit)
   --verbose       log details to stderr
 Exit status: 0 every image converted (skipped files are fine), 1 some failed, 2 usage error,
 130 cancelled (Ctrl+C).`;
 
 export interface ConvertCounts {
 	converted: number;
+	/** Converted images windowed over their min–max range (the percentiles coincided). */
+	minMax: number;
 	skipped: number;
 	failed: number;
 	ignored: number;
@@ -39,7 +44,7 @@ export interface ConvertCounts {
 }
 
 export async function convertCommand(argv: string[], ctx: CliContext): Promise<number> {
-	const p = parseCommand("convert", argv, { out: { type: "string" }, workers: { type: "string" }, rgb: { type: "boolean" }, verbose: { type: "boolean" } });
+	const p = parseCommand("convert", argv, { out: { type: "string" }, workers: { type: "string" }, rgb: { type: "boolean" }, "max-file-mb": { type: "string" }, verbose: { type: "boolean" } });
 	if (p.values["help"]) {
 		ctx.say(convertHelp);
 		return 0;
@@ -48,6 +53,7 @@ export async function convertCommand(argv: string[], ctx: CliContext): Promise<n
 	if (p.positionals.length === 0) throw new UsageError("convert: give at least one folder or DICOM file to convert");
 	if (!out) throw new UsageError("convert: --out DIR is required (where the PNGs go)");
 	const workers = intOption(p, "workers", 1, 64);
+	const maxFileSizeMB = intOption(p, "max-file-mb", 0, 1024 * 1024, defaultConvertOptions.maxFileSizeMB ?? 2048);
 	for (const input of p.positionals) {
 		if (!fs.existsSync(input)) throw new UsageError(`convert: input not found: ${input}`);
 	}
@@ -59,7 +65,7 @@ export async function convertCommand(argv: string[], ctx: CliContext): Promise<n
 	}
 
 	const started = Date.now();
-	const options: ConvertOptions = { ...defaultConvertOptions, grayscalePng: p.values["rgb"] !== true };
+	const options: ConvertOptions = { ...defaultConvertOptions, grayscalePng: p.values["rgb"] !== true, maxFileSizeMB };
 	const counts = await convertAll(p.positionals, outDir, workers, ctx, options);
 	const seconds = (Date.now() - started) / 1000;
 	ctx.progress.clear();
@@ -68,6 +74,9 @@ export async function convertCommand(argv: string[], ctx: CliContext): Promise<n
 		`${counts.cancelled ? "Cancelled. " : ""}Converted ${counts.converted}, skipped ${counts.skipped} (no image), failed ${counts.failed}, ` +
 			`ignored ${counts.ignored} non-DICOM in ${formatDuration(seconds)} (${(done / Math.max(seconds, 1e-3)).toFixed(1)} img/s).`,
 	);
+	if (counts.minMax > 0) {
+		ctx.say(`${counts.minMax} image${counts.minMax === 1 ? "" : "s"} had equal 10th and 90th percentiles and ${counts.minMax === 1 ? "was" : "were"} windowed over the min–max range (listed in ${path.join(outDir, "windows.jsonl")}).`);
+	}
 	ctx.say(`PNGs in ${outDir}${counts.failed + counts.skipped > 0 ? `; failures and skips in ${path.join(outDir, "failures.jsonl")}` : ""}`);
 	if (counts.cancelled) return 130;
 	return counts.failed > 0 ? 1 : 0;
@@ -75,8 +84,9 @@ export async function convertCommand(argv: string[], ctx: CliContext): Promise<n
 
 /** Discovers, converts in the worker pool and writes the PNGs and failures.jsonl. */
 export async function convertAll(inputs: string[], outDir: string, workers: number | undefined, ctx: CliContext, options: ConvertOptions = defaultConvertOptions): Promise<ConvertCounts> {
-	const counts: ConvertCounts = { converted: 0, skipped: 0, failed: 0, ignored: 0, cancelled: false };
+	const counts: ConvertCounts = { converted: 0, minMax: 0, skipped: 0, failed: 0, ignored: 0, cancelled: false };
 	const failures = fs.createWriteStream(path.join(outDir, "failures.jsonl"), { flags: "w" });
+	let windows: fs.WriteStream | undefined;
 	const pool = new WorkerPool({ script: ctx.workerScript, logger: ctx.logger, ...(workers ? { size: workers } : {}) });
 	const used = new Set<string>();
 	const inFlight = new Set<Promise<void>>();
@@ -110,6 +120,13 @@ export async function convertAll(inputs: string[], outDir: string, workers: numb
 				await fs.promises.mkdir(path.dirname(target), { recursive: true });
 				await fs.promises.writeFile(target, o.png);
 				counts.converted++;
+				if (o.window === "min-max") {
+					counts.minMax++;
+					ctx.logger.info(`${file.relPath}: 10th and 90th percentiles are equal; windowed over the min–max range`);
+					windows ??= fs.createWriteStream(path.join(outDir, "windows.jsonl"), { flags: "w" });
+					const w = windows;
+					await new Promise<void>((resolve) => w.write(`${JSON.stringify({ path: file.relPath, window: o.window })}\n`, () => resolve()));
+				}
 			} catch (e) {
 				counts.failed++;
 				await writeFailure(file, "write", `Cannot write ${target}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
@@ -154,6 +171,8 @@ export async function convertAll(inputs: string[], outDir: string, workers: numb
 		clearInterval(ticker);
 		await pool.dispose();
 		await new Promise<void>((resolve) => failures.end(() => resolve()));
+		const w = windows;
+		if (w) await new Promise<void>((resolve) => w.end(() => resolve()));
 	}
 	counts.cancelled = ctx.signal.aborted;
 	return counts;

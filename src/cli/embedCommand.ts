@@ -43,6 +43,7 @@ Options:
   --workers N           conversion threads (default: cores - 1, at least 1)
   --rgb                 send gray images as RGB PNGs with three equal channels, as the reference
                         (default: 8-bit grayscale PNGs, the same pixels for the model, ~1/3 fewer bytes)
+  --max-file-mb N       refuse files larger than N MB before reading them (default ${defaultConvertOptions.maxFileSizeMB}; 0 = no limit)
   --retry-failed        only retry the files listed as failed in DIR/failures.jsonl
   --verbose             log details to stderr
 Exit status: 0 all embedded (skipped files are fine), 1 some failed, 2 usage or configuration
@@ -60,6 +61,8 @@ export interface EmbedConfig {
 	retryFailedOnly: boolean;
 	/** Gray images as RGB PNGs (--rgb) instead of 8-bit grayscale. */
 	rgb?: boolean;
+	/** Files above this many MB are refused before they are read (default 2048). */
+	maxFileSizeMB?: number;
 }
 
 export async function embedCommand(argv: string[], ctx: CliContext): Promise<number> {
@@ -83,6 +86,7 @@ export async function embedCommand(argv: string[], ctx: CliContext): Promise<num
 		deployment: { type: "string" },
 		workers: { type: "string" },
 		rgb: { type: "boolean" },
+		"max-file-mb": { type: "string" },
 		"retry-failed": { type: "boolean" },
 		verbose: { type: "boolean" },
 	});
@@ -126,6 +130,7 @@ export async function embedCommand(argv: string[], ctx: CliContext): Promise<num
 		tokens = entraTokenProvider(new DefaultAzureCredential());
 	}
 	const workers = intOption(p, "workers", 1, 64);
+	const maxFileSizeMB = intOption(p, "max-file-mb", 0, 1024 * 1024);
 	const config: EmbedConfig = {
 		inputs: p.positionals.map((i) => path.resolve(i)),
 		outDir: path.resolve(out),
@@ -135,6 +140,7 @@ export async function embedCommand(argv: string[], ctx: CliContext): Promise<num
 		retryFailedOnly: p.values["retry-failed"] === true,
 		rgb: p.values["rgb"] === true,
 		...(workers ? { workers } : {}),
+		...(maxFileSizeMB !== undefined ? { maxFileSizeMB } : {}),
 	};
 	const summary = await runEmbed(config, ctx);
 	return exitCodeOf(summary);
@@ -185,7 +191,7 @@ export async function runEmbed(config: EmbedConfig, ctx: CliContext): Promise<Ru
 				inputs: config.inputs,
 				outDir: config.outDir,
 				// Thumbnails for the results view, as the extension saves them (same default size).
-				convert: { ...defaultConvertOptions, thumbnailSize: 128, grayscalePng: config.rgb !== true },
+				convert: { ...defaultConvertOptions, thumbnailSize: 128, grayscalePng: config.rgb !== true, ...(config.maxFileSizeMB !== undefined ? { maxFileSizeMB: config.maxFileSizeMB } : {}) },
 				endpoint: config.endpoint,
 				simulated: config.simulated,
 				retryFailedOnly: config.retryFailedOnly,

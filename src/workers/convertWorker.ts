@@ -1,15 +1,12 @@
 /**
  * Conversion worker entry (bundled to dist/convertWorker.js; tests use out/src/workers/convertWorker.js).
- * A thin adapter: read the file, hash it, convert it with the core converter, post the result with
- * the PNG buffers in the transfer list. The pool owns timeouts, crashes and replacement.
+ * A thin adapter: convert the file with the core file converter (size limit, streaming hash,
+ * first-frame reading, memory budget), post the result with the PNG buffers in the transfer list.
+ * The pool owns timeouts, crashes and replacement.
  */
-import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import * as path from "node:path";
-import { parentPort } from "node:worker_threads";
-import { convertDicomBytes } from "../core/dicom/convert";
-import type { ConvertFileRequest, FromWorker } from "../core/protocol/worker";
-import type { FileConversion } from "../core/pipeline/types";
+import { parentPort, workerData } from "node:worker_threads";
+import { convertDicomFile } from "../core/dicom/convertFile";
+import { isConvertWorkerData, type ConvertFileRequest, type FromWorker } from "../core/protocol/worker";
 
 /** A buffer that owns all of its ArrayBuffer can be transferred; a view into a shared one is copied first. */
 function transferable(bytes: Uint8Array): Uint8Array {
@@ -17,20 +14,11 @@ function transferable(bytes: Uint8Array): Uint8Array {
 	return new Uint8Array(bytes);
 }
 
+const data: unknown = workerData;
+const memoryBudgetBytes = isConvertWorkerData(data) && data.memoryBudgetMb > 0 ? data.memoryBudgetMb * 1024 * 1024 : undefined;
+
 async function handle(req: ConvertFileRequest): Promise<{ msg: FromWorker; transfer: ArrayBuffer[] }> {
-	let bytes: Buffer;
-	try {
-		bytes = await readFile(req.absPath);
-	} catch (e) {
-		const code = (e as NodeJS.ErrnoException).code;
-		const result: FileConversion = {
-			size: 0,
-			outcome: { kind: "failed", stage: "read", error: `Cannot read the file (${code ?? String(e)})` },
-		};
-		return { msg: { type: "result", id: req.id, result }, transfer: [] };
-	}
-	const sha256 = createHash("sha256").update(bytes).digest("hex");
-	const outcome = await convertDicomBytes(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), req.options, path.basename(req.absPath));
+	const { sha256, size, outcome } = await convertDicomFile(req.absPath, req.options, memoryBudgetBytes !== undefined ? { memoryBudgetBytes } : {});
 	const transfer: ArrayBuffer[] = [];
 	if (outcome.kind === "image") {
 		outcome.png = transferable(outcome.png);
@@ -40,7 +28,7 @@ async function handle(req: ConvertFileRequest): Promise<{ msg: FromWorker; trans
 			if (outcome.thumbnail.buffer !== outcome.png.buffer) transfer.push(outcome.thumbnail.buffer as ArrayBuffer);
 		}
 	}
-	return { msg: { type: "result", id: req.id, result: { sha256, size: bytes.byteLength, outcome } }, transfer };
+	return { msg: { type: "result", id: req.id, result: { ...(sha256 ? { sha256 } : {}), size, outcome } }, transfer };
 }
 
 const port = parentPort;

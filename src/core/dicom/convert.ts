@@ -1,7 +1,7 @@
 import { boxDownscale } from "../imaging/thumbnail";
+import { windowImage, type WindowedImage } from "../imaging/window";
 import { convertPngOptions, encodePng } from "../png/encodePng";
 import { ConvertError, errorText } from "./convertError";
-import { windowFrame } from "./decode";
 
 /** The uint8 array right before PNG encoding (gray stays one channel); throws on failure. */
 export { decodeToUint8 } from "./decode";
@@ -9,6 +9,30 @@ import { readMeta } from "./meta";
 import { parseDicomBytes, type ParsedDicom } from "./parse";
 import { decodeFirstFrame, type FrameValues } from "./pixels";
 import { defaultConvertOptions, type ConvertOptions, type ConvertOutcome, type DicomMeta } from "./types";
+
+/** Limits of one conversion (from the worker pool). */
+export interface ConvertLimits {
+	/** Memory one conversion may use, in bytes (default 1024 MB): a larger image fails before it is decoded. */
+	memoryBudgetBytes?: number;
+}
+
+const MB = 1024 * 1024;
+export const defaultMemoryBudgetBytes = 1024 * MB;
+
+/**
+ * Memory a conversion needs, estimated from the header: the file's bytes, plus per sample the
+ * decoded integers (4 or 8 bytes), the float32 values (4), codec output (up to 4), the uint8
+ * picture (1) and the PNG (up to 3 for gray sent as RGB).
+ */
+export function memoryNeeded(fileBytes: number, meta: Pick<DicomMeta, "rows" | "columns" | "photometricInterpretation" | "bitsAllocated">): number {
+	const pi = meta.photometricInterpretation.toUpperCase();
+	const samples = pi.startsWith("RGB") || pi.startsWith("YBR") || pi === "PALETTE COLOR" ? 3 : 1;
+	const perSample = 16 + (meta.bitsAllocated > 16 ? 4 : 0);
+	return fileBytes + meta.rows * meta.columns * samples * perSample;
+}
+
+/** The note on an image windowed over its min–max range (the reference would give black). */
+export const minMaxWarning = "10th and 90th percentiles are equal; windowed over the min–max range instead (the reference gives black)";
 
 /** Readable names of SOP classes that hold no image (for the "skipped" reason). */
 function noImageKind(sopClassUid: string): string {
@@ -40,10 +64,11 @@ function hasPixelData(parsed: ParsedDicom): boolean {
  * Never throws: every problem becomes `failed` with a stage and a one-line reason; a file without an
  * image (report, presentation state, DICOMDIR, ...) becomes `skipped`.
  */
-export async function convertDicomBytes(bytes: Uint8Array, options: ConvertOptions = defaultConvertOptions, _fileName?: string): Promise<ConvertOutcome> {
+export async function convertDicomBytes(bytes: Uint8Array, options: ConvertOptions = defaultConvertOptions, _fileName?: string, limits: ConvertLimits = {}): Promise<ConvertOutcome> {
+	const budget = limits.memoryBudgetBytes ?? defaultMemoryBudgetBytes;
 	let parsed: ParsedDicom;
 	try {
-		parsed = parseDicomBytes(bytes);
+		parsed = parseDicomBytes(bytes, { maxInflatedBytes: budget / 2 });
 	} catch (e) {
 		return { kind: "failed", stage: e instanceof ConvertError ? e.stage : "parse", error: errorText(e) };
 	}
@@ -52,6 +77,12 @@ export async function convertDicomBytes(bytes: Uint8Array, options: ConvertOptio
 		meta = readMeta(parsed.dataSet, parsed.transferSyntaxUid);
 	} catch (e) {
 		return { kind: "failed", stage: "parse", error: `cannot read the header: ${errorText(e)}` };
+	}
+	const needed = memoryNeeded(bytes.length, meta);
+	// (An image above the pixel cap fails at decode, naming the cap.)
+	if (needed > budget && meta.rows * meta.columns <= options.maxPixels) {
+		const error = `converting this ${meta.columns}×${meta.rows} image needs about ${Math.ceil(needed / MB)} MB, over the memory budget of ${Math.floor(budget / MB)} MB per conversion worker`;
+		return { kind: "failed", stage: "decode", error, meta };
 	}
 	if (!hasPixelData(parsed)) {
 		if (parsed.truncated && !isNonImageClass(meta.sopClassUid)) {
@@ -66,17 +97,20 @@ export async function convertDicomBytes(bytes: Uint8Array, options: ConvertOptio
 	} catch (e) {
 		return { kind: "failed", stage: e instanceof ConvertError ? e.stage : "decode", error: errorText(e), meta };
 	}
-	let image;
+	let windowed: WindowedImage;
 	try {
-		image = windowFrame(frame);
+		windowed = windowImage(frame.values);
 	} catch (e) {
 		return { kind: "failed", stage: "window", error: errorText(e), meta };
 	}
+	const image = { data: windowed.data, width: frame.width, height: frame.height, channels: frame.channels };
 	try {
 		const png = encodePng(image.data, image.width, image.height, image.channels, convertPngOptions(image.channels, options.grayscalePng !== false, options.pngCompressionLevel));
 		const warnings = [...parsed.warnings, ...frame.warnings];
 		if (meta.numberOfFrames > 1) warnings.push(`first of ${meta.numberOfFrames} frames`);
+		if (windowed.window === "min-max") warnings.push(minMaxWarning);
 		const result: ConvertOutcome = { kind: "image", png, width: image.width, height: image.height, meta, warnings };
+		if (windowed.window === "min-max") result.window = "min-max";
 		if (options.thumbnailSize > 0) {
 			const t = boxDownscale(image.data, image.width, image.height, image.channels, options.thumbnailSize);
 			result.thumbnail = encodePng(t.data, t.width, t.height, image.channels, convertPngOptions(image.channels, options.grayscalePng !== false, options.pngCompressionLevel));

@@ -1,6 +1,7 @@
 import * as zlib from "node:zlib";
 import * as dicomParser from "dicom-parser";
 import { ConvertError, errorText } from "./convertError";
+import { checkElementCount } from "./elementCount";
 import { TS } from "./transferSyntax";
 
 /** A parsed data set with what the decoder needs to know about how it was read. */
@@ -11,6 +12,8 @@ export interface ParsedDicom {
 	warnings: string[];
 	/** True when the file ended before the data set did. */
 	truncated: boolean;
+	/** Bytes put before the input (a "DICM" prefix for a file starting with its file meta): offsets in dataSet minus this are file offsets. */
+	prepended?: number;
 }
 
 const VRS = new Set([
@@ -50,23 +53,170 @@ export function detectBareStart(bytes: Uint8Array): BareStart {
 	return undefined;
 }
 
-function inflater(bytes: Uint8Array, position: number): Uint8Array {
-	const deflated = bytes.subarray(position);
-	let inflated: Buffer;
+/** Parse settings (all optional). */
+export interface ParseOptions {
+	/** Stop after the header of this element (e.g. "x7fe00010"): its value is not read. */
+	untilTag?: string;
+	/**
+	 * A deflated data set may inflate to at most this many bytes whatever its header declares
+	 * (refused otherwise); default: no cap beyond the header-derived limit.
+	 */
+	maxInflatedBytes?: number;
+	/** Leave a deflated data set deflated (only the file meta is parsed; for header sniffing). */
+	skipInflate?: boolean;
+}
+
+/** Inflated header bytes looked at, at most, to find the image size before inflating the rest. */
+const MAX_INFLATED_HEADER = 64 * 1024 * 1024;
+
+const MB = 1024 * 1024;
+
+function megabytes(n: number): string {
+	return n >= 10 * MB ? `${Math.round(n / MB)} MB` : `${(n / MB).toFixed(1)} MB`;
+}
+
+/** True for zlib's "output above maxOutputLength" error. */
+function isTooLarge(e: unknown): boolean {
+	return e instanceof RangeError || (typeof e === "object" && e !== null && (e as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE");
+}
+
+/** Inflates raw deflate (or a zlib stream), keeping what inflates of a truncated stream; never more than `limit` bytes. */
+function inflateBounded(deflated: Uint8Array, limit: number): Buffer {
+	const opts = { maxOutputLength: Math.max(1, Math.floor(limit)) };
 	try {
-		inflated = zlib.inflateRawSync(deflated);
-	} catch (_) {
+		return zlib.inflateRawSync(deflated, opts);
+	} catch (e) {
+		if (isTooLarge(e)) throw e;
 		try {
-			inflated = zlib.inflateSync(deflated);
-		} catch (_e) {
+			return zlib.inflateSync(deflated, opts);
+		} catch (e2) {
+			if (isTooLarge(e2)) throw e2;
 			// A truncated stream: keep what inflates.
-			inflated = zlib.inflateRawSync(deflated, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+			return zlib.inflateRawSync(deflated, { ...opts, finishFlush: zlib.constants.Z_SYNC_FLUSH });
 		}
 	}
-	const out = Buffer.alloc(position + inflated.length);
-	out.set(bytes.subarray(0, position), 0);
-	out.set(inflated, position);
-	return out;
+}
+
+/** What the inflated header declares about the pixel data: where it starts and how many bytes it may hold. */
+interface DeclaredPixels {
+	/** Bytes of the data set before the pixel data value (0 when there is no pixel data). */
+	headerBytes: number;
+	/** rows × columns × frames × samples × bytes per sample (0 when there is no pixel data). */
+	pixelBytes: number;
+	text: string;
+}
+
+/** Reads rows, columns, frames, samples and bits from an inflated (explicit LE) data set prefix, up to its pixel data. */
+function declaredPixels(prefix: Uint8Array): DeclaredPixels | undefined {
+	const bytes = Buffer.from(prefix.buffer, prefix.byteOffset, prefix.byteLength);
+	let dataSet: dicomParser.DataSet | undefined;
+	try {
+		dataSet = dicomParser.parseDicom(bytes, { TransferSyntaxUID: TS.explicitLE, untilTag: "x7fe00010" });
+	} catch (e) {
+		// The prefix ends inside an element: use what was parsed.
+		dataSet = e && typeof e === "object" && "dataSet" in e ? (e as { dataSet?: dicomParser.DataSet }).dataSet : undefined;
+	}
+	if (!dataSet) return undefined;
+	const pixel = dataSet.elements["x7fe00010"] ?? dataSet.elements["x7fe00008"] ?? dataSet.elements["x7fe00009"];
+	if (!pixel) return undefined;
+	const us = (tag: string, fallback: number): number => {
+		const el = dataSet.elements[tag];
+		return el && el.length >= 2 && el.dataOffset + 2 <= bytes.length ? (dataSet.uint16(tag) ?? fallback) : fallback;
+	};
+	const rows = us("x00280010", 0);
+	const columns = us("x00280011", 0);
+	const samples = us("x00280002", 1);
+	const bits = pixel.tag === "x7fe00009" ? 64 : pixel.tag === "x7fe00008" ? 32 : us("x00280100", 16);
+	const framesText = dataSet.elements["x00280008"] ? (dataSet.string("x00280008") ?? "1") : "1";
+	const parsedFrames = Number.parseInt(framesText.trim(), 10);
+	const frames = Number.isFinite(parsedFrames) && parsedFrames > 0 ? parsedFrames : 1;
+	const pixelBytes = rows * columns * frames * Math.max(1, samples) * Math.ceil(Math.max(1, bits) / 8);
+	return { headerBytes: pixel.dataOffset, pixelBytes, text: `${columns}×${rows} × ${frames} frame${frames === 1 ? "" : "s"} × ${samples} sample${samples === 1 ? "" : "s"} × ${Math.ceil(bits / 8)} byte${bits > 8 ? "s" : ""}` };
+}
+
+/**
+ * Inflates a deflated data set with an output limit derived from its own header: the header is
+ * found by inflating growing prefixes of the stream; then the whole stream may inflate to at most
+ * header + rows × columns × frames × samples × bytes, plus 10 % and 1 MB. A stream that inflates
+ * beyond (a decompression bomb) is refused with a reason before it can take the memory.
+ */
+export function inflateDataSet(deflated: Uint8Array, maxInflatedBytes = Number.POSITIVE_INFINITY): Buffer {
+	let declared: DeclaredPixels | undefined;
+	for (let take = 16 * 1024; ; take *= 4) {
+		const complete = take >= deflated.length;
+		let prefix: Buffer;
+		try {
+			prefix = zlib.inflateRawSync(deflated.subarray(0, Math.min(take, deflated.length)), {
+				finishFlush: zlib.constants.Z_SYNC_FLUSH,
+				maxOutputLength: MAX_INFLATED_HEADER,
+			});
+		} catch (e) {
+			if (isTooLarge(e)) {
+				throw new ConvertError("parse", `deflated data set: no image header within the first ${megabytes(MAX_INFLATED_HEADER)} inflated (a decompression bomb?)`);
+			}
+			break; // not raw deflate (a zlib stream?) or damaged: the plain inflate below decides
+		}
+		declared = declaredPixels(prefix);
+		if (declared || complete) break;
+	}
+	const allowed = declared ? Math.ceil((declared.headerBytes + declared.pixelBytes) * 1.1) + MB : MAX_INFLATED_HEADER;
+	if (allowed > maxInflatedBytes) {
+		throw new ConvertError("parse", `deflated data set declares ${declared?.text ?? "an image"} (${megabytes(allowed)} inflated), more than the ${megabytes(maxInflatedBytes)} allowed`);
+	}
+	try {
+		return inflateBounded(deflated, allowed);
+	} catch (e) {
+		if (isTooLarge(e)) {
+			const what = declared ? `its header declares ${declared.text}` : "it declares no image";
+			throw new ConvertError("parse", `deflated data set inflates to more than ${megabytes(allowed)} but ${what}: refused as a decompression bomb`);
+		}
+		throw e;
+	}
+}
+
+/**
+ * Inflates one Deflated Image Frame (1.2.840.10008.1.2.8.1) whose header declares `declaredBytes`:
+ * at most that plus 1 MB comes out; more is refused as a decompression bomb.
+ */
+export function inflateFrame(frame: Uint8Array, declaredBytes: number): Buffer {
+	const limit = declaredBytes + MB;
+	try {
+		try {
+			return zlib.inflateRawSync(frame, { maxOutputLength: limit });
+		} catch (e) {
+			if (isTooLarge(e)) throw e;
+			return zlib.inflateSync(frame, { maxOutputLength: limit });
+		}
+	} catch (e) {
+		if (isTooLarge(e)) throw new ConvertError("decode", `deflated frame inflates to more than ${megabytes(limit)} but its header declares ${declaredBytes} bytes: refused as a decompression bomb`);
+		throw e;
+	}
+}
+
+function makeInflater(maxInflatedBytes: number | undefined, skip: boolean) {
+	return (bytes: Uint8Array, position: number): Uint8Array => {
+		if (skip) return bytes.subarray(0, position);
+		const inflated = inflateDataSet(bytes.subarray(position), maxInflatedBytes);
+		checkElementCount(inflated, 0, true, true);
+		const out = Buffer.alloc(position + inflated.length);
+		out.set(bytes.subarray(0, position), 0);
+		out.set(inflated, position);
+		return out;
+	};
+}
+
+/** Refuses a data set of more elements than any header holds, before dicom-parser builds them (see elementCount.ts). */
+function guardElementCount(bytes: Buffer, options: dicomParser.ParseDicomOptions): void {
+	let start: number;
+	let ts: string;
+	try {
+		const meta = dicomParser.readPart10Header(bytes, options as { untilTag: string }) as dicomParser.DataSet & { position?: number };
+		start = meta.position ?? 0;
+		ts = (options.TransferSyntaxUID ?? meta.string("x00020010") ?? TS.implicitLE).replace(/\0/g, "").trim();
+	} catch (_) {
+		return; // parseDicom reports an unreadable header
+	}
+	if (ts !== TS.deflatedLE) checkElementCount(bytes, start, ts !== TS.implicitLE, ts !== TS.explicitBE);
 }
 
 function hasDicmPrefix(bytes: Uint8Array): boolean {
@@ -78,10 +228,13 @@ function hasDicmPrefix(bytes: Uint8Array): boolean {
  * early is returned as far as it was read, with `truncated` set. Throws ConvertError("parse") when
  * the bytes are not a DICOM data set at all.
  */
-export function parseDicomBytes(input: Uint8Array): ParsedDicom {
+export function parseDicomBytes(input: Uint8Array, parseOptions: ParseOptions = {}): ParsedDicom {
 	const warnings: string[] = [];
 	let bytes = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+	const inflater = makeInflater(parseOptions.maxInflatedBytes, parseOptions.skipInflate ?? false);
 	const options: dicomParser.ParseDicomOptions = { inflater: inflater as unknown as NonNullable<dicomParser.ParseDicomOptions["inflater"]> };
+	if (parseOptions.untilTag) options.untilTag = parseOptions.untilTag;
+	let prepended = 0;
 	if (!hasDicmPrefix(bytes)) {
 		const start = detectBareStart(bytes);
 		if (start === undefined) {
@@ -93,16 +246,19 @@ export function parseDicomBytes(input: Uint8Array): ParsedDicom {
 			prefixed.write("DICM", 128, "latin1");
 			prefixed.set(bytes, 132);
 			bytes = prefixed;
+			prepended = 132;
 		} else {
 			warnings.push("no file meta information");
 			options.TransferSyntaxUID = start === "explicitLE" ? TS.explicitLE : start === "explicitBE" ? TS.explicitBE : TS.implicitLE;
 		}
 	}
+	guardElementCount(bytes, options);
 	let dataSet: dicomParser.DataSet;
 	let truncated = false;
 	try {
 		dataSet = dicomParser.parseDicom(bytes, options);
 	} catch (e) {
+		if (e instanceof ConvertError) throw e;
 		const partial = e && typeof e === "object" && "dataSet" in e ? (e as { dataSet?: dicomParser.DataSet }).dataSet : undefined;
 		if (!partial || Object.keys(partial.elements).length === 0) {
 			throw new ConvertError("parse", `not a readable DICOM data set: ${errorText(e)}`);
@@ -112,5 +268,5 @@ export function parseDicomBytes(input: Uint8Array): ParsedDicom {
 		warnings.push(`data set ends early (${errorText(e)})`);
 	}
 	const transferSyntaxUid = (dataSet.string("x00020010") ?? options.TransferSyntaxUID ?? TS.implicitLE).replace(/\0/g, "").trim();
-	return { dataSet, transferSyntaxUid, warnings, truncated };
+	return { dataSet, transferSyntaxUid, warnings, truncated, prepended };
 }

@@ -1,4 +1,3 @@
-import * as zlib from "node:zlib";
 import type * as dicomParser from "dicom-parser";
 import { decodeWithWasm } from "./codecs";
 import { jpegFrameHeader, sniffEncoding } from "./codestream";
@@ -7,7 +6,7 @@ import { ConvertError, errorText } from "./convertError";
 import { firstEncapsulatedFrame } from "./frames";
 import { decodeJpegLossless } from "./jpegLossless";
 import { decodeJpegDct } from "./jpegDct";
-import type { ParsedDicom } from "./parse";
+import { inflateFrame, type ParsedDicom } from "./parse";
 import { decodeRleFrame } from "./rle";
 import { pixelEncodingOf, TS, transferSyntaxName, type PixelEncoding } from "./transferSyntax";
 
@@ -240,12 +239,7 @@ async function decodeEncapsulated(
 			return { ...base, samples: readNative(raw, { ...pm, samplesPerPixel: spp }, true, warnings), colorConverted: false };
 		}
 		case "deflatedFrame": {
-			let raw: Uint8Array;
-			try {
-				raw = zlib.inflateRawSync(frame);
-			} catch (_) {
-				raw = zlib.inflateSync(frame);
-			}
+			const raw = inflateFrame(frame, Math.ceil((count * pm.bitsAllocated) / 8));
 			return { ...base, samples: readNative(raw, { ...pm, samplesPerPixel: spp }, true, warnings), colorConverted: false };
 		}
 		case "jpegLossless": {

@@ -50,6 +50,11 @@ export interface ConvertOptions {
 	 * RGB either way. Default true. Part of the resume key (see results/resumeKey.ts).
 	 */
 	grayscalePng: boolean;
+	/**
+	 * Files larger than this (MB) are refused before they are read (setting
+	 * medImageInsight.maxFileSizeMB, CLI --max-file-mb). 0 = no limit. Default 2048.
+	 */
+	maxFileSizeMB?: number;
 }
 
 export const defaultConvertOptions: Readonly<ConvertOptions> = Object.freeze({
@@ -57,6 +62,7 @@ export const defaultConvertOptions: Readonly<ConvertOptions> = Object.freeze({
 	thumbnailSize: 0,
 	maxPixels: 64_000_000,
 	grayscalePng: true,
+	maxFileSizeMB: 2048,
 });
 
 /** The outcome of converting one file: exactly one of image, skipped (holds no image) or failed. */
@@ -72,6 +78,11 @@ export type ConvertOutcome =
 			meta: DicomMeta;
 			/** Notes about what was done differently from the reference, e.g. "MONOCHROME1 inverted". */
 			warnings: string[];
+			/**
+			 * Set when the 10th and 90th percentiles were equal on an image that is not constant: the
+			 * picture is windowed over its min–max range (the reference's formula gives black there).
+			 */
+			window?: "min-max";
 	  }
 	| { kind: "skipped"; reason: string; meta?: Partial<DicomMeta> }
 	| { kind: "failed"; stage: ConvertStage; error: string; meta?: Partial<DicomMeta> };

@@ -246,9 +246,9 @@ function scaleValue(x: number, lo32: number, hi32: number, den: number): number 
  * Fast path for integer data within ±64 Ki: one counting pass, percentiles from the histogram,
  * then one table lookup per value. Returns false (nothing written) when the data do not qualify.
  */
-function windowIntegers(values: Float32Array, out: Uint8Array): boolean {
+function windowIntegers(values: Float32Array, out: Uint8Array): WindowKind | undefined {
 	const h = countIntegers(values);
-	if (!h) return false;
+	if (!h) return undefined;
 	const { a, b, min, max } = h;
 	const n = values.length;
 	const qs = [10, 90].map((q) => {
@@ -261,46 +261,83 @@ function windowIntegers(values: Float32Array, out: Uint8Array): boolean {
 	a.fill(0, min, max + 1);
 	b.fill(0, min, max + 1);
 	const at = (k: number): number => (stats[wanted.indexOf(k)] as number) - HIST_OFFSET;
+	let fallback = false;
 	const [lo = 0, hi = 0] = qs.map((q) => lerp(at(q.prev), at(q.next), q.gamma));
-	const lo32 = fround(lo);
-	const hi32 = fround(hi);
-	const den = fround(hi - lo);
-	if (!(den > 0)) return true;
+	let lo32 = fround(lo);
+	let hi32 = fround(hi);
+	let den = fround(hi - lo);
+	if (!(den > 0)) {
+		if (max === min) return "constant";
+		// The percentiles collapsed on a non-constant image: window over min–max instead of black.
+		lo32 = min - HIST_OFFSET;
+		hi32 = max - HIST_OFFSET;
+		den = fround(hi32 - lo32);
+		fallback = true;
+	}
 	if (max - min >= n) {
 		// Few values over a wide range: a table would cost more than it saves.
 		for (let i = 0; i < n; i++) out[i] = scaleValue(values[i] as number, lo32, hi32, den);
-		return true;
+		return fallback ? "min-max" : "percentile";
 	}
 	// One table entry per value between min and max; values are exact integers in range.
 	const lut = new Uint8Array(max - min + 1);
 	for (let k = 0; k < lut.length; k++) lut[k] = scaleValue(k + min - HIST_OFFSET, lo32, hi32, den);
 	const shift = HIST_OFFSET - min;
 	for (let i = 0; i < n; i++) out[i] = lut[((values[i] as number) + shift) | 0] as number;
-	return true;
+	return fallback ? "min-max" : "percentile";
+}
+
+/**
+ * How an image was windowed: between its 10th and 90th percentiles (the reference's window);
+ * between its minimum and maximum because those percentiles coincide on an image that is not
+ * constant (the reference's formula divides 0 by 0 there and gives black); or not at all, because
+ * every value is the same (all zeros, as the reference gives).
+ */
+export type WindowKind = "percentile" | "min-max" | "constant";
+
+/** The windowed picture and the window used. */
+export interface WindowedImage {
+	data: Uint8Array;
+	window: WindowKind;
 }
 
 /**
  * Windows float32 values to uint8 between their 10th and 90th percentiles, bit-exact with the
- * reference. A constant image (or one where the two percentiles coincide) gives all zeros.
+ * reference. When the two percentiles coincide but the image is not constant, windows between its
+ * minimum and maximum with the same float32 formula (clip, (v - min)·255 / (max - min), truncate)
+ * and says so; a constant image gives all zeros.
  */
-export function windowToUint8(values: Float32Array): Uint8Array {
+export function windowImage(values: Float32Array): WindowedImage {
 	const out = new Uint8Array(values.length);
-	if (values.length === 0) return out;
-	if (windowIntegers(values, out)) return out;
+	if (values.length === 0) return { data: out, window: "constant" };
+	const fast = windowIntegers(values, out);
+	if (fast) return { data: out, window: fast };
 	const range = scanRange(values);
 	const [lo = 0, hi = 0] = percentiles(values, [10, 90], range);
-	const lo32 = fround(lo);
-	const hi32 = fround(hi);
-	const den = fround(hi - lo);
-	if (!(den > 0)) return out;
+	let lo32 = fround(lo);
+	let hi32 = fround(hi);
+	let den = fround(hi - lo);
+	let window: WindowKind = "percentile";
+	if (!(den > 0)) {
+		if (!(range.max > range.min)) return { data: out, window: "constant" };
+		lo32 = range.min;
+		hi32 = range.max;
+		den = fround(hi32 - lo32);
+		window = "min-max";
+	}
 	if (range.countable && range.max - range.min < values.length) {
 		// Integer data of modest range: one table entry per possible value.
 		const lut = new Uint8Array(range.max - range.min + 1);
 		for (let k = 0; k < lut.length; k++) lut[k] = scaleValue(k + range.min, lo32, hi32, den);
 		const min = range.min;
 		for (let i = 0; i < values.length; i++) out[i] = lut[(values[i] ?? 0) - min] ?? 0;
-		return out;
+		return { data: out, window };
 	}
 	for (let i = 0; i < values.length; i++) out[i] = scaleValue(values[i] ?? 0, lo32, hi32, den);
-	return out;
+	return { data: out, window };
+}
+
+/** The picture of windowImage (see there): percentile window, min–max when it collapses, zeros when constant. */
+export function windowToUint8(values: Float32Array): Uint8Array {
+	return windowImage(values).data;
 }

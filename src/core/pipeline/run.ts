@@ -53,6 +53,8 @@ interface Pending {
 	png: Uint8Array;
 	thumbnail: Uint8Array | undefined;
 	meta: DicomMeta;
+	/** "min-max" when the percentile window collapsed (recorded in the embedding record). */
+	window?: "min-max";
 }
 
 /** Where a record came from: its path as recorded and the stamp that lets the next run skip it unread. */
@@ -296,6 +298,7 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 		rows: p.meta.rows,
 		columns: p.meta.columns,
 		...(extra.thumbnail ? { thumbnail: extra.thumbnail } : {}),
+		...(p.window ? { window: p.window } : {}),
 		time: new Date().toISOString(),
 		...stampFields(p.file),
 		embedding,
@@ -413,7 +416,7 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 		const out = conv.outcome;
 		if (out.kind === "image" && conv.sha256) {
 			counts.converted++;
-			const p: Pending = { key: keys.key(conv.sha256), file: at, sha256: conv.sha256, png: out.png, thumbnail: out.thumbnail, meta: out.meta };
+			const p: Pending = { key: keys.key(conv.sha256), file: at, sha256: conv.sha256, png: out.png, thumbnail: out.thumbnail, meta: out.meta, ...(out.window ? { window: out.window } : {}) };
 			if (!store.hasKey(p.key) && !sending.has(p.key) && !ctrl.signal.aborted) {
 				enqueue(p); // synchronously, before flushIfIdle can see an empty pipeline
 				wake();

@@ -9,7 +9,7 @@ import { stat } from "node:fs/promises";
 import * as os from "node:os";
 import { Worker } from "node:worker_threads";
 import type { ConvertOptions } from "../dicom/types";
-import { isFromWorker, type ConvertFileRequest, type FromWorker } from "../protocol/worker";
+import { isFromWorker, type ConvertFileRequest, type ConvertWorkerData, type FromWorker } from "../protocol/worker";
 import { nullLogger, type Logger } from "../util/logger";
 import type { FileConversion } from "./types";
 
@@ -24,6 +24,12 @@ export interface WorkerPoolOptions {
 	taskTimeoutMs?: number;
 	/** Heap limit of each worker in MB; past it the worker dies and its file fails (default 1536). */
 	maxOldGenerationSizeMb?: number;
+	/**
+	 * Memory one conversion may use in MB, pixel buffers included (they live outside the JS heap):
+	 * an image whose conversion would need more, or a file that would have to be held whole above
+	 * half of it, fails with a reason before it is decoded (default 1024).
+	 */
+	memoryBudgetMb?: number;
 	logger?: Logger;
 }
 
@@ -59,6 +65,7 @@ export class WorkerPool {
 	private readonly script: string;
 	private readonly taskTimeoutMs: number;
 	private readonly maxOldGenerationSizeMb: number;
+	private readonly memoryBudgetMb: number;
 	private readonly logger: Logger;
 	private readonly slots: Slot[] = [];
 	/** Tasks waiting for a worker (at most maxQueue). */
@@ -77,6 +84,7 @@ export class WorkerPool {
 		this.maxQueue = Math.max(1, Math.floor(options.maxQueue ?? this.size * 4));
 		this.taskTimeoutMs = options.taskTimeoutMs ?? 60_000;
 		this.maxOldGenerationSizeMb = options.maxOldGenerationSizeMb ?? 1536;
+		this.memoryBudgetMb = options.memoryBudgetMb ?? 1024;
 		this.logger = options.logger ?? nullLogger;
 	}
 
@@ -182,12 +190,20 @@ export class WorkerPool {
 	}
 
 	private spawn(): Slot {
+		const workerData: ConvertWorkerData = { memoryBudgetMb: this.memoryBudgetMb };
 		const worker = new Worker(this.script, {
 			resourceLimits: { maxOldGenerationSizeMb: this.maxOldGenerationSizeMb },
+			workerData,
 		});
 		const slot: Slot = { worker, task: undefined, timer: undefined, dead: false };
 		worker.on("message", (msg: unknown) => this.onMessage(slot, msg));
-		worker.on("error", (e: Error) => this.onCrash(slot, `worker crashed (${firstLine(e.message)})`));
+		worker.on("error", (e: Error) => {
+			const outOfMemory = (e as NodeJS.ErrnoException).code === "ERR_WORKER_OUT_OF_MEMORY";
+			const reason = outOfMemory
+				? `worker ran out of memory (${firstLine(e.message)}; its heap limit is ${this.maxOldGenerationSizeMb} MB)`
+				: `worker crashed (${firstLine(e.message)})`;
+			this.onCrash(slot, reason);
+		});
 		worker.on("exit", (code) => this.onCrash(slot, `worker exited unexpectedly (code ${code})`));
 		this.slots.push(slot);
 		this.logger.debug(`conversion worker started (${this.slots.length}/${this.size})`);

@@ -6,6 +6,17 @@
 import type { ConvertOptions } from "../dicom/types";
 import type { FileConversion } from "../pipeline/types";
 
+/** What the pool gives a worker when it starts it (`workerData`). */
+export interface ConvertWorkerData {
+	/** Memory one conversion may use (MB); a larger image fails with a reason before it is decoded. */
+	memoryBudgetMb: number;
+}
+
+/** Narrows `workerData` to ConvertWorkerData. */
+export function isConvertWorkerData(value: unknown): value is ConvertWorkerData {
+	return typeof value === "object" && value !== null && typeof (value as { memoryBudgetMb?: unknown }).memoryBudgetMb === "number";
+}
+
 /** Pool → worker: convert the file at `absPath`. */
 export interface ConvertFileRequest {
 	type: "convertFile";

@@ -21,6 +21,8 @@ export interface EmbeddingRecord {
 	columns?: number;
 	/** Thumbnail file name relative to the output folder, when saved. */
 	thumbnail?: string;
+	/** "min-max" when the 10th and 90th percentiles were equal on a non-constant image and the picture was windowed over its min–max range. */
+	window?: "min-max";
 	time: string;
 	/** File size and modification time when it was read (resume skips unchanged files without reading them). */
 	size?: number;

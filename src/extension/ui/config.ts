@@ -31,6 +31,7 @@ const runSettings = [
 	"thumbnailSize",
 	"workers",
 	"grayscalePng",
+	"maxFileSizeMB",
 ];
 
 /**
@@ -62,7 +63,12 @@ export class Config {
 		return Object.freeze({
 			endpoint: Object.freeze(endpoint),
 			authMode: c.get<unknown>("endpoint.authMode") === "entra" ? "entra" : "key",
-			convert: Object.freeze({ ...defaultConvertOptions, thumbnailSize: int("thumbnailSize", 128, 0, 512), grayscalePng: c.get<unknown>("grayscalePng") !== false }),
+			convert: Object.freeze({
+				...defaultConvertOptions,
+				thumbnailSize: int("thumbnailSize", 128, 0, 512),
+				grayscalePng: c.get<unknown>("grayscalePng") !== false,
+				maxFileSizeMB: int("maxFileSizeMB", defaultConvertOptions.maxFileSizeMB ?? 2048, 0, 1_048_576),
+			}),
 			workers: int("workers", 0, 0, 32),
 			outputFolder: str(c.get<unknown>("outputFolder")).trim(),
 		});

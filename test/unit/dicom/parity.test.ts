@@ -8,6 +8,8 @@ import { test } from "node:test";
 import { PNG } from "pngjs";
 import { convertDicomBytes } from "../../../src/core/dicom/convert";
 import { decodeToUint8 } from "../../../src/core/dicom/decode";
+import { parseDicomBytes } from "../../../src/core/dicom/parse";
+import { decodeFirstFrame } from "../../../src/core/dicom/pixels";
 import { defaultConvertOptions } from "../../../src/core/dicom/types";
 import { loadManifest, readNpy } from "../helpers/sharedDicom";
 
@@ -32,6 +34,18 @@ const pictures: Record<string, [number, number, number]> = {
 	"files/dicomParser/encapsulated/multi-frame/CT0012.fragmented_no_bot_jpeg_ls.81.dcm": [512, 512, 1],
 };
 
+/** (v - min)·255 / (max - min) in float32, truncated: the min–max window, written out plainly. */
+function minMaxByDefinition(values: Float32Array): Uint8Array {
+	let min = Infinity;
+	let max = -Infinity;
+	for (const v of values) {
+		min = Math.min(min, v);
+		max = Math.max(max, v);
+	}
+	const f = Math.fround;
+	return Uint8Array.from(values, (v) => Math.min(255, Math.trunc(f(f(f(v - min) * 255) / f(max - min)))));
+}
+
 function sameArray(actual: Uint8Array, expected: Uint8Array, label: string): void {
 	assert.equal(actual.length, expected.length, `${label}: length`);
 	let diff = 0;
@@ -50,7 +64,22 @@ if (shared) {
 	for (const f of files) {
 		const bytes = (): Uint8Array => fs.readFileSync(path.join(dir, f.path));
 		const expectedNpy = sameAs[f.path] ?? (f.reference.ok ? f.reference.output_npy : undefined);
-		if (expectedNpy) {
+		if (f.reference.ok && f.reference.nan_from_zero_range && f.reference.output_npy) {
+			const npyPath = f.reference.output_npy;
+			void test(`${f.path}: the reference is black (10th = 90th percentile, 0/0); we window over min–max and say so`, async () => {
+				const npy = readNpy(path.join(dir, npyPath));
+				assert.ok(npy.data.every((v) => v === 0), "the reference array is all zeros");
+				const out = await convertDicomBytes(bytes(), defaultConvertOptions);
+				assert.equal(out.kind, "image", out.kind === "failed" ? out.error : "");
+				if (out.kind !== "image") return;
+				assert.equal(out.window, "min-max");
+				const frame = await decodeFirstFrame(parseDicomBytes(bytes()), 64_000_000);
+				assert.deepEqual([frame.height, frame.width, ...(frame.channels === 3 ? [3] : [])], npy.shape);
+				const expected = minMaxByDefinition(frame.values);
+				sameArray((await decodeToUint8(bytes())).data, expected, "min–max picture");
+				assert.ok(new Set(expected).size > 1, "not black");
+			});
+		} else if (expectedNpy) {
 			void test(`${f.path}: uint8 array and PNG pixels equal ${sameAs[f.path] ? `the reference of the same picture (${path.basename(expectedNpy)})` : "the reference"}`, async () => {
 				const npy = readNpy(path.join(dir, expectedNpy));
 				assert.equal(npy.dtype, "|u1");

@@ -10,7 +10,7 @@ export interface ManifestFile {
 	columns: number | null;
 	has_pixel_data: boolean;
 	note: string | null;
-	reference: { ok: boolean; output_npy?: string; shape?: number[]; sha256_uint8?: string; error?: string };
+	reference: { ok: boolean; output_npy?: string; shape?: number[]; sha256_uint8?: string; error?: string; nan_from_zero_range?: boolean };
 }
 
 /** The shared real-DICOM folder: $MEDIMAGEINSIGHT_DICOM_DIR, else ../shared/dicom beside the repository. */

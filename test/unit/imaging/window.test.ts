@@ -2,7 +2,7 @@
 import * as assert from "node:assert/strict";
 import { test } from "node:test";
 import { boxDownscale } from "../../../src/core/imaging/thumbnail";
-import { percentiles, windowToUint8 } from "../../../src/core/imaging/window";
+import { percentiles, windowImage, windowToUint8 } from "../../../src/core/imaging/window";
 
 void test("percentiles match numpy.percentile(a, [10, 90]) (linear) on small arrays", () => {
 	// [1,2,3,4]: index 3·0.1 = 0.3 → 1 + 0.3 = 1.3; index 2.7 → 4 - 1·(1 - 0.7) = 3.7.
@@ -34,13 +34,36 @@ void test("windowing clips to the percentiles, scales in float32 and truncates",
 	assert.deepEqual([...windowToUint8(Float32Array.from([0.5, 0.25, 0.125, 10, 3, 7, 1]))], [9, 1, 0, 255, 89, 216, 25]);
 });
 
-void test("a constant image, or one whose 10th and 90th percentiles coincide, gives all zeros", () => {
+void test("a constant image gives all zeros", () => {
 	assert.deepEqual([...windowToUint8(new Float32Array(50).fill(-1024))], new Array(50).fill(0));
-	// 20 sevens and one 8: n = 21, both percentile indices (2 and 18) hold 7, so even the 8 is 0.
+	assert.equal(windowImage(new Float32Array(50).fill(-1024)).window, "constant");
+	assert.equal(windowImage(new Float32Array(30).fill(0.3)).window, "constant", "float path too");
+	assert.deepEqual([...windowToUint8(new Float32Array(0))], []);
+});
+
+void test("when the 10th and 90th percentiles coincide on a non-constant image, the window is its min–max range", () => {
+	// 20 sevens and one 8: n = 21, both percentile indices (2 and 18) hold 7 (the reference gives all
+	// zeros). Over min–max: 7 → 0, 8 → (8 - 7)·255 / 1 = 255.
 	const a = new Float32Array(21).fill(7);
 	a[10] = 8;
-	assert.deepEqual([...windowToUint8(a)], new Array(21).fill(0));
-	assert.deepEqual([...windowToUint8(new Float32Array(0))], []);
+	const w = windowImage(a);
+	assert.equal(w.window, "min-max");
+	assert.deepEqual([...w.data], Array.from({ length: 21 }, (_, i) => (i === 10 ? 255 : 0)));
+	// Integers beyond the histogram (float path): -100000 ×19, then -99000 and 100000 → 0; (1000·255/200000) = 1.275 → 1; 255.
+	const b = new Float32Array(21).fill(-100000);
+	b[5] = -99000;
+	b[15] = 100000;
+	const wb = windowImage(b);
+	assert.equal(wb.window, "min-max");
+	assert.deepEqual([...wb.data], Array.from({ length: 21 }, (_, i) => (i === 5 ? 1 : i === 15 ? 255 : 0)));
+	// Non-integer values: 0.5 ×20, 0.75, 1.5 → 0, (0.25·255/1) = 63.75 → 63, 255.
+	const c = new Float32Array(22).fill(0.5);
+	c[3] = 0.75;
+	c[4] = 1.5;
+	const wc = windowImage(c);
+	assert.equal(wc.window, "min-max");
+	assert.deepEqual([...wc.data], Array.from({ length: 22 }, (_, i) => (i === 3 ? 63 : i === 4 ? 255 : 0)));
+	assert.equal(windowImage(Float32Array.from([1, 2, 3, 4])).window, "percentile");
 });
 
 /** numpy's linear percentile from a fully sorted copy (the definition, not our selection; neighbours subtracted in float32 as numpy does). */

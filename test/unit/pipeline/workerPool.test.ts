@@ -102,7 +102,7 @@ void describe("WorkerPool with a hostile worker", () => {
 	void it("a worker that runs out of memory fails its file and is replaced", async () => {
 		await withPool({ maxOldGenerationSizeMb: 48 }, async (pool) => {
 			const [oom, next] = await Promise.all([pool.convertFile("/x/oom-1", opts), pool.convertFile("/x/ok-1", opts)]);
-			assert.match(errorOf(oom!), /^decode: worker crashed \(.*memory limit.*\) while converting this file$/);
+			assert.match(errorOf(oom!), /^decode: worker ran out of memory \(.*memory limit.*; its heap limit is 48 MB\) while converting this file$/);
 			assert.equal(next!.outcome.kind, "image");
 		});
 	});

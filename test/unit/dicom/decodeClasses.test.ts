@@ -392,3 +392,15 @@ void test("f: a codestream whose precision, size or components disagree with the
 	assert.equal(lsOut.kind, "failed");
 	assert.match(lsOut.kind === "failed" ? lsOut.error : "", /16-bit samples but Bits Allocated is 8/);
 });
+
+void test("f: a lossless JPEG the fallback library would misread (subsampled components) fails with a reason, not a picture", async () => {
+	const px = Array.from({ length: 8 * 4 * 3 }, (_, i) => (i * 37) % 256);
+	const codestream = Uint8Array.from(encodeLosslessJpeg(px, { width: 8, height: 4, components: 3, precision: 8, predictor: 1 }));
+	// Declare the first component 2×1 subsampled: jpeg-lossless-decoder-js ignores that and returns 96 wrong values.
+	const sof = codestream.findIndex((b, i) => b === 0xff && codestream[i + 1] === 0xc3);
+	codestream[sof + 11] = 0x21;
+	const bytes = writeDicom({ rows: 4, columns: 8, samplesPerPixel: 3, bitsAllocated: 8, pixels: new Array<number>(96).fill(0), encapsulatedFrames: [codestream], transferSyntaxUid: UID.losslessSV1 });
+	const out = await convertDicomBytes(bytes, defaultConvertOptions);
+	assert.equal(out.kind, "failed");
+	assert.match(out.kind === "failed" ? out.error : "", /subsampled components \(2×1, 1×1, 1×1\)/);
+});

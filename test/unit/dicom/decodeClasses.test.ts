@@ -291,6 +291,65 @@ for (const [pi, h] of [
 	});
 }
 
+/** libjpeg's h2v2 "fancy" upsampling of a plane (cw × ch → 2cw × 2ch), edges replicated. */
+function fancyH2v2(plane: number[], cw: number, ch: number): number[] {
+	const at = (x: number, y: number): number => plane[Math.max(0, Math.min(ch - 1, y)) * cw + Math.max(0, Math.min(cw - 1, x))] ?? 0;
+	const out: number[] = [];
+	for (let y = 0; y < 2 * ch; y++) {
+		const iy = y >> 1;
+		const ny = y & 1 ? iy + 1 : iy - 1;
+		const sum = (x: number): number => 3 * at(x, iy) + at(x, ny);
+		for (let i = 0; i < cw; i++) out.push((3 * sum(i) + sum(i - 1) + 8) >> 4, (3 * sum(i) + sum(i + 1) + 7) >> 4);
+	}
+	return out;
+}
+
+for (const [precision, v] of [
+	[12, 1],
+	[12, 2],
+	[8, 2],
+] as const) {
+	void test(`c: ${precision}-bit colour JPEG (${precision === 8 ? "libjpeg-turbo" : "own decoder"}) upsamples ${v === 1 ? "4:2:2 (h2v1)" : "4:2:0 (h2v2)"} chroma with libjpeg's triangle filter`, async () => {
+		const width = 32;
+		const height = 16 * v;
+		const cw = width / 2;
+		const chh = height / v;
+		const y = blockPicture(width, height, precision, 41);
+		const cb = blockPicture(cw, chh, precision, 42);
+		const cr = blockPicture(cw, chh, precision, 43);
+		const jpeg = encodeTestJpeg({
+			width,
+			height,
+			precision,
+			mode: "sequential",
+			components: [
+				{ h: 2, v, samples: y },
+				{ h: 1, v: 1, samples: cb },
+				{ h: 1, v: 1, samples: cr },
+			],
+		});
+		const up = (plane: number[]): number[] => (v === 1 ? Array.from({ length: height }, (_, row) => fancyH2v1(plane.slice(row * cw, (row + 1) * cw))).flat() : fancyH2v2(plane, cw, chh));
+		const cbUp = up(cb);
+		const crUp = up(cr);
+		const expected = y.flatMap((value, i) => [value, cbUp[i] ?? -1, crUp[i] ?? -1]);
+		// Photometric RGB: no colour conversion, so the upsampled samples are what comes out.
+		const f = await frameOf(
+			writeDicom({
+				rows: height,
+				columns: width,
+				samplesPerPixel: 3,
+				photometricInterpretation: "RGB",
+				bitsAllocated: precision === 8 ? 8 : 16,
+				bitsStored: precision,
+				pixels: new Array<number>(width * height * 3).fill(0),
+				encapsulatedFrames: [jpeg.codestream],
+				transferSyntaxUid: precision === 8 ? UID.baseline : UID.extended,
+			}),
+		);
+		assert.deepEqual([...f.values], expected);
+	});
+}
+
 // ---- d. Retired progressive JPEG syntaxes (.53 spectral selection, .55 full progression) ------
 
 for (const precision of [8, 12] as const) {

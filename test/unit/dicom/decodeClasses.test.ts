@@ -288,6 +288,15 @@ for (const [pi, h] of [
 		const own = await decodeWithWasm("libjpegturbo", jpeg.codestream);
 		const differ = [...own.pixels].filter((v, i) => v !== expected[i]).length;
 		assert.ok(differ > 0, "libjpeg's conversion differs somewhere");
+		// Encoders usually add a JFIF APP0 (which makes libjpeg assume YCbCr whatever else is said)
+		// or an Adobe APP14 with transform 1: the same picture must come out.
+		const jfif = [0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00];
+		const adobe1 = [0xff, 0xee, 0x00, 0x0e, 0x41, 0x64, 0x6f, 0x62, 0x65, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x01];
+		for (const markers of [jfif, adobe1, [...jfif, ...adobe1]]) {
+			const withMarkers = Uint8Array.from([0xff, 0xd8, ...markers, ...jpeg.codestream.subarray(2)]);
+			const g = await frameOf(writeDicom({ ...spec, encapsulatedFrames: [withMarkers] }));
+			assert.deepEqual([...g.values], expected, `with APP markers ${markers.length}`);
+		}
 	});
 }
 

@@ -3,8 +3,9 @@
  * (spectral selection and successive approximation), 8 or 12 bits — written for the 12-bit files
  * the 8-bit libjpeg-turbo codec cannot read. The inverse DCT is the accurate integer one of the IJG
  * library (jidctint, "islow") with its 12-bit constants and its post-IDCT range limiting, so results
- * equal what GDCM's libjpeg gives. No colour conversion is done (12-bit JPEGs are grayscale in
- * practice; chroma is replicated, not interpolated); arithmetic coding and hierarchical JPEG are refused.
+ * equal what GDCM's libjpeg gives. Subsampled chroma is upsampled as libjpeg does (triangle filter for
+ * h2v1 and h2v2, replication otherwise); no colour conversion is done (12-bit JPEGs are grayscale in
+ * practice); arithmetic coding and hierarchical JPEG are refused.
  */
 import type { DecodedJpeg } from "./jpegLossless";
 
@@ -468,12 +469,56 @@ export function decodeJpegDct(data: Uint8Array): DecodedJpeg {
 		const stride = c.blocksPerLine * 8;
 		const sx = c.h / hmax;
 		const sy = c.v / vmax;
+		const cw = Math.ceil((width * c.h) / hmax);
+		const ch = Math.ceil((height * c.v) / vmax);
+		if (hmax === 2 * c.h && (vmax === c.v || vmax === 2 * c.v) && cw > 2) {
+			fancyUpsample(c.out, stride, cw, ch, vmax === 2 * c.v, samples, width, height, components.length, ci);
+			return;
+		}
 		for (let y = 0; y < height; y++) {
 			const row = Math.floor(y * sy) * stride;
 			for (let x = 0; x < width; x++) samples[(y * width + x) * components.length + ci] = c.out[row + Math.floor(x * sx)] ?? 0;
 		}
 	});
 	return { width, height, components: components.length, precision, samples };
+}
+
+/**
+ * libjpeg's "fancy" (triangle filter) chroma upsampling, h2v1 and h2v2 (jdsample.c, the default in
+ * IJG 6b and libjpeg-turbo): each output sample weighs the nearer input sample 3/4 and the farther
+ * 1/4 (h2v2: in both directions), edges replicated, with libjpeg's rounding biases.
+ */
+function fancyUpsample(
+	src: Uint16Array,
+	stride: number,
+	cw: number,
+	ch: number,
+	vertical: boolean,
+	out: Int32Array,
+	width: number,
+	height: number,
+	n: number,
+	ci: number,
+): void {
+	const sums = new Int32Array(cw);
+	for (let y = 0; y < height; y++) {
+		const iy = vertical ? y >> 1 : y;
+		const row = Math.min(iy, ch - 1) * stride;
+		if (vertical) {
+			const ny = Math.max(0, Math.min(ch - 1, y & 1 ? iy + 1 : iy - 1)) * stride;
+			for (let i = 0; i < cw; i++) sums[i] = 3 * (src[row + i] as number) + (src[ny + i] as number);
+		} else for (let i = 0; i < cw; i++) sums[i] = src[row + i] as number;
+		const [bias0, bias1, shift] = vertical ? [8, 7, 4] : [1, 2, 2];
+		const o = y * width;
+		for (let i = 0; i < cw; i++) {
+			const v = 3 * (sums[i] as number);
+			const left = sums[i > 0 ? i - 1 : 0] as number;
+			const right = sums[i + 1 < cw ? i + 1 : cw - 1] as number;
+			const x = 2 * i;
+			if (x < width) out[(o + x) * n + ci] = (v + left + bias0) >> shift;
+			if (x + 1 < width) out[(o + x + 1) * n + ci] = (v + right + bias1) >> shift;
+		}
+	}
 }
 
 function decodeScan(

@@ -1,3 +1,5 @@
+import { jpegFrameHeader } from "./codestream";
+import { ConvertError } from "./convertError";
 import { decodeLosslessJpeg } from "./losslessJpeg";
 
 /** A decoded JPEG frame: interleaved samples. */
@@ -25,8 +27,19 @@ let ctor: (new () => LosslessDecoder) | undefined;
 export function decodeJpegLossless(frame: Uint8Array, bitsAllocated: number): DecodedJpeg {
 	try {
 		return decodeLosslessJpeg(frame);
-	} catch (_) {
-		return decodeWithLibrary(frame, bitsAllocated);
+	} catch (e) {
+		// The library ignores sampling factors and decodes only SOF3: for those it returns a picture
+		// of the right size made of wrong values. Refuse them with a reason instead.
+		const sof = jpegFrameHeader(frame);
+		if (sof && sof.marker !== 0xc3) throw new ConvertError("decode", `lossless JPEG process SOF${sof.marker - 0xc0} (differential or arithmetic) is not supported`);
+		if (sof && sof.sampling.some((c) => c.h !== 1 || c.v !== 1)) {
+			throw new ConvertError("decode", `lossless JPEG with subsampled components (${sof.sampling.map((c) => `${c.h}×${c.v}`).join(", ")}) is not supported`);
+		}
+		try {
+			return decodeWithLibrary(frame, bitsAllocated);
+		} catch (_) {
+			throw e; // our decoder's reason is the clearer one
+		}
 	}
 }
 

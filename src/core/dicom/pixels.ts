@@ -546,7 +546,7 @@ function toValues(parsed: ParsedDicom, pm: PixelModule, stored: Stored, warnings
 		samples = applyPalette(parsed.dataSet, samples, pm.bitsAllocated);
 		channels = 3;
 	} else if (channels === 3 && (pi === "YBR_FULL" || pi === "YBR_FULL_422") && !stored.colorConverted) {
-		ybrFullToRgb(samples, stored.bits >= 16 ? (1 << stored.bits) - 1 : 255);
+		ybrFullToRgb(samples, stored.bits > 8 ? 2 ** Math.min(stored.bits, 16) - 1 : 255);
 	}
 	const values = new Float32Array(samples.length);
 	if (channels === 1) {

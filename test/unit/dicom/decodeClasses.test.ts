@@ -288,6 +288,74 @@ for (const [pi, h] of [
 		const own = await decodeWithWasm("libjpegturbo", jpeg.codestream);
 		const differ = [...own.pixels].filter((v, i) => v !== expected[i]).length;
 		assert.ok(differ > 0, "libjpeg's conversion differs somewhere");
+		// Encoders usually add a JFIF APP0 (which makes libjpeg assume YCbCr whatever else is said)
+		// or an Adobe APP14 with transform 1: the same picture must come out.
+		const jfif = [0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00];
+		const adobe1 = [0xff, 0xee, 0x00, 0x0e, 0x41, 0x64, 0x6f, 0x62, 0x65, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x01];
+		for (const markers of [jfif, adobe1, [...jfif, ...adobe1]]) {
+			const withMarkers = Uint8Array.from([0xff, 0xd8, ...markers, ...jpeg.codestream.subarray(2)]);
+			const g = await frameOf(writeDicom({ ...spec, encapsulatedFrames: [withMarkers] }));
+			assert.deepEqual([...g.values], expected, `with APP markers ${markers.length}`);
+		}
+	});
+}
+
+/** libjpeg's h2v2 "fancy" upsampling of a plane (cw × ch → 2cw × 2ch), edges replicated. */
+function fancyH2v2(plane: number[], cw: number, ch: number): number[] {
+	const at = (x: number, y: number): number => plane[Math.max(0, Math.min(ch - 1, y)) * cw + Math.max(0, Math.min(cw - 1, x))] ?? 0;
+	const out: number[] = [];
+	for (let y = 0; y < 2 * ch; y++) {
+		const iy = y >> 1;
+		const ny = y & 1 ? iy + 1 : iy - 1;
+		const sum = (x: number): number => 3 * at(x, iy) + at(x, ny);
+		for (let i = 0; i < cw; i++) out.push((3 * sum(i) + sum(i - 1) + 8) >> 4, (3 * sum(i) + sum(i + 1) + 7) >> 4);
+	}
+	return out;
+}
+
+for (const [precision, v] of [
+	[12, 1],
+	[12, 2],
+	[8, 2],
+] as const) {
+	void test(`c: ${precision}-bit colour JPEG (${precision === 8 ? "libjpeg-turbo" : "own decoder"}) upsamples ${v === 1 ? "4:2:2 (h2v1)" : "4:2:0 (h2v2)"} chroma with libjpeg's triangle filter`, async () => {
+		const width = 32;
+		const height = 16 * v;
+		const cw = width / 2;
+		const chh = height / v;
+		const y = blockPicture(width, height, precision, 41);
+		const cb = blockPicture(cw, chh, precision, 42);
+		const cr = blockPicture(cw, chh, precision, 43);
+		const jpeg = encodeTestJpeg({
+			width,
+			height,
+			precision,
+			mode: "sequential",
+			components: [
+				{ h: 2, v, samples: y },
+				{ h: 1, v: 1, samples: cb },
+				{ h: 1, v: 1, samples: cr },
+			],
+		});
+		const up = (plane: number[]): number[] => (v === 1 ? Array.from({ length: height }, (_, row) => fancyH2v1(plane.slice(row * cw, (row + 1) * cw))).flat() : fancyH2v2(plane, cw, chh));
+		const cbUp = up(cb);
+		const crUp = up(cr);
+		const expected = y.flatMap((value, i) => [value, cbUp[i] ?? -1, crUp[i] ?? -1]);
+		// Photometric RGB: no colour conversion, so the upsampled samples are what comes out.
+		const f = await frameOf(
+			writeDicom({
+				rows: height,
+				columns: width,
+				samplesPerPixel: 3,
+				photometricInterpretation: "RGB",
+				bitsAllocated: precision === 8 ? 8 : 16,
+				bitsStored: precision,
+				pixels: new Array<number>(width * height * 3).fill(0),
+				encapsulatedFrames: [jpeg.codestream],
+				transferSyntaxUid: precision === 8 ? UID.baseline : UID.extended,
+			}),
+		);
+		assert.deepEqual([...f.values], expected);
 	});
 }
 
@@ -391,4 +459,16 @@ void test("f: a codestream whose precision, size or components disagree with the
 	const lsOut = await convertDicomBytes(jls16, defaultConvertOptions);
 	assert.equal(lsOut.kind, "failed");
 	assert.match(lsOut.kind === "failed" ? lsOut.error : "", /16-bit samples but Bits Allocated is 8/);
+});
+
+void test("f: a lossless JPEG the fallback library would misread (subsampled components) fails with a reason, not a picture", async () => {
+	const px = Array.from({ length: 8 * 4 * 3 }, (_, i) => (i * 37) % 256);
+	const codestream = Uint8Array.from(encodeLosslessJpeg(px, { width: 8, height: 4, components: 3, precision: 8, predictor: 1 }));
+	// Declare the first component 2×1 subsampled: jpeg-lossless-decoder-js ignores that and returns 96 wrong values.
+	const sof = codestream.findIndex((b, i) => b === 0xff && codestream[i + 1] === 0xc3);
+	codestream[sof + 11] = 0x21;
+	const bytes = writeDicom({ rows: 4, columns: 8, samplesPerPixel: 3, bitsAllocated: 8, pixels: new Array<number>(96).fill(0), encapsulatedFrames: [codestream], transferSyntaxUid: UID.losslessSV1 });
+	const out = await convertDicomBytes(bytes, defaultConvertOptions);
+	assert.equal(out.kind, "failed");
+	assert.match(out.kind === "failed" ? out.error : "", /subsampled components \(2×1, 1×1, 1×1\)/);
 });

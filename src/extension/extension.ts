@@ -17,6 +17,7 @@ import { SimulationHost } from "./simulation";
 import { Config } from "./ui/config";
 import { ExtensionLog } from "./ui/log";
 import { PersistentState } from "./ui/persistentState";
+import { endpointOrigin, endpointUrlProblem } from "./ui/endpointText";
 import { ApiKeyStore } from "./ui/secrets";
 import { RunStatusBar } from "./ui/statusBar";
 import { registerResultsView } from "./webview/resultsPanel";
@@ -57,11 +58,12 @@ export function activate(context: vscode.ExtensionContext): MedImageInsightApi {
 	context.subscriptions.push(log);
 	try {
 		const config = new Config();
-		const keys = push(context, new ApiKeyStore(context.secrets));
-		const state = new PersistentState(context.workspaceState);
+		const state = new PersistentState(context.workspaceState, context.globalState);
+		// The single key of earlier versions belongs to the endpoint configured then (not to a simulation).
+		const keys = push(context, new ApiKeyStore(context.secrets, () => legacyKeyOrigin(config, state)));
 		const statusBar = push(context, new RunStatusBar());
-		const endpoints = push(context, new EndpointService(config, keys, log));
-		const simulation = push(context, new SimulationHost(config, keys, state, statusBar, log));
+		const simulation = push(context, new SimulationHost(state, statusBar, log));
+		const endpoints = push(context, new EndpointService(config, keys, log, simulation));
 		runner = push(context, new RunController({ context, log, config, keys, endpoints, simulation, statusBar, state }));
 		const results = registerResultsView(context, { log: log.scoped("results"), createEmbedder: () => endpoints.sharedClient() });
 		const services: Services = { context, log, config, keys, state, statusBar, endpoints, simulation, runner, showResults: (outDir) => results.show(outDir) };
@@ -70,9 +72,12 @@ export function activate(context: vscode.ExtensionContext): MedImageInsightApi {
 		}
 		// Context keys from memory (workspaceState is loaded before activation): no I/O here.
 		void vscode.commands.executeCommand("setContext", "medImageInsight.hasFailures", (state.lastRun?.failed ?? 0) > 0);
+		void vscode.commands.executeCommand("setContext", "medImageInsight.hasRuns", state.lastRun !== undefined);
+		void vscode.commands.executeCommand("setContext", "medImageInsight.keyAuth", config.snapshot().authMode === "key");
 		context.subscriptions.push(
 			vscode.workspace.onDidChangeConfiguration((e) => {
 				if (Config.affectsRun(e) && runner?.isRunning()) log.info("[config] settings changed: the run in progress keeps its settings; the next run uses the new ones");
+				if (e.affectsConfiguration("medImageInsight.endpoint.authMode")) void vscode.commands.executeCommand("setContext", "medImageInsight.keyAuth", config.snapshot().authMode === "key");
 			}),
 		);
 		const r = runner;
@@ -102,6 +107,13 @@ export async function deactivate(): Promise<void> {
 	const r = runner;
 	runner = undefined;
 	if (r?.isRunning()) await Promise.race([r.cancel(), new Promise((res) => setTimeout(res, 4000))]);
+}
+
+/** The origin the key of earlier versions was used with: the configured endpoint, unless it was the simulation. */
+function legacyKeyOrigin(config: Config, state: PersistentState): string | undefined {
+	const url = config.snapshot().endpoint.url;
+	if (!url || url === state.lastSimulationUrl || endpointUrlProblem(url)) return undefined;
+	return endpointOrigin(url);
 }
 
 function push<T extends vscode.Disposable>(context: vscode.ExtensionContext, d: T): T {

@@ -61,6 +61,8 @@ export interface RunSummary {
 	/** Set when the run stopped early because of a fatal endpoint error. */
 	fatal?: { code: string; message: string };
 	elapsedMs: number;
+	/** Why files failed (not skipped), commonest first. */
+	failureReasons?: { reason: string; count: number }[];
 }
 
 /** A file found by discovery (src/core/pipeline/discover.ts). */

@@ -29,7 +29,7 @@ function panelKey(outDir: string): string {
 	return process.platform === "win32" ? p.toLowerCase() : p;
 }
 
-class ResultsPanel {
+export class ResultsPanel {
 	/** Open panels by output folder. */
 	private static readonly open = new Map<string, ResultsPanel>();
 
@@ -56,6 +56,11 @@ class ResultsPanel {
 		});
 		ResultsPanel.open.set(key, p);
 		return p;
+	}
+
+	/** Re-reads and re-sends the results of `outDir` when its panel is open (a run on it ended). */
+	static refreshIfOpen(outDir: string): void {
+		void ResultsPanel.open.get(panelKey(outDir))?.load();
 	}
 
 	static isOpen(outDir: string): boolean {

@@ -8,7 +8,7 @@ import type { RunProgress, RunSummary } from "../core/pipeline/types";
 import { configureEndpoint, clearApiKey, setApiKey, testConnection } from "./commands/endpoint";
 import { selectAzureEndpoint } from "./commands/azure";
 import { generateEmbeddings } from "./commands/generateEmbeddings";
-import { cancelRun, retryFailed, showResults } from "./commands/results";
+import { cancelRun, knownRuns, retryFailed, showResults } from "./commands/results";
 import { startSimulatedEndpoint, stopSimulatedEndpoint } from "./commands/simulation";
 import { EndpointService } from "./endpoints";
 import { RunController } from "./runController";
@@ -28,12 +28,17 @@ export interface MedImageInsightApi {
 	lastProgress(): RunProgress | undefined;
 	isRunning(): boolean;
 	statusBarText(): string;
+	statusBarTooltip(): string;
 	simulationStatusText(): string;
 	simulationUrl(): string | undefined;
 	/** Recent log lines (all levels). */
 	logLines(): string[];
 	/** The output folder a selection of folders would get now. */
 	outDirFor(folders: string[]): string;
+	/** The output folders Show Results offers, most recent first. */
+	knownRuns(): string[];
+	/** True while runs go to the built-in simulation. */
+	simulationInUse(): boolean;
 }
 
 const commands: Record<string, CommandFactory> = {
@@ -88,9 +93,12 @@ export function activate(context: vscode.ExtensionContext): MedImageInsightApi {
 			lastProgress: () => r.lastProgress,
 			isRunning: () => r.isRunning(),
 			statusBarText: () => statusBar.text,
+			statusBarTooltip: () => statusBar.tooltip,
 			simulationStatusText: () => statusBar.simulationText,
 			simulationUrl: () => simulation.url,
 			logLines: () => log.recentLines(),
+			knownRuns: () => knownRuns(services).map((k) => k.outDir),
+			simulationInUse: () => simulation.inUse,
 			outDirFor: (folders) => r.outDirFor(folders.map((p) => ({ path: p, isDirectory: fs.existsSync(p) && fs.statSync(p).isDirectory() }))),
 		};
 	} catch (e) {

@@ -106,8 +106,9 @@ export function countsText(s: RunSummary, elapsed?: string): string {
 	if (s.alreadyDone === 0 && s.failed === 0 && !s.cancelled && s.embedded === images) {
 		return `${plural(s.embedded, "image", "images")} embedded${elapsed ? ` in ${elapsed}` : ""}${skipped}${ignored}`;
 	}
-	const parts = [`${formatCount(s.embedded)} embedded now`];
-	if (s.alreadyDone) parts.push(`${formatCount(s.alreadyDone)} identical to images already embedded`);
+	const parts: string[] = [];
+	if (s.embedded > 0 || s.alreadyDone === 0) parts.push(`${formatCount(s.embedded)} embedded now`);
+	if (s.alreadyDone) parts.push(s.embedded > 0 ? `${formatCount(s.alreadyDone)} identical to images already embedded` : `${formatCount(s.alreadyDone)} already embedded`);
 	if (s.failed) parts.push(failedText(s));
 	const left = images - s.embedded - s.alreadyDone - s.failed;
 	if (left > 0) parts.push(`${formatCount(left)} not done yet`);

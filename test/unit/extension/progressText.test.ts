@@ -91,6 +91,11 @@ void test("a re-run says there was nothing to do, or how many were identical to 
 	assert.equal(summaryMessage(summary({ found: 56, alreadyDone: 56, elapsedMs: 800 }), false), "Nothing to do: all 56 images were already embedded.");
 	assert.equal(summaryMessage(summary({ found: 58, alreadyDone: 56, skipped: 2 }), false), "Nothing to do: all 56 images were already embedded; 2 files without an image skipped.");
 	assert.equal(summaryMessage(summary({ found: 280, embedded: 56, alreadyDone: 224, elapsedMs: 30_000 }), false), "280 images: 56 embedded now, 224 identical to images already embedded (30 s).");
+	// A re-run where a broken file fails again: nothing new, and why the rest failed.
+	assert.equal(
+		summaryMessage(summary({ found: 12, alreadyDone: 10, failed: 1, skipped: 1, failureReasons: [{ reason: "not decodable", count: 1 }], elapsedMs: 300 }), false),
+		"11 images: 10 already embedded, 1 failed: not decodable (<1 s); 1 file without an image skipped.",
+	);
 	// The status bar counts the same images: all of them are embedded in the folder.
 	assert.equal(statusBarSummaryText(summary({ found: 280, embedded: 56, alreadyDone: 224 })), "$(check) 280 embedded");
 });

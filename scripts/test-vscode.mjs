@@ -12,7 +12,7 @@
 // MII_DEBUG_PROBES=1 prints each extension-host probe of the "bigui" part.
 // The last line is "N passed, N failed".
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { chromiumArgs, ensureChromium, ensureDebianPackages } from "./lib/chromium.mjs";
@@ -227,14 +227,20 @@ async function runUi() {
 		return;
 	}
 	const { ws, fixture } = prepareWorkspace("mii-ui-ws-");
-	writeFileSync(
-		join(ws, ".vscode", "settings.json"),
-		JSON.stringify({ "files.exclude": { "fixture.json": true }, "medImageInsight.batchSize": 1, "medImageInsight.rateLimit.calls": 4, "medImageInsight.rateLimit.periodSeconds": 1 }, null, "\t"),
+	// Few retries: the wrong-URL part must not wait minutes for a core that retries a dead endpoint.
+	const workspaceSettings = JSON.stringify(
+		{ "files.exclude": { "fixture.json": true }, "medImageInsight.batchSize": 1, "medImageInsight.rateLimit.calls": 4, "medImageInsight.rateLimit.periodSeconds": 1, "medImageInsight.retries": 2 },
+		null,
+		"\t",
 	);
+	writeFileSync(join(ws, ".vscode", "settings.json"), workspaceSettings);
 	if (!fixture) {
 		console.log("!!!!! UI test SKIPPED: no DICOM fixtures !!!!!");
 		return;
 	}
+	// Two more folders of images only (no broken file): one embedded twice (the re-run message), one sent to a wrong URL.
+	const siteImages = fixture.images.filter((p) => p.startsWith("no-suffix/")).length;
+	for (const site of ["site-a", "site-b"]) cpSync(join(ws, "scans", "no-suffix"), join(ws, site), { recursive: true });
 	await walkInstalledWorkbench("ui", { ws, rowLabel: "scans", what: "the UI walk-through completed", recordInstall: true }, async (page, shots) => {
 		// The palette: start the simulated endpoint.
 		await runPaletteCommand(page, "MedImageInsight: Start Simulated Endpoint");
@@ -242,6 +248,7 @@ async function runUi() {
 		await simToast.first().waitFor({ timeout: 30_000 });
 		const simLabel = await page.locator('.statusbar-item[id="medimageinsight.medimageinsight-vscode.medImageInsight.simulation"], .statusbar-item:has-text("MedImageInsight simulation")').count();
 		record("ui: the palette starts the simulated endpoint, labelled in the status bar", simLabel > 0);
+		record("ui: before any run, the simulation's toast offers Generate Embeddings", (await simToast.first().locator(".monaco-button", { hasText: "Generate Embeddings" }).count()) > 0);
 		await page.screenshot({ path: join(shots, "simulation-started.png") });
 		await page.keyboard.press("Escape");
 		await clearNotifications(page);
@@ -298,7 +305,73 @@ async function runUi() {
 		}
 		await page.screenshot({ path: join(shots, "results.png") });
 		record("ui: Show Results opens the results view on the run's output", /Embedded/i.test(viewText) && viewText.includes(`${fixture.images.length}`), viewText.slice(0, 120));
+		record("ui: the final message of a run with a failure offers “Retry 1 failed” (what it retries)", /Retry 1 failed/.test(endText), endText.slice(0, 200));
+		await runPaletteCommand(page, "View: Close All Editors");
+		await clearNotifications(page);
+
+		// A re-run: the first run on site-a embeds, the second one has nothing to do and says so everywhere.
+		const first = await embedFromExplorer(page, "site-a", /images? embedded/);
+		record("ui: a first run on a folder of images says how many were embedded", first.includes(`${siteImages} images embedded`), first.slice(0, 200));
+		await clearNotifications(page);
+		const again = await embedFromExplorer(page, "site-a", /Nothing to do/);
+		await page.waitForTimeout(500);
+		await page.screenshot({ path: join(shots, "rerun-nothing-to-do.png") });
+		const barText = (await page.locator(".statusbar-item", { hasText: /\d+ embedded/ }).first().innerText().catch(() => "")).replace(/\s+/g, " ");
+		record(
+			"ui: a re-run says “Nothing to do: all N images were already embedded”, the status bar agrees, and no Retry is offered",
+			again.includes(`Nothing to do: all ${siteImages} images were already embedded`) && barText.includes(`${siteImages} embedded`) && !/Retry/.test(again),
+			`${again.slice(0, 160)} | status bar: ${barText}`,
+		);
+		await clearNotifications(page);
+
+		// The simulation's toast no longer offers Generate Embeddings once a run has started from it.
+		await runPaletteCommand(page, "MedImageInsight: Start Simulated Endpoint");
+		await simToast.first().waitFor({ timeout: 30_000 });
+		record("ui: after a run, the simulation's toast drops its Generate Embeddings button", (await simToast.first().locator(".monaco-button", { hasText: "Generate Embeddings" }).count()) === 0);
+		await clearNotifications(page);
+
+		// The error path: a wrong URL (nothing listens on port 9), typed into Configure Endpoint, with its own key.
+		await runPaletteCommand(page, "MedImageInsight: Configure Endpoint");
+		const box = page.locator(".quick-input-widget .quick-input-box input");
+		await page.locator(".quick-input-widget .quick-input-title", { hasText: "Endpoint (1/2)" }).first().waitFor({ timeout: 15_000 });
+		await box.first().fill("http://127.0.0.1:9/score");
+		await page.keyboard.press("Enter");
+		await page.locator(".quick-input-widget .quick-input-title", { hasText: "Authentication (2/2)" }).first().waitFor({ timeout: 15_000 });
+		await page.keyboard.press("Enter");
+		// A new origin asks for its own key.
+		const keyTitle = page.locator(".quick-input-widget .quick-input-title", { hasText: "API key for http://127.0.0.1:9" });
+		await keyTitle.first().waitFor({ timeout: 15_000 });
+		await box.first().fill("key-for-the-wrong-url");
+		await page.keyboard.press("Enter");
+		await page.locator(".notifications-toasts .notification-list-item", { hasText: "endpoint set" }).first().waitFor({ timeout: 15_000 });
+		record("ui: Configure Endpoint asks for the key of the new endpoint's origin", true);
+		await clearNotifications(page);
+		const error = await embedFromExplorer(page, "site-b", /stopped|failed|Cannot reach/, 240_000);
+		await page.waitForTimeout(500);
+		await page.screenshot({ path: join(shots, "error-wrong-url.png") });
+		const toast = page.locator(".notifications-toasts .notification-list-item", { hasText: /stopped|failed|Cannot reach/ }).first();
+		const buttons = (await toast.locator(".monaco-button").allInnerTexts()).map((b) => b.trim());
+		const simBar = await page.locator(".statusbar-item", { hasText: "MedImageInsight simulation" }).count();
+		record(
+			"ui: a run against a wrong URL ends with the reason and actions to fix it; the status bar no longer says simulation",
+			/127\.0\.0\.1:9|refused|reach/.test(error) && (buttons.includes("Configure…") || buttons.some((b) => /^Retry \d+ failed$/.test(b))) && buttons.includes("Show Log") && simBar === 0,
+			`${error.slice(0, 200)} [${buttons.join(" · ")}]`,
+		);
+		// Nothing was written into the project: the workspace settings are exactly what the test wrote.
+		const now = readFileSync(join(ws, ".vscode", "settings.json"), "utf8");
+		record("ui: the simulation and Configure Endpoint wrote nothing into .vscode/settings.json", now === workspaceSettings, now === workspaceSettings ? "" : now.slice(0, 300));
 	});
+}
+
+/** Explorer: right-click the row → Generate Embeddings; resolves with the text of the final notification matching `end`. */
+async function embedFromExplorer(page, rowLabel, end, timeout = 120_000) {
+	await page.click(`.explorer-folders-view .monaco-list-row[aria-label="${rowLabel}"]`, { button: "right" });
+	const item = page.locator(".context-view .action-item", { hasText: "Generate Embeddings" });
+	await item.first().waitFor({ timeout: 10_000 });
+	await item.first().click();
+	const toast = page.locator(".notifications-toasts .notification-list-item", { hasText: end });
+	await toast.first().waitFor({ timeout });
+	return (await toast.first().innerText()).replace(/\s+/g, " ");
 }
 
 /** F1 → type the title → Enter, retrying while the installed extension's commands are still loading. */

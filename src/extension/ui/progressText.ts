@@ -107,7 +107,8 @@ export function countsText(s: RunSummary, elapsed?: string): string {
 		return `${plural(s.embedded, "image", "images")} embedded${elapsed ? ` in ${elapsed}` : ""}${skipped}${ignored}`;
 	}
 	const parts: string[] = [];
-	if (s.embedded > 0 || s.alreadyDone === 0) parts.push(`${formatCount(s.embedded)} embedded now`);
+	if (s.embedded > 0) parts.push(`${formatCount(s.embedded)} embedded now`);
+	else if (s.alreadyDone === 0) parts.push("none embedded");
 	if (s.alreadyDone) parts.push(s.embedded > 0 ? `${formatCount(s.alreadyDone)} identical to images already embedded` : `${formatCount(s.alreadyDone)} already embedded`);
 	if (s.failed) parts.push(failedText(s));
 	const left = images - s.embedded - s.alreadyDone - s.failed;

@@ -111,7 +111,7 @@ void test("failures name the commonest reason", () => {
 	assert.deepEqual(commonestReason({ failed: 0, failureReasons: reasons }), undefined);
 	assert.equal(
 		summaryMessage(summary({ found: 56, failed: 56, failureReasons: [{ reason: "connection refused", count: 56 }], elapsedMs: 3_000 }), false),
-		"56 images: 0 embedded now, 56 failed: connection refused (3 s).",
+		"56 images: none embedded, 56 failed: connection refused (3 s).",
 	);
 });
 

@@ -29,6 +29,8 @@ export interface MedImageInsightApi {
 	isRunning(): boolean;
 	statusBarText(): string;
 	statusBarTooltip(): string;
+	/** The final message of the last run as shown: severity, text and buttons. */
+	lastNotice(): { severity: "error" | "warning" | "info"; text: string; actions: string[] } | undefined;
 	simulationStatusText(): string;
 	simulationUrl(): string | undefined;
 	/** Recent log lines (all levels). */
@@ -94,6 +96,7 @@ export function activate(context: vscode.ExtensionContext): MedImageInsightApi {
 			isRunning: () => r.isRunning(),
 			statusBarText: () => statusBar.text,
 			statusBarTooltip: () => statusBar.tooltip,
+			lastNotice: () => r.lastNotice,
 			simulationStatusText: () => statusBar.simulationText,
 			simulationUrl: () => simulation.url,
 			logLines: () => log.recentLines(),

@@ -47,6 +47,7 @@ export class RunController extends Disposable {
 	private activePromise: Promise<RunSummary | undefined> | undefined;
 	private last: RunSummary | undefined;
 	private latestProgress: RunProgress | undefined;
+	private notice: { severity: "error" | "warning" | "info"; text: string; actions: string[] } | undefined;
 
 	constructor(private readonly d: RunControllerDeps) {
 		super();
@@ -55,6 +56,11 @@ export class RunController extends Disposable {
 
 	get lastRun(): RunSummary | undefined {
 		return this.last;
+	}
+
+	/** The final message of the last run as shown (text and buttons). */
+	get lastNotice(): { severity: "error" | "warning" | "info"; text: string; actions: string[] } | undefined {
+		return this.notice;
 	}
 
 	get lastProgress(): RunProgress | undefined {
@@ -184,7 +190,11 @@ export class RunController extends Disposable {
 		let crash: unknown;
 		try {
 			summary = await vscode.window.withProgress(
-				{ location: vscode.ProgressLocation.Notification, title: simulated ? "MedImageInsight (simulation)" : "MedImageInsight", cancellable: true },
+				{
+					location: vscode.ProgressLocation.Notification,
+					title: `${simulated ? "MedImageInsight (simulation)" : "MedImageInsight"}${options.retryFailedOnly ? vscode.l10n.t(": retrying the failed files of {0}", path.basename(run.outDir)) : ""}`,
+					cancellable: true,
+				},
 				async (progress, token) => {
 					const onCancel = token.onCancellationRequested(() => run.controller.abort());
 					const throttle = new ReportThrottle(250);
@@ -268,6 +278,11 @@ export class RunController extends Disposable {
 		const setKey = vscode.l10n.t("Set API Key");
 		const configure = vscode.l10n.t("Configure…");
 		const test = vscode.l10n.t("Test Connection");
+		const show = (severity: "error" | "warning" | "info", text: string, ...actions: string[]): void => {
+			this.notice = { severity, text, actions };
+			const shown = severity === "error" ? vscode.window.showErrorMessage(text, ...actions) : severity === "warning" ? vscode.window.showWarningMessage(text, ...actions) : vscode.window.showInformationMessage(text, ...actions);
+			void shown.then(act);
+		};
 		const act = (choice: string | undefined): void => {
 			if (choice === showResults) void vscode.commands.executeCommand("medImageInsight.showResults", s.outDir);
 			else if (choice === retry) void vscode.commands.executeCommand("medImageInsight.retryFailed", s.outDir);
@@ -285,18 +300,18 @@ export class RunController extends Disposable {
 					snap.authMode === "key"
 						? vscode.l10n.t("The endpoint rejected the key ({0}). Set the endpoint's current key and run again; what was done is kept.", plainText(s.fatal.message))
 						: vscode.l10n.t("The endpoint rejected the Microsoft Entra ID token ({0}). Check that your account may call it, or use a key.", plainText(s.fatal.message));
-				void vscode.window.showErrorMessage(msg, ...(snap.authMode === "key" ? [setKey] : [configure]), showLog).then(act);
+				show("error", msg, ...(snap.authMode === "key" ? [setKey] : [configure]), showLog);
 			} else {
 				// A dead or wrong endpoint (refused, no such host, TLS, 404, redirect…): the plain reason, and what to do.
-				void vscode.window.showErrorMessage(plainText(summaryMessage(s, simulated)), configure, test, showLog).then(act);
+				show("error", plainText(summaryMessage(s, simulated)), configure, test, showLog);
 			}
 			return;
 		}
 		if (s.failed > 0) {
-			void vscode.window.showWarningMessage(plainText(summaryMessage(s, simulated)) + single, showResults, retry, showLog).then(act);
+			show("warning", plainText(summaryMessage(s, simulated)) + single, showResults, retry, showLog);
 			return;
 		}
 		const results = s.embedded + s.alreadyDone > 0 ? [showResults] : [];
-		void vscode.window.showInformationMessage(plainText(summaryMessage(s, simulated)) + single, ...results, showLog).then(act);
+		show("info", plainText(summaryMessage(s, simulated)) + single, ...results, showLog);
 	}
 }

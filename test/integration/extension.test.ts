@@ -127,6 +127,40 @@ describe("MedImageInsight extension", function () {
 		assert.ok(fs.existsSync(path.join(summary.outDir, "embeddings.npy")));
 		assert.ok(!a.isRunning());
 		assert.match(a.statusBarText(), new RegExp(`${f.images.length} embedded`));
+		// The final message and the status bar's tooltip tell the same story; Retry says what it retries.
+		const notice = a.lastNotice();
+		assert.ok(notice);
+		assert.ok(a.statusBarTooltip().startsWith(notice.text.split(" (simulated")[0] ?? ""), `${notice.text} | ${a.statusBarTooltip()}`);
+		assert.match(notice.text, new RegExp(`^${f.images.length + f.corrupt.length} images: ${f.images.length} embedded now, ${f.corrupt.length} failed`));
+		if (f.corrupt.length > 0) {
+			assert.equal(notice.severity, "warning");
+			assert.ok(notice.actions.includes(`Retry ${f.corrupt.length} failed`), notice.actions.join(" · "));
+		}
+	});
+
+	it("files that were only skipped offer no Retry; a single file says where its results went", async function () {
+		const f = requireFixture(this);
+		const image = f.images.find((p) => !p.includes("/"));
+		const skippedRel = f.skipped[0];
+		if (!image || !skippedRel) this.skip();
+		const a = await api();
+		const img = vscode.Uri.file(path.join(scans, image as string));
+		const skipped = vscode.Uri.file(path.join(scans, skippedRel as string));
+		const both = await generate(img, [img, skipped]);
+		assert.ok(both);
+		assert.equal(both.failed, 0);
+		assert.equal(both.skipped, 1);
+		const n1 = a.lastNotice();
+		assert.ok(n1);
+		assert.equal(n1.severity, "info");
+		assert.ok(!n1.actions.some((x) => /retry/i.test(x)), n1.actions.join(" · "));
+		assert.match(n1.text, /1 file without an image skipped/);
+
+		const single = await generate(img, [img]);
+		assert.ok(single);
+		const n2 = a.lastNotice();
+		assert.ok(n2);
+		assert.ok(n2.text.includes(`Results of ${path.basename(image as string)}: ${single.outDir}`), n2.text);
 	});
 
 	it("a multi-selection (a folder and a file) is processed whole, into its own output folder", async function () {
@@ -391,10 +425,16 @@ describe("MedImageInsight extension", function () {
 			// Whether the core stops at once (fatal) or records every image as failed, the UI states why.
 			assert.ok(summary.fatal !== undefined || summary.failed > 0, JSON.stringify(summary));
 			const tooltip = a.statusBarTooltip();
+			const notice = a.lastNotice();
+			assert.ok(notice);
 			if (summary.fatal) {
 				assert.match(a.statusBarText(), /stopped/);
 				assert.ok(tooltip.includes(summary.fatal.message), tooltip);
+				assert.equal(notice.severity, "error");
+				assert.deepEqual(notice.actions, ["Configure…", "Test Connection", "Show Log"]);
+				assert.ok(notice.text.includes(summary.fatal.message.replace(/\$\(/g, "$ (")), notice.text);
 			} else {
+				assert.ok(notice.actions.includes(`Retry ${summary.failed} failed`), notice.actions.join(" · "));
 				assert.match(a.statusBarText(), new RegExp(`${summary.failed} failed`));
 				const top = summary.failureReasons?.[0];
 				if (top) assert.ok(tooltip.includes(`failed: ${top.reason}`) || tooltip.includes(`: ${top.reason})`), tooltip);

@@ -242,6 +242,15 @@ async function runUi() {
 	const siteImages = fixture.images.filter((p) => p.startsWith("no-suffix/")).length;
 	for (const site of ["site-a", "site-b"]) cpSync(join(ws, "scans", "no-suffix"), join(ws, site), { recursive: true });
 	await walkInstalledWorkbench("ui", { ws, rowLabel: "scans", what: "the UI walk-through completed", recordInstall: true }, async (page, shots) => {
+		// The walkthrough before anything: four steps in order, none ticked.
+		const steps0 = await walkthroughSteps(page);
+		record(
+			"ui: the walkthrough starts with the endpoint, then the key, the folder, the results; nothing ticked",
+			steps0.map((x) => `${x.title}${x.checked ? " ✓" : ""}`).join(" | ") === "Pick or configure an endpoint | Set the endpoint's key | Embed a folder | Look at the results",
+			steps0.map((x) => `${x.title}${x.checked ? " ✓" : ""}`).join(" | "),
+		);
+		await runPaletteCommand(page, "View: Close All Editors");
+
 		// The palette: start the simulated endpoint.
 		await runPaletteCommand(page, "MedImageInsight: Start Simulated Endpoint");
 		const simToast = page.locator(".notifications-toasts .notification-list-item", { hasText: "simulated endpoint runs on" });
@@ -252,6 +261,15 @@ async function runUi() {
 		await page.screenshot({ path: join(shots, "simulation-started.png") });
 		await page.keyboard.press("Escape");
 		await clearNotifications(page);
+		// The walkthrough: the endpoint step is ticked (the simulation runs); the key step does not apply to it; nothing else yet.
+		const steps1 = await walkthroughSteps(page);
+		await page.screenshot({ path: join(shots, "walkthrough.png") });
+		record(
+			"ui: walkthrough in order (endpoint → embed → results while the simulation is used), ticked only when done",
+			steps1.map((x) => `${x.title}${x.checked ? " ✓" : ""}`).join(" | ") === "Pick or configure an endpoint ✓ | Embed a folder | Look at the results",
+			steps1.map((x) => `${x.title}${x.checked ? " ✓" : ""}`).join(" | "),
+		);
+		await runPaletteCommand(page, "View: Close All Editors");
 
 		// The Explorer: right-click the folder → Generate Embeddings.
 		await page.click('.explorer-folders-view .monaco-list-row[aria-label="scans"]', { button: "right" });
@@ -322,6 +340,30 @@ async function runUi() {
 			again.includes(`Nothing to do: all ${siteImages} images were already embedded`) && barText.includes(`${siteImages} embedded`) && !/Retry/.test(again),
 			`${again.slice(0, 160)} | status bar: ${barText}`,
 		);
+		// An open results view refreshes when a run on its folder ends: open site-a's, add an image, run again.
+		await page.locator(".notifications-toasts .notification-list-item", { hasText: /Nothing to do/ }).first().locator(".monaco-button", { hasText: "Show Results" }).first().click();
+		const siteView = page.frameLocator("iframe.webview.ready").frameLocator("iframe#active-frame");
+		const embeddedStat = siteView.locator(".stat.embedded .stat-value").first();
+		await embeddedStat.waitFor({ timeout: 60_000 });
+		const before = (await embeddedStat.textContent())?.trim();
+		await clearNotifications(page);
+		const extra = fixture.images.find((p) => !p.includes("/"));
+		cpSync(join(ws, "scans", extra), join(ws, "site-a", "added.dcm"));
+		const third = await embedFromExplorer(page, "site-a", /identical to images already embedded/);
+		let after = "";
+		try {
+			await siteView.locator(".stat.embedded .stat-value", { hasText: String(siteImages + 1) }).first().waitFor({ timeout: 30_000 });
+			after = String(siteImages + 1);
+		} catch {
+			after = (await embeddedStat.textContent().catch(() => ""))?.trim() ?? "";
+		}
+		await page.screenshot({ path: join(shots, "rerun-one-added.png") });
+		record(
+			"ui: a run that adds an image says “1 embedded now, N identical…”, and the open results view refreshes to N+1",
+			third.includes(`${siteImages + 1} images: 1 embedded now, ${siteImages} identical to images already embedded`) && before === String(siteImages) && after === String(siteImages + 1),
+			`${third.slice(0, 160)} | view: ${before} → ${after}`,
+		);
+		await runPaletteCommand(page, "View: Close All Editors");
 		await clearNotifications(page);
 
 		// The simulation's toast no longer offers Generate Embeddings once a run has started from it.
@@ -357,10 +399,36 @@ async function runUi() {
 			/127\.0\.0\.1:9|refused|reach/.test(error) && (buttons.includes("Configure…") || buttons.some((b) => /^Retry \d+ failed$/.test(b))) && buttons.includes("Show Log") && simBar === 0,
 			`${error.slice(0, 200)} [${buttons.join(" · ")}]`,
 		);
+		// The walkthrough after all that: every step ticked, and the key step shows for the configured key endpoint.
+		await clearNotifications(page);
+		const steps2 = await walkthroughSteps(page);
+		record(
+			"ui: the walkthrough ticks embed and results after a run and Show Results; the key step appears for a key endpoint",
+			steps2.map((x) => `${x.title}${x.checked ? " ✓" : ""}`).join(" | ") === "Pick or configure an endpoint ✓ | Set the endpoint's key ✓ | Embed a folder ✓ | Look at the results ✓",
+			steps2.map((x) => `${x.title}${x.checked ? " ✓" : ""}`).join(" | "),
+		);
 		// Nothing was written into the project: the workspace settings are exactly what the test wrote.
 		const now = readFileSync(join(ws, ".vscode", "settings.json"), "utf8");
 		record("ui: the simulation and Configure Endpoint wrote nothing into .vscode/settings.json", now === workspaceSettings, now === workspaceSettings ? "" : now.slice(0, 300));
 	});
+}
+
+/** Opens the extension's walkthrough; returns its steps in order with their ticks. */
+async function walkthroughSteps(page) {
+	await runPaletteCommand(page, "Welcome: Open Walkthrough...");
+	await page.keyboard.type("MedImageInsight");
+	await page.locator(".quick-input-list .monaco-list-row", { hasText: "Get Started with MedImageInsight" }).first().waitFor({ timeout: 15_000 });
+	await page.keyboard.press("Enter");
+	await page.locator(".getting-started-step").first().waitFor({ timeout: 30_000 });
+	await page.waitForTimeout(1000);
+	const steps = await page.locator(".getting-started-step").evaluateAll((els) =>
+		els
+			.filter((e) => e.offsetParent !== null)
+			.map((e) => ({ title: (e.querySelector(".step-title")?.textContent ?? "").trim(), checked: e.querySelector(".codicon-getting-started-step-checked") !== null })),
+	);
+	// Give the keyboard back to the workbench (the walkthrough page keeps F1 otherwise).
+	await page.locator(".explorer-folders-view .monaco-list").first().focus({ timeout: 5_000 }).catch(() => {});
+	return steps;
 }
 
 /** Explorer: right-click the row → Generate Embeddings; resolves with the text of the final notification matching `end`. */

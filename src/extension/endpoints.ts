@@ -5,7 +5,9 @@ import { FatalEndpointError, type EndpointSettings, type ImageEmbedder, type Tok
 import { Disposable } from "./disposable";
 import { Config, type AuthMode } from "./ui/config";
 import type { ExtensionLog } from "./ui/log";
+import { endpointUrlProblem } from "./ui/endpointText";
 import type { ApiKeyStore } from "./ui/secrets";
+import type { SimulationHost } from "./simulation";
 
 /**
  * Builds endpoint clients from the settings and the credential store. Runs get a client of their
@@ -19,6 +21,7 @@ export class EndpointService extends Disposable {
 		private readonly config: Config,
 		private readonly keys: ApiKeyStore,
 		private readonly log: ExtensionLog,
+		private readonly simulation: SimulationHost,
 	) {
 		super();
 		this.register(keys.onDidChange(() => this.drop("the API key changed")));
@@ -30,8 +33,12 @@ export class EndpointService extends Disposable {
 		this.register({ dispose: () => this.drop() });
 	}
 
-	tokenProvider(mode: AuthMode): TokenProvider {
-		if (mode === "key") return keyTokenProvider(() => this.keys.get());
+	/**
+	 * The credentials for the endpoint at `url`: in key mode the key stored for that origin (the
+	 * simulation's own key for the simulation), so a key is only ever sent where it was set for.
+	 */
+	tokenProvider(mode: AuthMode, url: string): TokenProvider {
+		if (mode === "key") return keyTokenProvider(async () => this.simulation.keyFor(url) ?? (await this.keys.get(url)));
 		return {
 			getToken: async (signal?: AbortSignal) => {
 				signal?.throwIfAborted();
@@ -45,15 +52,22 @@ export class EndpointService extends Disposable {
 		};
 	}
 
-	/** A new client for one run or one test request; the caller disposes it. */
+	/**
+	 * A new client for one run or one test request; the caller disposes it. Refuses (FatalEndpointError
+	 * "config") a URL that must not get the key or the images: plain http:// to anything but loopback.
+	 */
 	create(settings: Readonly<EndpointSettings>, mode: AuthMode): ImageEmbedder {
-		return new EndpointClient({ ...settings, rateLimit: { ...settings.rateLimit } }, this.tokenProvider(mode), this.log.scoped("endpoint"));
+		const problem = endpointUrlProblem(settings.url);
+		if (problem) throw new FatalEndpointError("config", urlProblemMessage(problem, settings.url));
+		return new EndpointClient({ ...settings, rateLimit: { ...settings.rateLimit } }, this.tokenProvider(mode, settings.url), this.log.scoped("endpoint"));
 	}
 
 	/** The cached client for the results view (text queries, zero-shot labels). */
 	async sharedClient(): Promise<ImageEmbedder> {
 		if (this.shared) return this.shared;
-		const snap = this.config.snapshot();
+		const configured = this.config.snapshot();
+		const sim = this.simulation.activeUrl;
+		const snap = sim ? { ...configured, authMode: "key" as const, endpoint: { ...configured.endpoint, url: sim } } : configured;
 		if (!snap.endpoint.url) throw new FatalEndpointError("config", "No endpoint is configured: run “MedImageInsight: Configure Endpoint” or “Start Simulated Endpoint”.");
 		this.shared = this.create(snap.endpoint, snap.authMode);
 		return this.shared;
@@ -64,5 +78,29 @@ export class EndpointService extends Disposable {
 		if (why) this.log.debug(`[endpoint] dropping the cached client: ${why}`);
 		this.shared.dispose();
 		this.shared = undefined;
+	}
+}
+
+/** Why an endpoint URL is refused, in words. */
+export function urlProblemMessage(problem: NonNullable<ReturnType<typeof endpointUrlProblem>>, url: string): string {
+	switch (problem) {
+		case "empty":
+			return vscode.l10n.t("No endpoint is configured.");
+		case "not-a-url":
+			return vscode.l10n.t("The endpoint URL “{0}” is not a URL.", url);
+		case "scheme":
+			return vscode.l10n.t("The endpoint URL must start with https://.");
+		case "credentials":
+			return vscode.l10n.t("The endpoint URL must not hold a user name or password; the key is set separately.");
+		case "plain-http":
+			return vscode.l10n.t("Plain http:// is refused for {0}: the key and the images would travel unencrypted. Use https://, or a loopback address (127.0.0.1, localhost, ::1).", safeOrigin(url));
+	}
+}
+
+function safeOrigin(url: string): string {
+	try {
+		return new URL(url).host;
+	} catch {
+		return url;
 	}
 }

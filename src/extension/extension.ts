@@ -9,7 +9,7 @@ import type { RunProgress, RunSummary } from "../core/pipeline/types";
 import { configureEndpoint, clearApiKey, setApiKey, testConnection } from "./commands/endpoint";
 import { selectAzureEndpoint } from "./commands/azure";
 import { generateEmbeddings } from "./commands/generateEmbeddings";
-import { cancelRun, retryFailed, showResults } from "./commands/results";
+import { cancelRun, knownRuns, retryFailed, showResults } from "./commands/results";
 import { startSimulatedEndpoint, stopSimulatedEndpoint } from "./commands/simulation";
 import { EndpointService } from "./endpoints";
 import { RunController } from "./runController";
@@ -20,6 +20,7 @@ import { registerRunsView, type RunItemView } from "./views/runsView";
 import { Config } from "./ui/config";
 import { ExtensionLog } from "./ui/log";
 import { PersistentState } from "./ui/persistentState";
+import { endpointOrigin, endpointUrlProblem } from "./ui/endpointText";
 import { ApiKeyStore } from "./ui/secrets";
 import { RunStatusBar } from "./ui/statusBar";
 import { registerResultsView } from "./webview/resultsPanel";
@@ -30,6 +31,9 @@ export interface MedImageInsightApi {
 	lastProgress(): RunProgress | undefined;
 	isRunning(): boolean;
 	statusBarText(): string;
+	statusBarTooltip(): string;
+	/** The final message of the last run as shown: severity, text and buttons. */
+	lastNotice(): { severity: "error" | "warning" | "info"; text: string; actions: string[] } | undefined;
 	simulationStatusText(): string;
 	simulationUrl(): string | undefined;
 	/** Recent log lines (all levels). */
@@ -38,6 +42,10 @@ export interface MedImageInsightApi {
 	outDirFor(folders: string[]): string;
 	/** The rows of the Runs view, read again. */
 	runsViewItems(): Promise<RunItemView[]>;
+	/** The output folders Show Results offers, most recent first. */
+	knownRuns(): string[];
+	/** True while runs go to the built-in simulation. */
+	simulationInUse(): boolean;
 }
 
 const commands: Record<string, CommandFactory> = {
@@ -62,11 +70,12 @@ export function activate(context: vscode.ExtensionContext): MedImageInsightApi {
 	context.subscriptions.push(log);
 	try {
 		const config = new Config();
-		const keys = push(context, new ApiKeyStore(context.secrets));
-		const state = new PersistentState(context.workspaceState);
+		const state = new PersistentState(context.workspaceState, context.globalState);
+		// The single key of earlier versions belongs to the endpoint configured then (not to a simulation).
+		const keys = push(context, new ApiKeyStore(context.secrets, () => legacyKeyOrigin(config, state)));
 		const statusBar = push(context, new RunStatusBar());
-		const endpoints = push(context, new EndpointService(config, keys, log));
-		const simulation = push(context, new SimulationHost(config, keys, state, statusBar, log));
+		const simulation = push(context, new SimulationHost(state, statusBar, log));
+		const endpoints = push(context, new EndpointService(config, keys, log, simulation));
 		runner = push(context, new RunController({ context, log, config, keys, endpoints, simulation, statusBar, state }));
 		const results = registerResultsView(context, { log: log.scoped("results"), createEmbedder: () => endpoints.sharedClient() });
 		const services: Services = { context, log, config, keys, state, statusBar, endpoints, simulation, runner, showResults: (outDir) => results.show(outDir) };
@@ -100,9 +109,12 @@ export function activate(context: vscode.ExtensionContext): MedImageInsightApi {
 		}
 		// Context keys from memory (workspaceState is loaded before activation): no I/O here.
 		void vscode.commands.executeCommand("setContext", "medImageInsight.hasFailures", (state.lastRun?.failed ?? 0) > 0);
+		void vscode.commands.executeCommand("setContext", "medImageInsight.hasRuns", state.lastRun !== undefined);
+		void vscode.commands.executeCommand("setContext", "medImageInsight.keyAuth", config.snapshot().authMode === "key");
 		context.subscriptions.push(
 			vscode.workspace.onDidChangeConfiguration((e) => {
 				if (Config.affectsRun(e) && runner?.isRunning()) log.info("[config] settings changed: the run in progress keeps its settings; the next run uses the new ones");
+				if (e.affectsConfiguration("medImageInsight.endpoint.authMode")) void vscode.commands.executeCommand("setContext", "medImageInsight.keyAuth", config.snapshot().authMode === "key");
 			}),
 		);
 		const r = runner;
@@ -113,10 +125,14 @@ export function activate(context: vscode.ExtensionContext): MedImageInsightApi {
 			lastProgress: () => r.lastProgress,
 			isRunning: () => r.isRunning(),
 			statusBarText: () => statusBar.text,
+			statusBarTooltip: () => statusBar.tooltip,
+			lastNotice: () => r.lastNotice,
 			simulationStatusText: () => statusBar.simulationText,
 			simulationUrl: () => simulation.url,
 			logLines: () => log.recentLines(),
 			runsViewItems: () => runsView.items(),
+			knownRuns: () => knownRuns(services).map((k) => k.outDir),
+			simulationInUse: () => simulation.inUse,
 			outDirFor: (folders) => r.outDirFor(folders.map((p) => ({ path: p, isDirectory: fs.existsSync(p) && fs.statSync(p).isDirectory() }))),
 		};
 	} catch (e) {
@@ -133,6 +149,13 @@ export async function deactivate(): Promise<void> {
 	const r = runner;
 	runner = undefined;
 	if (r?.isRunning()) await Promise.race([r.cancel(), new Promise((res) => setTimeout(res, 4000))]);
+}
+
+/** The origin the key of earlier versions was used with: the configured endpoint, unless it was the simulation. */
+function legacyKeyOrigin(config: Config, state: PersistentState): string | undefined {
+	const url = config.snapshot().endpoint.url;
+	if (!url || url === state.lastSimulationUrl || endpointUrlProblem(url)) return undefined;
+	return endpointOrigin(url);
 }
 
 function push<T extends vscode.Disposable>(context: vscode.ExtensionContext, d: T): T {

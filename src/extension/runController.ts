@@ -4,13 +4,15 @@ import { FatalEndpointError, type ImageEmbedder } from "../core/endpoint/types";
 import { runEmbedding } from "../core/pipeline/run";
 import type { RunOptions, RunProgress, RunSummary } from "../core/pipeline/types";
 import { Disposable } from "./disposable";
-import type { EndpointService } from "./endpoints";
+import { urlProblemMessage, type EndpointService } from "./endpoints";
+import { ResultsPanel } from "./webview/resultsPanel";
 import type { SimulationHost } from "./simulation";
 import type { Config, ConfigSnapshot } from "./ui/config";
 import type { ExtensionLog } from "./ui/log";
 import { resolveOutDir, selectionName, type SelectedInput } from "./ui/outputLocation";
 import type { PersistentState } from "./ui/persistentState";
-import { percentDone, progressMessage, ReportThrottle, summaryMessage } from "./ui/progressText";
+import { endpointOrigin, endpointUrlProblem, plainText } from "./ui/endpointText";
+import { formatCount, percentDone, progressMessage, ReportThrottle, summaryMessage } from "./ui/progressText";
 import type { ApiKeyStore } from "./ui/secrets";
 import type { RunStatusBar } from "./ui/statusBar";
 
@@ -45,6 +47,7 @@ export class RunController extends Disposable {
 	private activePromise: Promise<RunSummary | undefined> | undefined;
 	private last: RunSummary | undefined;
 	private latestProgress: RunProgress | undefined;
+	private notice: { severity: "error" | "warning" | "info"; text: string; actions: string[] } | undefined;
 
 	constructor(private readonly d: RunControllerDeps) {
 		super();
@@ -53,6 +56,11 @@ export class RunController extends Disposable {
 
 	get lastRun(): RunSummary | undefined {
 		return this.last;
+	}
+
+	/** The final message of the last run as shown (text and buttons). */
+	get lastNotice(): { severity: "error" | "warning" | "info"; text: string; actions: string[] } | undefined {
+		return this.notice;
 	}
 
 	get lastProgress(): RunProgress | undefined {
@@ -122,39 +130,35 @@ export class RunController extends Disposable {
 
 	/** Settings + credentials ready, or undefined (the user was told why). */
 	private async preflight(scope: vscode.Uri | undefined): Promise<ConfigSnapshot | undefined> {
-		let snap = this.d.config.snapshot(scope);
-		const url = snap.endpoint.url;
-		if (url && this.d.simulation.isSimulationUrl(url) && this.d.simulation.url !== url) {
-			this.d.log.info(`[run] ${url} was the simulated endpoint of an earlier session: starting it again`);
-			await this.d.simulation.start();
-			snap = this.d.config.snapshot(scope);
-		}
+		let snap = await this.d.simulation.resolve(this.d.config.snapshot(scope));
 		if (!snap.endpoint.url) {
-			const configure = vscode.l10n.t("Configure Endpoint");
-			const azure = vscode.l10n.t("Pick Azure ML Endpoint");
-			const simulate = vscode.l10n.t("Start Simulated Endpoint");
+			const configure = vscode.l10n.t("Configure…");
+			const azure = vscode.l10n.t("Azure…");
+			const simulate = vscode.l10n.t("Try simulation");
 			const choice = await vscode.window.showWarningMessage(vscode.l10n.t("No MedImageInsight endpoint is configured."), configure, azure, simulate);
 			const command =
 				choice === configure ? "medImageInsight.configureEndpoint" : choice === azure ? "medImageInsight.selectAzureEndpoint" : choice === simulate ? "medImageInsight.startSimulatedEndpoint" : undefined;
 			if (!command) return undefined;
-			await vscode.commands.executeCommand(command);
-			snap = this.d.config.snapshot(scope);
+			await vscode.commands.executeCommand(command, { quiet: true });
+			snap = await this.d.simulation.resolve(this.d.config.snapshot(scope));
 			if (!snap.endpoint.url) return undefined;
 		}
-		try {
-			new URL(snap.endpoint.url);
-		} catch {
-			void vscode.window.showErrorMessage(vscode.l10n.t("The endpoint URL “{0}” is not a URL.", snap.endpoint.url), vscode.l10n.t("Configure Endpoint")).then((c) => c && vscode.commands.executeCommand("medImageInsight.configureEndpoint"));
+		const problem = endpointUrlProblem(snap.endpoint.url);
+		if (problem) {
+			const configure = vscode.l10n.t("Configure…");
+			void vscode.window.showErrorMessage(plainText(urlProblemMessage(problem, snap.endpoint.url)), configure).then((c) => c && vscode.commands.executeCommand("medImageInsight.configureEndpoint"));
 			return undefined;
 		}
-		if (snap.authMode === "key" && !(await this.d.keys.has())) {
-			if (!(await this.d.keys.prompt(vscode.l10n.t("No endpoint key is set for {0}. Enter it to start (kept in VS Code's secret storage).", snap.endpoint.url)))) return undefined;
+		if (snap.authMode === "key" && !this.d.simulation.keyFor(snap.endpoint.url) && !(await this.d.keys.has(snap.endpoint.url))) {
+			const origin = endpointOrigin(snap.endpoint.url) ?? snap.endpoint.url;
+			if (!(await this.d.keys.prompt(snap.endpoint.url, vscode.l10n.t("No key is set for the endpoint at {0}. Enter it to start (kept in VS Code's secret storage, only sent to this endpoint).", plainText(origin))))) return undefined;
+			await vscode.commands.executeCommand("setContext", "medImageInsight.keyReady", true);
 		}
 		if (snap.authMode === "entra") {
 			try {
-				await this.d.endpoints.tokenProvider("entra").getToken();
+				await this.d.endpoints.tokenProvider("entra", snap.endpoint.url).getToken();
 			} catch (e) {
-				void vscode.window.showErrorMessage(e instanceof Error ? e.message : String(e));
+				void vscode.window.showErrorMessage(plainText(e instanceof Error ? e.message : String(e)));
 				return undefined;
 			}
 		}
@@ -164,6 +168,7 @@ export class RunController extends Disposable {
 	private async execute(inputs: readonly SelectedInput[], snap: ConfigSnapshot, run: ActiveRun, options: StartRunOptions): Promise<RunSummary | undefined> {
 		const { log, statusBar } = this.d;
 		const simulated = this.d.simulation.isSimulationUrl(snap.endpoint.url);
+		if (simulated) this.d.simulation.noteRunStarted();
 		const runOptions: RunOptions = Object.freeze({
 			inputs: inputs.map((i) => i.path),
 			outDir: run.outDir,
@@ -179,7 +184,7 @@ export class RunController extends Disposable {
 		} catch (e) {
 			this.active = undefined;
 			const message = e instanceof Error ? e.message : String(e);
-			void vscode.window.showErrorMessage(message, vscode.l10n.t("Configure Endpoint")).then((c) => c && vscode.commands.executeCommand("medImageInsight.configureEndpoint"));
+			void vscode.window.showErrorMessage(plainText(message), vscode.l10n.t("Configure…")).then((c) => c && vscode.commands.executeCommand("medImageInsight.configureEndpoint"));
 			return undefined;
 		}
 		this.latestProgress = undefined;
@@ -190,7 +195,11 @@ export class RunController extends Disposable {
 		let crash: unknown;
 		try {
 			summary = await vscode.window.withProgress(
-				{ location: vscode.ProgressLocation.Notification, title: simulated ? "MedImageInsight (simulation)" : "MedImageInsight", cancellable: true },
+				{
+					location: vscode.ProgressLocation.Notification,
+					title: `${simulated ? "MedImageInsight (simulation)" : "MedImageInsight"}${options.retryFailedOnly ? vscode.l10n.t(": retrying the failed files of {0}", path.basename(run.outDir)) : ""}`,
+					cancellable: true,
+				},
 				async (progress, token) => {
 					const onCancel = token.onCancellationRequested(() => run.controller.abort());
 					const throttle = new ReportThrottle(250);
@@ -248,53 +257,66 @@ export class RunController extends Disposable {
 				log.error(`[run] the run stopped with an unexpected error: ${message}`);
 				if (crash instanceof Error && crash.stack) log.debug(crash.stack);
 				statusBar.crashed(message);
-				void vscode.window.showErrorMessage(vscode.l10n.t("The MedImageInsight run stopped with an error: {0}", message), vscode.l10n.t("Show Log")).then((c) => c && log.show());
+				void vscode.window.showErrorMessage(vscode.l10n.t("The MedImageInsight run stopped with an error: {0}", plainText(message)), vscode.l10n.t("Show Log")).then((c) => c && log.show());
 				return undefined;
 			}
 		}
 		this.last = summary;
 		statusBar.finished(summary, simulated);
 		log.info(`[run] ${summaryMessage(summary, simulated)} Outputs: ${summary.outDir}`);
+		for (const r of summary.failureReasons ?? []) log.info(`[run] failed: ${r.count} × ${r.reason}`);
 		await this.d.state.setLastRun({ inputs: runOptions.inputs, outDir: summary.outDir, failed: summary.failed, time: new Date().toISOString() });
 		await vscode.commands.executeCommand("setContext", "medImageInsight.hasFailures", summary.failed > 0);
-		this.notify(summary, simulated, snap);
+		if (summary.embedded + summary.alreadyDone > 0) await vscode.commands.executeCommand("setContext", "medImageInsight.hasRuns", true);
+		if (!summary.fatal && summary.embedded + summary.alreadyDone > 0) await vscode.commands.executeCommand("setContext", "medImageInsight.embedded", true);
+		// An open results view of this folder shows what the run did.
+		ResultsPanel.refreshIfOpen(summary.outDir);
+		this.notify(summary, simulated, snap, inputs);
 		return summary;
 	}
 
 	/** The message at the end of a run, with the actions that make sense. Not awaited. */
-	private notify(s: RunSummary, simulated: boolean, snap: ConfigSnapshot): void {
+	private notify(s: RunSummary, simulated: boolean, snap: ConfigSnapshot, inputs: readonly SelectedInput[]): void {
 		const showResults = vscode.l10n.t("Show Results");
-		const retry = vscode.l10n.t("Retry Failed");
+		const retry = s.failed > 0 ? vscode.l10n.t("Retry {0} failed", formatCount(s.failed)) : "";
 		const showLog = vscode.l10n.t("Show Log");
 		const setKey = vscode.l10n.t("Set API Key");
-		const configure = vscode.l10n.t("Configure Endpoint");
+		const configure = vscode.l10n.t("Configure…");
+		const test = vscode.l10n.t("Test Connection");
+		const show = (severity: "error" | "warning" | "info", text: string, ...actions: string[]): void => {
+			this.notice = { severity, text, actions };
+			const shown = severity === "error" ? vscode.window.showErrorMessage(text, ...actions) : severity === "warning" ? vscode.window.showWarningMessage(text, ...actions) : vscode.window.showInformationMessage(text, ...actions);
+			void shown.then(act);
+		};
 		const act = (choice: string | undefined): void => {
 			if (choice === showResults) void vscode.commands.executeCommand("medImageInsight.showResults", s.outDir);
-			else if (choice === retry) void vscode.commands.executeCommand("medImageInsight.retryFailed");
+			else if (choice === retry) void vscode.commands.executeCommand("medImageInsight.retryFailed", s.outDir);
 			else if (choice === showLog) this.d.log.show();
 			else if (choice === setKey) void vscode.commands.executeCommand("medImageInsight.setApiKey");
 			else if (choice === configure) void vscode.commands.executeCommand("medImageInsight.configureEndpoint");
+			else if (choice === test) void vscode.commands.executeCommand("medImageInsight.testConnection");
 		};
+		// A single file: say where its results went (they are not beside it).
+		const single = inputs.length === 1 && inputs[0] && !inputs[0].isDirectory ? ` ${vscode.l10n.t("Results of {0}: {1}", path.basename(inputs[0].path), s.outDir)}` : "";
 		if (s.fatal) {
 			const code = s.fatal.code;
 			if (code === "unauthorized" || code === "forbidden") {
 				const msg =
 					snap.authMode === "key"
-						? vscode.l10n.t("The endpoint rejected the key ({0}). Set the endpoint's current key and run again; what was done is kept.", s.fatal.message)
-						: vscode.l10n.t("The endpoint rejected the Microsoft Entra ID token ({0}). Check that your account may call it, or use a key.", s.fatal.message);
-				void vscode.window.showErrorMessage(msg, ...(snap.authMode === "key" ? [setKey] : [configure]), showLog).then(act);
-			} else if (code === "not-found" || code === "config" || code === "bad-request") {
-				void vscode.window.showErrorMessage(summaryMessage(s, simulated), configure, showLog).then(act);
+						? vscode.l10n.t("The endpoint rejected the key ({0}). Set the endpoint's current key and run again; what was done is kept.", plainText(s.fatal.message))
+						: vscode.l10n.t("The endpoint rejected the Microsoft Entra ID token ({0}). Check that your account may call it, or use a key.", plainText(s.fatal.message));
+				show("error", msg, ...(snap.authMode === "key" ? [setKey] : [configure]), showLog);
 			} else {
-				void vscode.window.showErrorMessage(summaryMessage(s, simulated), showResults, showLog).then(act);
+				// A dead or wrong endpoint (refused, no such host, TLS, 404, redirect…): the plain reason, and what to do.
+				show("error", plainText(summaryMessage(s, simulated)), configure, test, showLog);
 			}
 			return;
 		}
 		if (s.failed > 0) {
-			void vscode.window.showWarningMessage(summaryMessage(s, simulated), showResults, retry, showLog).then(act);
+			show("warning", plainText(summaryMessage(s, simulated)) + single, showResults, retry, showLog);
 			return;
 		}
 		const results = s.embedded + s.alreadyDone > 0 ? [showResults] : [];
-		void vscode.window.showInformationMessage(summaryMessage(s, simulated), ...results, showLog).then(act);
+		show("info", plainText(summaryMessage(s, simulated)) + single, ...results, showLog);
 	}
 }

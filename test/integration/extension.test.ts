@@ -127,6 +127,40 @@ describe("MedImageInsight extension", function () {
 		assert.ok(fs.existsSync(path.join(summary.outDir, "embeddings.npy")));
 		assert.ok(!a.isRunning());
 		assert.match(a.statusBarText(), new RegExp(`${f.images.length} embedded`));
+		// The final message and the status bar's tooltip tell the same story; Retry says what it retries.
+		const notice = a.lastNotice();
+		assert.ok(notice);
+		assert.ok(a.statusBarTooltip().startsWith(notice.text.split(" (simulated")[0] ?? ""), `${notice.text} | ${a.statusBarTooltip()}`);
+		assert.match(notice.text, new RegExp(`^${f.images.length + f.corrupt.length} images: ${f.images.length} embedded now, ${f.corrupt.length} failed`));
+		if (f.corrupt.length > 0) {
+			assert.equal(notice.severity, "warning");
+			assert.ok(notice.actions.includes(`Retry ${f.corrupt.length} failed`), notice.actions.join(" · "));
+		}
+	});
+
+	it("files that were only skipped offer no Retry; a single file says where its results went", async function () {
+		const f = requireFixture(this);
+		const image = f.images.find((p) => !p.includes("/"));
+		const skippedRel = f.skipped[0];
+		if (!image || !skippedRel) this.skip();
+		const a = await api();
+		const img = vscode.Uri.file(path.join(scans, image as string));
+		const skipped = vscode.Uri.file(path.join(scans, skippedRel as string));
+		const both = await generate(img, [img, skipped]);
+		assert.ok(both);
+		assert.equal(both.failed, 0);
+		assert.equal(both.skipped, 1);
+		const n1 = a.lastNotice();
+		assert.ok(n1);
+		assert.equal(n1.severity, "info");
+		assert.ok(!n1.actions.some((x) => /retry/i.test(x)), n1.actions.join(" · "));
+		assert.match(n1.text, /1 file without an image skipped/);
+
+		const single = await generate(img, [img]);
+		assert.ok(single);
+		const n2 = a.lastNotice();
+		assert.ok(n2);
+		assert.ok(n2.text.includes(`Results of ${path.basename(image as string)}: ${single.outDir}`), n2.text);
 	});
 
 	it("a multi-selection (a folder and a file) is processed whole, into its own output folder", async function () {
@@ -153,6 +187,17 @@ describe("MedImageInsight extension", function () {
 		assert.equal(summary.embedded, 0);
 		assert.equal(summary.alreadyDone, f.images.length);
 		assert.equal(sim?.stats.requests, requests, "no request reached the endpoint");
+		// One story: the status bar (text and tooltip) and run.json say the same as the summary.
+		const a = await api();
+		const tooltip = a.statusBarTooltip();
+		if (f.corrupt.length === 0) assert.match(tooltip, new RegExp(`Nothing to do: all ${f.images.length} images were already embedded`));
+		else assert.match(tooltip, new RegExp(`^${f.images.length + f.corrupt.length} images: ${f.images.length} already embedded, ${f.corrupt.length} failed`));
+		assert.match(a.statusBarText(), new RegExp(`\\b${f.images.length} embedded`));
+		const info = JSON.parse(fs.readFileSync(path.join(summary.outDir, "run.json"), "utf8")) as { counts: Record<string, number> };
+		assert.deepEqual(
+			{ embedded: info.counts["embedded"], alreadyDone: info.counts["alreadyDone"], failed: info.counts["failed"], skipped: info.counts["skipped"] },
+			{ embedded: 0, alreadyDone: f.images.length, failed: f.corrupt.length, skipped: f.skipped.length },
+		);
 	});
 
 	it("Retry Failed runs only the failed files again", async function () {
@@ -206,6 +251,7 @@ describe("MedImageInsight extension", function () {
 		const out = fs.mkdtempSync(path.join(os.tmpdir(), "mii-cancel-"));
 		try {
 			await setSetting("endpoint.url", slow.url);
+			await vscode.commands.executeCommand("medImageInsight.setApiKey", canary); // its own origin, its own key
 			await setSetting("batchSize", 1);
 			await setSetting("maxConcurrentRequests", 1);
 			await setSetting("outputFolder", out);
@@ -256,6 +302,7 @@ describe("MedImageInsight extension", function () {
 		let states = new Set<string>();
 		try {
 			await setSetting("endpoint.url", busy.url);
+			await vscode.commands.executeCommand("medImageInsight.setApiKey", canary);
 			await setSetting("retries", 8);
 			// Pause once the whole endpoint has refused for 2 × 2 s (default: 2 × 60 s).
 			await setSetting("retryMaxDelaySeconds", 2);
@@ -287,21 +334,128 @@ describe("MedImageInsight extension", function () {
 		}
 	});
 
-	it("Start Simulated Endpoint points the workspace at it, stores its key and labels the simulation", async function () {
+	it("Start Simulated Endpoint writes no setting, keeps its own key, and labels runs only while they go to it", async function () {
 		const a = await api();
+		const cfg = () => vscode.workspace.getConfiguration("medImageInsight").inspect<string>("endpoint.url");
+		const before = cfg();
 		const url = await vscode.commands.executeCommand<string | undefined>("medImageInsight.startSimulatedEndpoint");
-		assert.ok(url);
-		assert.match(url, /^http:\/\/127\.0\.0\.1:\d+/);
-		assert.equal(a.simulationUrl(), url);
-		assert.equal(vscode.workspace.getConfiguration("medImageInsight").inspect("endpoint.url")?.workspaceValue, url);
-		assert.match(a.simulationStatusText(), /simulation/i);
-		const t = await vscode.commands.executeCommand<ConnectionTest>("medImageInsight.testConnection");
-		assert.equal(t.ok, true, t.error);
-		await vscode.commands.executeCommand("medImageInsight.stopSimulatedEndpoint");
+		try {
+			assert.ok(url);
+			assert.match(url, /^http:\/\/127\.0\.0\.1:\d+/);
+			assert.equal(a.simulationUrl(), url);
+			assert.equal(a.simulationInUse(), true);
+			// No setting changed, and the simulation's port is in no settings file.
+			assert.equal(cfg()?.globalValue, before?.globalValue);
+			assert.equal(cfg()?.workspaceValue, before?.workspaceValue);
+			const port = new URL(url).port;
+			const files = [path.join(workspaceRoot(), ".vscode", "settings.json"), process.env["MII_USER_SETTINGS"] ?? ""].filter((p) => p && fs.existsSync(p));
+			for (const file of files) assert.ok(!fs.readFileSync(file, "utf8").includes(`127.0.0.1:${port}`), `${file} does not name the simulation`);
+			assert.match(a.simulationStatusText(), /simulation/i);
+			const requests = sim?.stats.requests ?? 0;
+			const t = await vscode.commands.executeCommand<ConnectionTest>("medImageInsight.testConnection");
+			assert.equal(t.ok, true, t.error);
+			assert.equal(sim?.stats.requests, requests, "the test went to the simulation, not the configured endpoint");
+		} finally {
+			await vscode.commands.executeCommand("medImageInsight.stopSimulatedEndpoint");
+		}
 		assert.equal(a.simulationUrl(), undefined);
+		assert.equal(a.simulationInUse(), false);
 		assert.equal(a.simulationStatusText(), "");
-		await setSetting("endpoint.url", sim?.url);
-		await vscode.commands.executeCommand("medImageInsight.setApiKey", canary);
+		// The real endpoint's key was never overwritten by the simulation's.
+		const real = await vscode.commands.executeCommand<ConnectionTest>("medImageInsight.testConnection");
+		assert.equal(real.ok, true, real.error);
+	});
+
+	it("endpoint.url and endpoint.authMode are application settings: a workspace cannot set them", async function () {
+		const c = vscode.workspace.getConfiguration("medImageInsight");
+		await assert.rejects(Promise.resolve(c.update("endpoint.url", "https://elsewhere.example/score", vscode.ConfigurationTarget.Workspace)));
+		await assert.rejects(Promise.resolve(c.update("endpoint.authMode", "entra", vscode.ConfigurationTarget.Workspace)));
+		assert.equal(vscode.workspace.getConfiguration("medImageInsight").get("endpoint.url"), sim?.url);
+	});
+
+	it("a key belongs to its endpoint's origin: another endpoint gets no key until it has its own", async function () {
+		const other = await startSimulator({ port: 0, key: canary });
+		try {
+			await setSetting("endpoint.url", other.url);
+			const none = await vscode.commands.executeCommand<ConnectionTest>("medImageInsight.testConnection");
+			assert.equal(none.ok, false);
+			assert.match(none.error ?? "", /key/i);
+			assert.equal(other.stats.requests, 0, "nothing was sent to the other endpoint without its key");
+			await vscode.commands.executeCommand("medImageInsight.setApiKey", canary);
+			const ok = await vscode.commands.executeCommand<ConnectionTest>("medImageInsight.testConnection");
+			assert.equal(ok.ok, true, ok.error);
+			await vscode.commands.executeCommand("medImageInsight.clearApiKey");
+		} finally {
+			await setSetting("endpoint.url", sim?.url);
+			await other.close();
+		}
+		// The first endpoint kept its key.
+		const back = await vscode.commands.executeCommand<ConnectionTest>("medImageInsight.testConnection");
+		assert.equal(back.ok, true, back.error);
+	});
+
+	it("plain http:// to a host that is not loopback is refused before anything is sent", async function () {
+		requireFixture(this);
+		try {
+			await setSetting("endpoint.url", "http://medimageinsight.invalid/score");
+			const t = await vscode.commands.executeCommand<ConnectionTest>("medImageInsight.testConnection");
+			assert.equal(t.ok, false);
+			assert.match(t.error ?? "", /http:\/\/ is refused/);
+			const summary = await generate(vscode.Uri.file(scans));
+			assert.equal(summary, undefined, "no run started");
+		} finally {
+			await setSetting("endpoint.url", sim?.url);
+		}
+	});
+
+	it("a dead endpoint (nothing listening) ends the run with the reason, and the status bar tells the same story", async function () {
+		requireFixture(this);
+		const dead = await startSimulator({ port: 0, key: canary });
+		const deadUrl = dead.url;
+		await dead.close(); // nothing listens on its port any more
+		const out = fs.mkdtempSync(path.join(os.tmpdir(), "mii-dead-"));
+		try {
+			await setSetting("endpoint.url", deadUrl);
+			await vscode.commands.executeCommand("medImageInsight.setApiKey", canary);
+			await setSetting("outputFolder", out);
+			const a = await api();
+			const summary = await generate(vscode.Uri.file(scans));
+			assert.ok(summary);
+			assert.equal(summary.embedded, 0);
+			// Whether the core stops at once (fatal) or records every image as failed, the UI states why.
+			assert.ok(summary.fatal !== undefined || summary.failed > 0, JSON.stringify(summary));
+			const tooltip = a.statusBarTooltip();
+			const notice = a.lastNotice();
+			assert.ok(notice);
+			if (summary.fatal) {
+				assert.match(a.statusBarText(), /stopped/);
+				assert.ok(tooltip.includes(summary.fatal.message), tooltip);
+				assert.equal(notice.severity, "error");
+				assert.deepEqual(notice.actions, ["Configure…", "Test Connection", "Show Log"]);
+				assert.ok(notice.text.includes(summary.fatal.message.replace(/\$\(/g, "$ (")), notice.text);
+			} else {
+				assert.ok(notice.actions.includes(`Retry ${summary.failed} failed`), notice.actions.join(" · "));
+				assert.match(a.statusBarText(), new RegExp(`${summary.failed} failed`));
+				const top = summary.failureReasons?.[0];
+				if (top) assert.ok(tooltip.includes(`failed: ${top.reason}`) || tooltip.includes(`: ${top.reason})`), tooltip);
+				assert.ok(tooltip.includes(`${summary.failed} failed`), tooltip);
+			}
+			assert.ok(!a.logLines().join("\n").includes(canary));
+		} finally {
+			await setSetting("endpoint.url", sim?.url);
+			await setSetting("outputFolder", undefined);
+		}
+	});
+
+	it("Show Results offers every output folder of the workspace, most recent first", async function () {
+		requireFixture(this);
+		const a = await api();
+		const runs = a.knownRuns();
+		const main = path.join(workspaceRoot(), ".medimageinsight", path.basename(scans));
+		const multi = path.join(workspaceRoot(), ".medimageinsight", "no-suffix+1");
+		assert.ok(runs.includes(main) && runs.includes(multi), runs.join(", "));
+		const ended = (d: string): number => Date.parse((JSON.parse(fs.readFileSync(path.join(d, "run.json"), "utf8")) as { endedAt: string }).endedAt);
+		for (let i = 1; i < runs.length; i++) assert.ok(ended(runs[i - 1] as string) >= ended(runs[i] as string), "sorted by the end of their last run");
 	});
 
 	it("Show Results opens the results of the last run", async function () {

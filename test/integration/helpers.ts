@@ -39,8 +39,12 @@ export async function api(): Promise<MedImageInsightApi> {
 	return ext.isActive ? ext.exports : await ext.activate();
 }
 
+/** Application-scoped settings (a workspace cannot set them): they go to the user settings. */
+const applicationScoped = new Set(["endpoint.url", "endpoint.authMode"]);
+
 export async function setSetting(key: string, value: unknown): Promise<void> {
-	await vscode.workspace.getConfiguration("medImageInsight").update(key, value, vscode.ConfigurationTarget.Workspace);
+	const target = applicationScoped.has(key) ? vscode.ConfigurationTarget.Global : vscode.ConfigurationTarget.Workspace;
+	await vscode.workspace.getConfiguration("medImageInsight").update(key, value, target);
 }
 
 export async function waitFor(what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> {

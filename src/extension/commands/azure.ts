@@ -1,6 +1,7 @@
 import * as vscode from "vscode";
 import { ArmClient, ArmError, armScope, type ArmOnlineEndpoint } from "../../core/azure/armClient";
 import type { Services } from "../services";
+import { endpointUrlProblem, plainText } from "../ui/endpointText";
 
 /**
  * "Sign in with Microsoft and Pick an Azure ML Endpoint": VS Code's Microsoft sign-in gives a
@@ -13,7 +14,17 @@ export function selectAzureEndpoint(s: Services) {
 		try {
 			session = await vscode.authentication.getSession("microsoft", [armScope], { createIfNone: true });
 		} catch (e) {
-			void vscode.window.showErrorMessage(vscode.l10n.t("Microsoft sign-in failed or was cancelled: {0}", e instanceof Error ? e.message : String(e)));
+			// Cancelled or failed: say so, and offer the other ways to get an endpoint.
+			s.log.info(`[azure] Microsoft sign-in failed or was cancelled: ${e instanceof Error ? e.message : String(e)}`);
+			const configure = vscode.l10n.t("Configure…");
+			const simulate = vscode.l10n.t("Try simulation");
+			const choice = await vscode.window.showWarningMessage(
+				vscode.l10n.t("Microsoft sign-in did not complete ({0}). You can type the endpoint's scoring URI instead, or try the extension with the simulated endpoint.", plainText(e instanceof Error ? e.message : String(e), 200)),
+				configure,
+				simulate,
+			);
+			if (choice === configure) await vscode.commands.executeCommand("medImageInsight.configureEndpoint");
+			else if (choice === simulate) await vscode.commands.executeCommand("medImageInsight.startSimulatedEndpoint");
 			return false;
 		}
 		const arm = new ArmClient(async () => session.accessToken, { logger: s.log.scoped("azure") });
@@ -43,7 +54,7 @@ export function selectAzureEndpoint(s: Services) {
 		} catch (e) {
 			const message = e instanceof ArmError || e instanceof Error ? e.message : String(e);
 			s.log.warn(`[azure] ${message}`);
-			void vscode.window.showErrorMessage(message);
+			void vscode.window.showErrorMessage(plainText(message));
 			return false;
 		}
 	};
@@ -51,23 +62,27 @@ export function selectAzureEndpoint(s: Services) {
 
 async function apply(s: Services, arm: ArmClient, ep: ArmOnlineEndpoint): Promise<boolean> {
 	if (!ep.scoringUri) return none(vscode.l10n.t("Endpoint {0} has no scoring URI yet (state: {1}).", ep.name, ep.provisioningState));
+	if (endpointUrlProblem(ep.scoringUri)) return none(vscode.l10n.t("Endpoint {0} has a scoring URI that is not https ({1}); the key and images are only sent over https.", ep.name, ep.scoringUri));
 	if (ep.authMode === "amlToken") return none(vscode.l10n.t("Endpoint {0} uses AML tokens, which this extension does not support; switch it to key or Microsoft Entra ID authentication.", ep.name));
 	if (ep.authMode === "key") {
 		const keys = await busy(vscode.l10n.t("Fetching the endpoint key…"), () => arm.listEndpointKeys(ep.id));
-		await s.keys.set(keys.primaryKey || keys.secondaryKey);
+		await s.keys.set(ep.scoringUri, keys.primaryKey || keys.secondaryKey);
+		await vscode.commands.executeCommand("setContext", "medImageInsight.keyReady", true);
 	}
 	await s.config.setEndpointUrl(ep.scoringUri);
 	await s.config.setAuthMode(ep.authMode);
+	await s.simulation.release();
+	await vscode.commands.executeCommand("setContext", "medImageInsight.endpointReady", true);
 	s.log.info(`[azure] endpoint ${ep.name} selected: ${ep.scoringUri} (${ep.authMode}${ep.authMode === "key" ? ", key stored in secret storage" : ""})`);
 	const test = vscode.l10n.t("Test Connection");
 	void vscode.window
-		.showInformationMessage(vscode.l10n.t("MedImageInsight now uses endpoint {0}.", ep.name), test)
+		.showInformationMessage(vscode.l10n.t("MedImageInsight now uses endpoint {0}.", plainText(ep.name, 200)), test)
 		.then((c) => c && vscode.commands.executeCommand("medImageInsight.testConnection"));
 	return true;
 }
 
 function none(message: string): false {
-	void vscode.window.showWarningMessage(message);
+	void vscode.window.showWarningMessage(plainText(message));
 	return false;
 }
 

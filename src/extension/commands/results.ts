@@ -3,11 +3,31 @@ import * as path from "node:path";
 import * as vscode from "vscode";
 import type { RunSummary } from "../../core/pipeline/types";
 import type { Services } from "../services";
+import { formatCount } from "../ui/progressText";
 
-/** "Show Results": the given output folder, else the last run's, else asks for one. */
+/**
+ * "Show Results": the given output folder; else the output folders of this workspace (most recent
+ * first: a pick when there are several); else asks for one.
+ */
 export function showResults(s: Services) {
 	return async (arg?: unknown): Promise<string | undefined> => {
-		let outDir = typeof arg === "string" ? arg : arg instanceof vscode.Uri ? arg.fsPath : (s.runner.lastRun?.outDir ?? s.state.lastRun?.outDir);
+		let outDir = typeof arg === "string" ? arg : arg instanceof vscode.Uri ? arg.fsPath : undefined;
+		if (outDir === undefined) {
+			const runs = knownRuns(s);
+			if (runs.length === 1) outDir = runs[0]?.outDir;
+			else if (runs.length > 1) {
+				const browse = { label: vscode.l10n.t("$(folder-opened) Browse…"), description: vscode.l10n.t("another results folder"), outDir: "" };
+				const picked = await vscode.window.showQuickPick(
+					[
+						...runs.map((r) => ({ label: path.basename(r.outDir), description: r.description, detail: r.outDir, outDir: r.outDir })),
+						browse,
+					],
+					{ title: vscode.l10n.t("MedImageInsight: which results? (most recent first)"), matchOnDetail: true },
+				);
+				if (!picked) return undefined;
+				if (picked !== browse) outDir = picked.outDir;
+			}
+		}
 		if (!outDir || !fs.existsSync(outDir)) {
 			const picked = await vscode.window.showOpenDialog({
 				title: vscode.l10n.t("MedImageInsight: choose a results folder (it holds embeddings.jsonl)"),
@@ -23,8 +43,58 @@ export function showResults(s: Services) {
 			return undefined;
 		}
 		s.showResults(outDir);
+		await vscode.commands.executeCommand("setContext", "medImageInsight.resultsOpened", true);
 		return outDir;
 	};
+}
+
+interface KnownRun {
+	outDir: string;
+	time: number;
+	description: string;
+}
+
+/**
+ * The output folders of this workspace, most recent first: every `<folder>/.medimageinsight/*` and
+ * `<outputFolder>/*` holding a run.json, plus the last run's folder.
+ */
+export function knownRuns(s: Services): KnownRun[] {
+	const bases = new Set<string>();
+	const setting = s.config.snapshot().outputFolder;
+	for (const f of vscode.workspace.workspaceFolders ?? []) {
+		if (f.uri.scheme !== "file") continue;
+		bases.add(path.join(f.uri.fsPath, ".medimageinsight"));
+		if (setting) bases.add(path.isAbsolute(setting) ? setting : path.resolve(f.uri.fsPath, setting));
+	}
+	if (setting && path.isAbsolute(setting)) bases.add(setting);
+	const dirs = new Set<string>();
+	for (const base of bases) {
+		let names: string[] = [];
+		try {
+			names = fs.readdirSync(base);
+		} catch {
+			continue;
+		}
+		for (const n of names) if (fs.existsSync(path.join(base, n, "run.json"))) dirs.add(path.join(base, n));
+	}
+	for (const d of [s.runner.lastRun?.outDir, s.state.lastRun?.outDir]) if (d && fs.existsSync(path.join(d, "run.json"))) dirs.add(path.resolve(d));
+	const runs: KnownRun[] = [];
+	for (const outDir of dirs) {
+		try {
+			const info = JSON.parse(fs.readFileSync(path.join(outDir, "run.json"), "utf8")) as { endedAt?: unknown; counts?: { embedded?: unknown; alreadyDone?: unknown; failed?: unknown } };
+			const ended = typeof info.endedAt === "string" ? Date.parse(info.endedAt) : NaN;
+			const time = Number.isFinite(ended) ? ended : fs.statSync(path.join(outDir, "run.json")).mtimeMs;
+			const c = info.counts ?? {};
+			const embedded = (typeof c.embedded === "number" ? c.embedded : 0) + (typeof c.alreadyDone === "number" ? c.alreadyDone : 0);
+			const failed = typeof c.failed === "number" ? c.failed : 0;
+			const when = new Date(time).toLocaleString();
+			const description = failed > 0 ? vscode.l10n.t("{0} embedded · {1} failed · {2}", formatCount(embedded), formatCount(failed), when) : vscode.l10n.t("{0} embedded · {1}", formatCount(embedded), when);
+			runs.push({ outDir, time, description });
+		} catch {
+			/* an unreadable run.json: not offered */
+		}
+	}
+	return runs.sort((a, b) => b.time - a.time);
 }
 
 /**

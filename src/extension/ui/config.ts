@@ -84,16 +84,18 @@ export class Config {
 		return runSettings.filter((k) => !["outputFolder", "thumbnailSize", "workers", "grayscalePng"].includes(k)).some((k) => e.affectsConfiguration(`${configSection}.${k}`));
 	}
 
-	/** Writes the endpoint URL: to the workspace when one is open, else to the user settings. */
-	async setEndpointUrl(url: string, target?: vscode.ConfigurationTarget): Promise<void> {
-		const t = target ?? (vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global);
-		await vscode.workspace.getConfiguration(configSection).update("endpoint.url", url, t);
+	/**
+	 * Writes the endpoint URL to the user settings: it is application-scoped (a workspace cannot redirect
+	 * the key), and nothing is ever written into the user's project.
+	 */
+	async setEndpointUrl(url: string): Promise<void> {
+		await vscode.workspace.getConfiguration(configSection).update("endpoint.url", url, vscode.ConfigurationTarget.Global);
 	}
 
-	async setAuthMode(mode: AuthMode, target?: vscode.ConfigurationTarget): Promise<void> {
-		const t = target ?? (vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global);
+	/** Writes the authentication mode to the user settings (application-scoped, like the URL). */
+	async setAuthMode(mode: AuthMode): Promise<void> {
 		const c = vscode.workspace.getConfiguration(configSection);
-		if (c.get("endpoint.authMode") !== mode) await c.update("endpoint.authMode", mode, t);
+		if (c.inspect("endpoint.authMode")?.globalValue !== mode) await c.update("endpoint.authMode", mode, vscode.ConfigurationTarget.Global);
 	}
 }
 

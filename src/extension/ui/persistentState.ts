@@ -8,9 +8,12 @@ export interface LastRunRecord {
 	time: string;
 }
 
-/** Typed access to workspaceState: named getters, nothing large. */
+/** Typed access to workspaceState (and globalState for what is the user's, not the project's): named getters, nothing large. */
 export class PersistentState {
-	constructor(private readonly memento: vscode.Memento) {}
+	constructor(
+		private readonly memento: vscode.Memento,
+		private readonly global: vscode.Memento = memento,
+	) {}
 
 	get lastRun(): LastRunRecord | undefined {
 		const v = this.memento.get<unknown>("medImageInsight.lastRun");
@@ -32,5 +35,17 @@ export class PersistentState {
 
 	async setLastSimulationUrl(url: string | undefined): Promise<void> {
 		await this.memento.update("medImageInsight.lastSimulationUrl", url);
+	}
+
+	/**
+	 * True while the user chose the built-in simulation as the endpoint (Start Simulated Endpoint), until
+	 * they configure a real one or stop it. Kept in globalState, never in settings: its port changes.
+	 */
+	get useSimulation(): boolean {
+		return this.global.get<unknown>("medImageInsight.useSimulation") === true;
+	}
+
+	async setUseSimulation(on: boolean): Promise<void> {
+		await this.global.update("medImageInsight.useSimulation", on ? true : undefined);
 	}
 }

@@ -62,7 +62,7 @@ export function statusBarRunningText(p: RunProgress): string {
 	return `$(sync~spin) ${formatCount(doneCount(p))}/${formatCount(p.found)}${p.discoveryDone ? "" : "+"} · ${formatRate(p.rate)}/s`;
 }
 
-/** Status bar text after a run. */
+/** Status bar text after a run (the same counts as the final message, in short). */
 export function statusBarSummaryText(s: RunSummary): string {
 	const embedded = s.embedded + s.alreadyDone;
 	if (s.fatal) return `$(error) MedImageInsight: stopped`;
@@ -71,19 +71,63 @@ export function statusBarSummaryText(s: RunSummary): string {
 	return `$(check) ${formatCount(embedded)} embedded`;
 }
 
-/** The sentence shown when a run ends. */
+/** "1 image", "2 images". */
+function plural(n: number, one: string, many: string): string {
+	return `${formatCount(n)} ${n === 1 ? one : many}`;
+}
+
+/** The commonest failure reason of a run, when the core reported reasons. */
+export function commonestReason(s: Pick<RunSummary, "failed" | "failureReasons">): { reason: string; count: number } | undefined {
+	if (s.failed <= 0) return undefined;
+	const top = [...(s.failureReasons ?? [])].filter((r) => r.count > 0 && r.reason.trim()).sort((a, b) => b.count - a.count)[0];
+	return top ? { reason: top.reason.trim(), count: Math.min(top.count, s.failed) } : undefined;
+}
+
+/** "56 failed: connection refused", or "56 failed (50: connection refused)" when other reasons exist. */
+export function failedText(s: Pick<RunSummary, "failed" | "failureReasons">): string {
+	const top = commonestReason(s);
+	const n = `${formatCount(s.failed)} failed`;
+	if (!top) return n;
+	return top.count >= s.failed ? `${n}: ${top.reason}` : `${n} (${formatCount(top.count)}: ${top.reason})`;
+}
+
+/**
+ * The counts of a run in one sentence, used by the final message, the status bar's tooltip and the
+ * log alike (one story everywhere): "Nothing to do: all 56 images were already embedded",
+ * "280 images: 56 embedded now, 224 identical to images already embedded", "56 failed: connection refused".
+ */
+export function countsText(s: RunSummary, elapsed?: string): string {
+	const images = Math.max(0, s.found - s.skipped);
+	const skipped = s.skipped ? `; ${plural(s.skipped, "file", "files")} without an image skipped` : "";
+	const ignored = s.ignored ? `; ${plural(s.ignored, "other file", "other files")} ignored` : "";
+	if (s.embedded === 0 && s.failed === 0 && s.alreadyDone > 0 && s.alreadyDone >= images && !s.cancelled) {
+		return `Nothing to do: ${s.alreadyDone === 1 ? "the image was" : `all ${formatCount(s.alreadyDone)} images were`} already embedded${skipped}${ignored}`;
+	}
+	if (s.alreadyDone === 0 && s.failed === 0 && !s.cancelled && s.embedded === images) {
+		return `${plural(s.embedded, "image", "images")} embedded${elapsed ? ` in ${elapsed}` : ""}${skipped}${ignored}`;
+	}
+	const parts: string[] = [];
+	if (s.embedded > 0) parts.push(`${formatCount(s.embedded)} embedded now`);
+	else if (s.alreadyDone === 0) parts.push("none embedded");
+	if (s.alreadyDone) parts.push(s.embedded > 0 ? `${formatCount(s.alreadyDone)} identical to images already embedded` : `${formatCount(s.alreadyDone)} already embedded`);
+	if (s.failed) parts.push(failedText(s));
+	const left = images - s.embedded - s.alreadyDone - s.failed;
+	if (left > 0) parts.push(`${formatCount(left)} not done yet`);
+	return `${plural(images, "image", "images")}: ${parts.join(", ")}${elapsed ? ` (${elapsed})` : ""}${skipped}${ignored}`;
+}
+
+/** The sentence shown when a run ends (the toast, the status bar's tooltip and the log say the same). */
 export function summaryMessage(s: RunSummary, simulated: boolean): string {
 	const secs = formatDuration(s.elapsedMs / 1000);
-	const parts = [`${formatCount(s.embedded)} embedded`];
-	if (s.alreadyDone) parts.push(`${formatCount(s.alreadyDone)} already done`);
-	if (s.failed) parts.push(`${formatCount(s.failed)} failed`);
-	if (s.skipped) parts.push(`${formatCount(s.skipped)} skipped (no image)`);
-	if (s.ignored) parts.push(`${formatCount(s.ignored)} other files ignored`);
 	const sim = simulated ? " (simulated endpoint, not MedImageInsight)" : "";
-	if (s.fatal) return `MedImageInsight stopped after ${secs}: ${s.fatal.message} (${parts.join(", ")})`;
-	if (s.cancelled) return `MedImageInsight run cancelled after ${secs}: ${parts.join(", ")}. Run it again to continue where it stopped.${sim}`;
-	if (s.found === 0) return `No DICOM files found${s.ignored ? ` (${formatCount(s.ignored)} other files ignored)` : ""}.`;
-	return `MedImageInsight: ${parts.join(", ")} in ${secs}.${sim}`;
+	if (s.fatal) {
+		const done = s.embedded + s.failed + s.alreadyDone > 0 ? ` ${countsText(s)}.` : "";
+		return `MedImageInsight stopped after ${secs}: ${s.fatal.message}${done}`;
+	}
+	if (s.found === 0) return `No DICOM files found${s.ignored ? ` (${plural(s.ignored, "other file", "other files")} ignored)` : ""}.`;
+	if (s.cancelled) return `Run cancelled after ${secs}. ${countsText(s)}. Run it again to continue where it stopped.${sim}`;
+	if (s.embedded === 0 && s.failed === 0 && s.alreadyDone > 0) return `${countsText(s)}.${sim}`;
+	return `${countsText(s, secs)}.${sim}`;
 }
 
 /** Lets at most one report through per `intervalMs` (≤ 4 reports/s by default). */

@@ -26,6 +26,11 @@ export class RunStatusBar extends Disposable {
 		return this.item.text;
 	}
 
+	get tooltip(): string {
+		const t = this.item.tooltip;
+		return typeof t === "string" ? t : (t?.value ?? "");
+	}
+
 	get simulationText(): string {
 		return this.simulation.text;
 	}

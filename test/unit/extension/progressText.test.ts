@@ -2,6 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { RunProgress, RunSummary } from "../../../src/core/pipeline/types";
 import {
+	commonestReason,
+	failedText,
 	formatDuration,
 	percentDone,
 	progressMessage,
@@ -79,8 +81,49 @@ void test("the status bar summary distinguishes success, failures, cancellation 
 
 void test("the final message names every count and labels the simulation", () => {
 	const m = summaryMessage(summary({ found: 20, embedded: 15, alreadyDone: 2, failed: 1, skipped: 2, ignored: 3, elapsedMs: 14_000 }), true);
-	assert.equal(m, "MedImageInsight: 15 embedded, 2 already done, 1 failed, 2 skipped (no image), 3 other files ignored in 14 s. (simulated endpoint, not MedImageInsight)");
+	assert.equal(m, "18 images: 15 embedded now, 2 identical to images already embedded, 1 failed (14 s); 2 files without an image skipped; 3 other files ignored. (simulated endpoint, not MedImageInsight)");
 	assert.equal(summaryMessage(summary({ ignored: 4 }), false), "No DICOM files found (4 other files ignored).");
+	assert.equal(summaryMessage(summary({ found: 9, embedded: 9, elapsedMs: 4_000 }), false), "9 images embedded in 4 s.");
+	assert.equal(summaryMessage(summary({ found: 1, embedded: 1, elapsedMs: 4_000 }), false), "1 image embedded in 4 s.");
+});
+
+void test("a re-run says there was nothing to do, or how many were identical to images already embedded", () => {
+	assert.equal(summaryMessage(summary({ found: 56, alreadyDone: 56, elapsedMs: 800 }), false), "Nothing to do: all 56 images were already embedded.");
+	assert.equal(summaryMessage(summary({ found: 58, alreadyDone: 56, skipped: 2 }), false), "Nothing to do: all 56 images were already embedded; 2 files without an image skipped.");
+	assert.equal(summaryMessage(summary({ found: 280, embedded: 56, alreadyDone: 224, elapsedMs: 30_000 }), false), "280 images: 56 embedded now, 224 identical to images already embedded (30 s).");
+	// A re-run where a broken file fails again: nothing new, and why the rest failed.
+	assert.equal(
+		summaryMessage(summary({ found: 12, alreadyDone: 10, failed: 1, skipped: 1, failureReasons: [{ reason: "not decodable", count: 1 }], elapsedMs: 300 }), false),
+		"11 images: 10 already embedded, 1 failed: not decodable (<1 s); 1 file without an image skipped.",
+	);
+	// The status bar counts the same images: all of them are embedded in the folder.
+	assert.equal(statusBarSummaryText(summary({ found: 280, embedded: 56, alreadyDone: 224 })), "$(check) 280 embedded");
+});
+
+void test("failures name the commonest reason", () => {
+	const reasons = [
+		{ reason: "no answer", count: 6 },
+		{ reason: "connection refused", count: 50 },
+	];
+	assert.equal(failedText({ failed: 56, failureReasons: [{ reason: "connection refused", count: 56 }] }), "56 failed: connection refused");
+	assert.equal(failedText({ failed: 56, failureReasons: reasons }), "56 failed (50: connection refused)");
+	assert.equal(failedText({ failed: 3 }), "3 failed");
+	assert.deepEqual(commonestReason({ failed: 0, failureReasons: reasons }), undefined);
+	assert.equal(
+		summaryMessage(summary({ found: 56, failed: 56, failureReasons: [{ reason: "connection refused", count: 56 }], elapsedMs: 3_000 }), false),
+		"56 images: none embedded, 56 failed: connection refused (3 s).",
+	);
+});
+
+void test("a cancelled run says what is done and what is left, in the same counts", () => {
+	const s = summary({ found: 56, embedded: 10, alreadyDone: 4, failed: 1, cancelled: true, elapsedMs: 5_000 });
+	assert.equal(summaryMessage(s, false), "Run cancelled after 5 s. 56 images: 10 embedded now, 4 identical to images already embedded, 1 failed, 41 not done yet. Run it again to continue where it stopped.");
+	assert.equal(statusBarSummaryText(s), "$(circle-slash) 14/56 · cancelled");
+});
+
+void test("a stop for a dead endpoint leads with its reason", () => {
+	const m = summaryMessage(summary({ found: 56, fatal: { code: "unreachable", message: "Cannot reach the endpoint at http://127.0.0.1:9/score: connection refused. Check the URL." }, elapsedMs: 2_000 }), false);
+	assert.equal(m, "MedImageInsight stopped after 2 s: Cannot reach the endpoint at http://127.0.0.1:9/score: connection refused. Check the URL.");
 });
 
 void test("the throttle lets at most one report through per 250 ms", () => {

@@ -2,6 +2,9 @@
  * A fixed-size pool of conversion worker threads with a bounded queue. Workers start lazily; one
  * that crashes (uncaught error, out of memory), reports an exception or runs past the per-file
  * timeout is terminated and replaced, and only THAT file fails (stage "decode"); the others go on.
+ * Each worker also gets a memory budget per conversion (`memoryBudgetMb`, pixel buffers included):
+ * a file whose conversion would exceed it fails with a reason before anything large is allocated,
+ * since a thread that dies of one large allocation at its heap limit can abort the whole process.
  * The worker script is a parameter so the extension, the CLI and the tests share the pool.
  */
 import { existsSync } from "node:fs";

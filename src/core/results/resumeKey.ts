@@ -18,13 +18,16 @@ export const resultsFormatVersion = 1;
  * changes bytes, not pixels; the thumbnail size only the thumbnail; the pixel cap only which files
  * fail: none of them is here. The PNG mode is: a gray image sent as an 8-bit grayscale PNG and the
  * same image sent as RGB are different requests, so a gray run and an RGB run are different
- * settings. The RGB mode keeps exactly the identity results had before the grayscale mode existed
- * (they were all RGB), so an output folder from then stays complete for an RGB run; a run in the
- * default grayscale mode sends those images again (README: "Grayscale PNGs").
+ * settings. `decoder` names the converter revision whose pictures can differ from the one before:
+ * revision 2 picks the decoder by the codestream, follows the header on JPEG 2000 sign and precision,
+ * converts YBR JPEG as GDCM does, reads 12-bit packed and progressive JPEG, and windows a collapsed
+ * 10/90 window over min–max. Pictures made before it may be wrong and the user cannot tell which, so
+ * results from before are not taken as done: a re-run sends each image once more (README: "Resume").
  */
 export function pixelSettings(convert: Pick<ConvertOptions, "grayscalePng">): Record<string, string | number | boolean> {
 	const pipeline = "first-frame, percentile 10/90 clip, uint8 scale, RGB";
-	return convert.grayscalePng === false ? { pipeline } : { pipeline, png: "gray images as 8-bit grayscale" };
+	const decoder = 2;
+	return convert.grayscalePng === false ? { pipeline, decoder } : { pipeline, decoder, png: "gray images as 8-bit grayscale" };
 }
 
 /**

@@ -144,17 +144,23 @@ void describe("run.json: bytes sent", () => {
 		assert.deepEqual(again.run.upload, { images: 0, requests: 0, pngBytes: 0, requestBytes: 0, meanRequestBytesPerImage: 0 });
 	});
 
-	void it("resume keys: the RGB mode keeps the identity results had before the grayscale mode; the gray mode has its own", () => {
+	void it("resume keys: the RGB and gray modes differ, and neither takes results of the converter before revision 2 as done", () => {
 		const endpoint = { url: "https://a.example/score" };
 		const sha = "ef".repeat(32);
 		const rgb = new ResumeKeys({ ...defaultConvertOptions, grayscalePng: false }, endpoint);
 		const gray = new ResumeKeys(defaultConvertOptions, endpoint);
 		assert.notEqual(rgb.key(sha), gray.key(sha));
 		assert.notEqual(rgb.config, gray.config);
-		// The key of results written before the PNG mode existed: sha256 of this JSON (resultsFormatVersion 1).
+		// The key of results written by the converter before revision 2 (its pictures may be wrong): sha256 of this JSON.
 		const before = createHash("sha256")
 			.update(JSON.stringify({ version: 1, sha256: sha, pixels: { pipeline: "first-frame, percentile 10/90 clip, uint8 scale, RGB" }, endpoint: { url: "https://a.example/score", deployment: "" } }))
 			.digest("hex");
-		assert.equal(rgb.key(sha), before);
+		assert.notEqual(rgb.key(sha), before);
+		assert.notEqual(gray.key(sha), before);
+		// Revision 2's RGB key: the same JSON with the decoder revision.
+		const now = createHash("sha256")
+			.update(JSON.stringify({ version: 1, sha256: sha, pixels: { pipeline: "first-frame, percentile 10/90 clip, uint8 scale, RGB", decoder: 2 }, endpoint: { url: "https://a.example/score", deployment: "" } }))
+			.digest("hex");
+		assert.equal(rgb.key(sha), now);
 	});
 });

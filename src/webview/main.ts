@@ -132,6 +132,7 @@ function handle(msg: ToWebview): void {
 		case "map":
 			store.coords = new Float32Array(msg.coords);
 			store.explained = msg.explained;
+			store.mapMethod = msg.method;
 			store.emit("map");
 			return;
 		case "neighbors":

@@ -61,6 +61,8 @@ export class Store {
 	failures: FailureData[] = [];
 	coords: Float32Array | undefined;
 	explained: number[] = [];
+	/** How `coords` were made: PCA first, UMAP when the host has it. */
+	mapMethod: "pca" | "umap" = "pca";
 	neighbors: { index: number; items: ScoredIndex[] } | undefined;
 	outliers: { items: ScoredIndex[]; exact: boolean; k: number } | undefined;
 	/** Every image's outlier score, once computed. */

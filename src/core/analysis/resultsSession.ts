@@ -22,6 +22,7 @@ import type { Logger } from "../util/logger";
 import { createYielder } from "./cooperative";
 import { outlierScores, type OutlierResult } from "./outliers";
 import { pca } from "./pca";
+import { minUmapPoints } from "./umapWorkerClient";
 import { nearestNeighbors, normalize, scoreAll, topOf } from "./similarity";
 import { zeroShot, type ZeroShotResult } from "./zeroShot";
 
@@ -38,6 +39,8 @@ export interface SessionDeps {
 	embedTexts(texts: string[], signal: AbortSignal): Promise<TextEmbeddings>;
 	onAction(action: ShellAction): Promise<void>;
 	hasNpy: boolean;
+	/** A seeded 2-D UMAP layout computed off this thread (a worker); the map shows PCA until it is ready. */
+	layoutUmap?(vectors: Float32Array, dim: number, signal: AbortSignal): Promise<Float32Array>;
 }
 
 /** ln(100): the logit scale CLIP-style models converge to; used only when the endpoint reports none. */
@@ -56,7 +59,7 @@ export class ResultsSession implements Disposable {
 	private queue: ToWebview[] = [];
 	private disposed = false;
 	private readonly lifetime = new AbortController();
-	private map: { coords: Float32Array; explained: number[] } | undefined;
+	private map: { coords: Float32Array; explained: number[]; method: "pca" | "umap" } | undefined;
 	private mapStarted = false;
 	private labels: { labels: string[]; result: ZeroShotResult } | undefined;
 	private query: { text: string; scores: Float32Array } | undefined;
@@ -213,7 +216,7 @@ export class ResultsSession implements Disposable {
 
 	private sendMap(): void {
 		if (!this.map) return;
-		this.send({ type: "map", method: "pca", coords: copyBuffer(this.map.coords), explained: this.map.explained });
+		this.send({ type: "map", method: this.map.method, coords: copyBuffer(this.map.coords), explained: this.map.explained });
 	}
 
 	private async computeMap(): Promise<void> {
@@ -221,8 +224,15 @@ export class ResultsSession implements Disposable {
 		try {
 			const r = await pca(this.model.vectors, this.model.dim, 2, { maxIterations: 12, sampleRows: 3000, yielder: createYielder(this.lifetime.signal) });
 			const coords = r.components === 2 ? r.coords : new Float32Array(this.count * 2);
-			this.map = { coords, explained: r.variance.map((v) => (r.totalVariance > 0 ? v / r.totalVariance : 0)) };
+			const explained = r.variance.map((v) => (r.totalVariance > 0 ? v / r.totalVariance : 0));
+			this.map = { coords, explained, method: "pca" };
 			this.sendMap();
+			if (this.deps.layoutUmap && this.count >= minUmapPoints) {
+				const umap = await this.deps.layoutUmap(this.model.vectors, this.model.dim, this.lifetime.signal);
+				if (this.disposed) return;
+				this.map = { coords: umap, explained, method: "umap" };
+				this.sendMap();
+			}
 		} catch (e) {
 			if (this.disposed) return;
 			this.deps.logger.error(`Results view: the map failed: ${(e as Error).message}`);

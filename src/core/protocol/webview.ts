@@ -66,6 +66,8 @@ export const defaultStrings = {
 	colorLabel: "Label",
 	mapPca: "PCA of the embeddings: the two axes explain {0} % of the variance.",
 	mapComputing: "Computing the map…",
+	mapUmap: "UMAP of the embeddings (seeded, 15 neighbours, on 32 PCA axes): near points are similar images; distances between far clusters mean little.",
+	mapUmapComing: "PCA shown; the UMAP map replaces it when ready…",
 	labelsHeading: "Zero-shot labels",
 	labelsHint: "One candidate label per line, e.g. “x-ray chest anteroposterior Atelectasis”.",
 	applyLabels: "Apply Labels",
@@ -134,8 +136,8 @@ export type ToWebview =
 	| { type: "init"; strings: WebviewStrings; summary: SummaryData; total: number; failureCount: number }
 	| { type: "rows"; start: number; rows: RowData[] }
 	| { type: "failures"; start: number; items: FailureData[] }
-	/** Float32 n×2 coordinates (PCA), `explained` = fraction of variance of each axis. */
-	| { type: "map"; method: "pca"; coords: ArrayBuffer; explained: number[] }
+	/** Float32 n×2 coordinates (PCA, then UMAP when it is ready), `explained` = fraction of variance of each PCA axis. */
+	| { type: "map"; method: "pca" | "umap"; coords: ArrayBuffer; explained: number[] }
 	| { type: "neighbors"; index: number; items: ScoredIndex[] }
 	/** The top outliers, plus every image's score as Float32 (for the table column). */
 	| { type: "outliers"; items: ScoredIndex[]; exact: boolean; k: number; scores: ArrayBuffer }
@@ -252,7 +254,7 @@ export function parseToWebview(raw: unknown): ToWebview | undefined {
 			case "failures":
 				return isIndex(m["start"]) && Array.isArray(m["items"]) && m["items"].every((r) => isObj(r) && typeof r["path"] === "string" && typeof r["error"] === "string");
 			case "map":
-				return m["method"] === "pca" && isArrayBuffer(m["coords"]) && Array.isArray(m["explained"]);
+				return (m["method"] === "pca" || m["method"] === "umap") && isArrayBuffer(m["coords"]) && Array.isArray(m["explained"]);
 			case "neighbors":
 				return isIndex(m["index"]) && isScoredList(m["items"]);
 			case "outliers":

@@ -9,6 +9,7 @@ import { existsSync, promises as fs } from "node:fs";
 import * as path from "node:path";
 import * as vscode from "vscode";
 import { ResultsSession, type ShellAction } from "../../core/analysis/resultsSession";
+import { runUmapInWorker } from "../../core/analysis/umapWorkerClient";
 import type { ImageEmbedder } from "../../core/endpoint/types";
 import { readResults } from "../../core/results/reader";
 import type { Logger } from "../../core/util/logger";
@@ -130,6 +131,8 @@ class ResultsPanel {
 				embedTexts: async (texts, signal) => (await this.deps.createEmbedder()).embedTexts(texts, signal),
 				onAction: (a) => this.act(a),
 				hasNpy: existsSync(path.join(this.outDir, "embeddings.npy")),
+				// UMAP in a worker thread of its own, terminated when the panel closes or reloads.
+				layoutUmap: (vectors, dim, signal) => runUmapInWorker(path.join(this.extensionUri.fsPath, "dist", "umapWorker.js"), vectors, dim, signal),
 			});
 			this.session = session;
 			session.start();

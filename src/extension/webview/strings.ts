@@ -63,6 +63,8 @@ export function webviewStrings(): WebviewStrings {
 		colorLabel: vscode.l10n.t("Label"),
 		mapPca: vscode.l10n.t("PCA of the embeddings: the two axes explain {0} % of the variance.", "{0}"),
 		mapComputing: vscode.l10n.t("Computing the map…"),
+		mapUmap: vscode.l10n.t("UMAP of the embeddings (seeded, 15 neighbours, on 32 PCA axes): near points are similar images; distances between far clusters mean little."),
+		mapUmapComing: vscode.l10n.t("PCA shown; the UMAP map replaces it when ready…"),
 		labelsHeading: vscode.l10n.t("Zero-shot labels"),
 		labelsHint: vscode.l10n.t("One candidate label per line, e.g. “x-ray chest anteroposterior Atelectasis”."),
 		applyLabels: vscode.l10n.t("Apply Labels"),

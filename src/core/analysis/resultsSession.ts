@@ -11,6 +11,7 @@ import {
 	parseFromWebview,
 	type FromWebview,
 	type RowData,
+	type SeriesData,
 	type SummaryData,
 	type Task,
 	type ToWebview,
@@ -22,12 +23,14 @@ import type { Logger } from "../util/logger";
 import { createYielder } from "./cooperative";
 import { outlierScores, type OutlierResult } from "./outliers";
 import { pca } from "./pca";
-import { minUmapPoints } from "./umapWorkerClient";
+import { groupEmbeddings, type GroupedEmbeddings } from "./series";
+import { groupCsv } from "./seriesCsv";
+import { minUmapPoints } from "./mapLimits";
 import { nearestNeighbors, normalize, scoreAll, topOf } from "./similarity";
 import { zeroShot, type ZeroShotResult } from "./zeroShot";
 
 /** Actions the shell performs (they need VS Code: dialogs, clipboard, commands). */
-export type ShellAction = Extract<FromWebview, { type: "reveal" | "retryFailed" | "export" | "copyPath" }>;
+export type ShellAction = Extract<FromWebview, { type: "reveal" | "retryFailed" | "export" | "copyPath" | "exportSeries" }>;
 
 export interface SessionDeps {
 	post(message: ToWebview): void;
@@ -65,6 +68,8 @@ export class ResultsSession implements Disposable {
 	private query: { text: string; scores: Float32Array } | undefined;
 	private outliers: OutlierResult | undefined;
 	private readonly pending = new Map<Task, AbortController>();
+	private series: GroupedEmbeddings | undefined;
+	private seriesOutliers: OutlierResult | undefined;
 	/** The image last selected in the view (the language model tools' default image). */
 	selected: number | undefined;
 
@@ -134,9 +139,21 @@ export class ResultsSession implements Disposable {
 					this.query = undefined;
 					this.send({ type: "queryCleared" });
 					return;
+				case "series":
+					this.send(this.seriesMessage());
+					return;
+				case "selectSeries": {
+					const g = this.seriesGroups();
+					if (msg.index >= g.groups.length) return;
+					this.send({ type: "seriesNeighbors", index: msg.index, items: nearestNeighbors(g.vectors, g.dim, msg.index, msg.k) });
+					return;
+				}
+				case "seriesOutliers":
+					return await this.computeSeriesOutliers(msg.k);
 				case "reveal":
 				case "retryFailed":
 				case "export":
+				case "exportSeries":
 				case "copyPath":
 					return await this.deps.onAction(msg);
 				default:
@@ -276,6 +293,40 @@ export class ResultsSession implements Disposable {
 		this.end("outliers", signal);
 	}
 
+	/** Series embeddings (L2-normalised means of their images'), computed once. */
+	seriesGroups(): GroupedEmbeddings {
+		this.series ??= groupEmbeddings(this.model, "series");
+		return this.series;
+	}
+
+	private seriesMessage(): ToWebview {
+		const g = this.seriesGroups();
+		const items: SeriesData[] = g.groups.map((x) => ({
+			seriesInstanceUid: x.seriesInstanceUid,
+			studyInstanceUid: x.studyInstanceUid,
+			modality: x.modality,
+			description: x.description,
+			images: x.members.length,
+			first: x.members[0] as number,
+		}));
+		return { type: "series", items, withoutUid: g.withoutUid };
+	}
+
+	private async computeSeriesOutliers(k: number): Promise<void> {
+		const g = this.seriesGroups();
+		const signal = this.begin("series");
+		const r = await outlierScores(g.vectors, g.dim, { k, yielder: createYielder(signal) });
+		this.seriesOutliers = r;
+		this.send({ type: "seriesOutliers", items: topOf(r.scores, 200), exact: r.exact, k: r.k, scores: copyBuffer(r.scores) });
+		this.end("series", signal);
+	}
+
+	/** The series as CSV (as `medimageinsight export --series` writes it), with the outlier score once computed. */
+	seriesCsv(): string {
+		const o = this.seriesOutliers;
+		return groupCsv(this.seriesGroups(), { name: "outlierScore", values: o ? Array.from(o.scores, round) : [] });
+	}
+
 	private async textEmbeddings(texts: string[], signal: AbortSignal): Promise<{ vectors: Float32Array[]; scalingFactor?: number }> {
 		const t = await this.deps.embedTexts(texts, signal);
 		if (t.embeddings.length !== texts.length) throw new Error(`The endpoint returned ${t.embeddings.length} text embeddings for ${texts.length} texts.`);
@@ -368,6 +419,8 @@ function taskOf(msg: FromWebview): Task | undefined {
 			return "query";
 		case "export":
 			return "export";
+		case "seriesOutliers":
+			return "series";
 		default:
 			return undefined;
 	}

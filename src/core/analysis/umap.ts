@@ -9,7 +9,7 @@ import { UMAP } from "umap-js";
 import { seededRandom } from "../util/random";
 import { noYield, type Yielder } from "./cooperative";
 import { pca } from "./pca";
-import { minUmapPoints } from "./umapWorkerClient";
+import { minUmapPoints } from "./mapLimits";
 
 export interface UmapOptions {
 	seed?: number;

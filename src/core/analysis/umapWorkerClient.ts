@@ -5,9 +5,6 @@
  */
 import { Worker } from "node:worker_threads";
 
-/** Fewer points than this get no UMAP: the map stays PCA. */
-export const minUmapPoints = 8;
-
 export interface UmapRequest {
 	vectors: ArrayBuffer;
 	dim: number;

@@ -82,6 +82,16 @@ export const defaultStrings = {
 	noThumbnail: "No thumbnail",
 	other: "other",
 	none: "(none)",
+	tabSeries: "Series",
+	seriesCount: "{0} series from {1} images",
+	seriesWithoutUid: "{0} images without a SeriesInstanceUID are left out.",
+	seriesHint: "A series embedding is the L2-normalised mean of its images' embeddings. Select a series to see the most similar ones.",
+	colDescription: "Description",
+	colImages: "Images",
+	similarSeries: "Most similar series",
+	computeSeriesOutliers: "Find Outlier Series",
+	seriesOutliersCaption: "Outlier score: 1 − mean similarity to the {0} nearest series.",
+	exportSeriesCsv: "Export Series CSV…",
 } as const;
 
 export type StringKey = keyof typeof defaultStrings;
@@ -118,6 +128,17 @@ export interface RowData {
 	thumbnail?: string;
 }
 
+/** One series of the Series tab (no embedding: the host keeps those). */
+export interface SeriesData {
+	seriesInstanceUid: string;
+	studyInstanceUid: string;
+	modality: string;
+	description: string;
+	images: number;
+	/** Index of its first image (for the thumbnail). */
+	first: number;
+}
+
 export interface FailureData {
 	path: string;
 	stage: string;
@@ -130,7 +151,7 @@ export interface ScoredIndex {
 }
 
 /** Long tasks the webview shows a busy state for. */
-export type Task = "map" | "neighbors" | "outliers" | "labels" | "query" | "export";
+export type Task = "map" | "neighbors" | "outliers" | "labels" | "query" | "export" | "series";
 
 export type ToWebview =
 	| { type: "init"; strings: WebviewStrings; summary: SummaryData; total: number; failureCount: number }
@@ -147,6 +168,10 @@ export type ToWebview =
 	/** Float32 cosine score per row. */
 	| { type: "query"; text: string; scores: ArrayBuffer }
 	| { type: "queryCleared" }
+	/** The series (PRODUCT.md §10), asked for when the Series tab is first shown. */
+	| { type: "series"; items: SeriesData[]; withoutUid: number }
+	| { type: "seriesNeighbors"; index: number; items: ScoredIndex[] }
+	| { type: "seriesOutliers"; items: ScoredIndex[]; exact: boolean; k: number; scores: ArrayBuffer }
 	| { type: "busy"; task: Task; busy: boolean }
 	| { type: "error"; task?: Task; message: string };
 
@@ -163,7 +188,11 @@ export type FromWebview =
 	| { type: "reveal" }
 	| { type: "retryFailed" }
 	| { type: "export" }
-	| { type: "copyPath"; which: CopyTarget };
+	| { type: "copyPath"; which: CopyTarget }
+	| { type: "series" }
+	| { type: "selectSeries"; index: number; k: number }
+	| { type: "seriesOutliers"; k: number }
+	| { type: "exportSeries" };
 
 /** Limits on what the webview may ask for. */
 export const limits = Object.freeze({ maxK: 100, maxLabels: 64, maxLabelLength: 300, maxQueryLength: 1000 });
@@ -209,7 +238,13 @@ export function parseFromWebview(raw: unknown): FromWebview | undefined {
 		case "reveal":
 		case "retryFailed":
 		case "export":
+		case "series":
+		case "exportSeries":
 			return { type: t };
+		case "selectSeries":
+			return isIndex(raw["index"]) && isIndex(raw["k"], limits.maxK) && raw["k"] > 0 ? { type: t, index: raw["index"], k: raw["k"] } : undefined;
+		case "seriesOutliers":
+			return isIndex(raw["k"], limits.maxK) && raw["k"] > 0 ? { type: t, k: raw["k"] } : undefined;
 		case "select":
 			return isIndex(raw["index"]) && isIndex(raw["k"], limits.maxK) && raw["k"] > 0 ? { type: t, index: raw["index"], k: raw["k"] } : undefined;
 		case "outliers":
@@ -231,7 +266,7 @@ export function parseFromWebview(raw: unknown): FromWebview | undefined {
 	}
 }
 
-const tasks: readonly string[] = ["map", "neighbors", "outliers", "labels", "query", "export"];
+const tasks: readonly string[] = ["map", "neighbors", "outliers", "labels", "query", "export", "series"];
 
 function isScoredList(v: unknown): v is ScoredIndex[] {
 	return Array.isArray(v) && v.every((x) => isObj(x) && isIndex(x["index"]) && typeof x["score"] === "number");
@@ -263,6 +298,12 @@ export function parseToWebview(raw: unknown): ToWebview | undefined {
 				return Array.isArray(m["labels"]) && m["labels"].every((l) => typeof l === "string") && isArrayBuffer(m["best"]) && isArrayBuffer(m["probability"]);
 			case "query":
 				return typeof m["text"] === "string" && isArrayBuffer(m["scores"]);
+			case "series":
+				return Array.isArray(m["items"]) && m["items"].every((x) => isObj(x) && typeof x["seriesInstanceUid"] === "string" && isIndex(x["images"]) && isIndex(x["first"])) && isIndex(m["withoutUid"]);
+			case "seriesNeighbors":
+				return isIndex(m["index"]) && isScoredList(m["items"]);
+			case "seriesOutliers":
+				return isScoredList(m["items"]) && typeof m["exact"] === "boolean" && isIndex(m["k"]) && isArrayBuffer(m["scores"]);
 			case "labelsCleared":
 			case "queryCleared":
 				return true;

@@ -194,6 +194,21 @@ class ResultsPanel {
 				if (choice === open) await vscode.commands.executeCommand("vscode.open", target);
 				return;
 			}
+			case "exportSeries": {
+				const session = this.session;
+				if (!session) return;
+				const target = await vscode.window.showSaveDialog({
+					defaultUri: vscode.Uri.file(path.join(this.outDir, "series.csv")),
+					filters: { CSV: ["csv"] },
+					title: vscode.l10n.t("Export Series as CSV"),
+				});
+				if (!target) return;
+				await fs.writeFile(target.fsPath, session.seriesCsv(), "utf8");
+				const open = vscode.l10n.t("Open");
+				const choice = await vscode.window.showInformationMessage(vscode.l10n.t("Exported {0} series to {1}", session.seriesGroups().groups.length, target.fsPath), open);
+				if (choice === open) await vscode.commands.executeCommand("vscode.open", target);
+				return;
+			}
 			default:
 				return unreachable(a);
 		}

@@ -79,5 +79,15 @@ export function webviewStrings(): WebviewStrings {
 		noThumbnail: vscode.l10n.t("No thumbnail"),
 		other: vscode.l10n.t("other"),
 		none: vscode.l10n.t("(none)"),
+		tabSeries: vscode.l10n.t("Series"),
+		seriesCount: vscode.l10n.t("{0} series from {1} images", "{0}", "{1}"),
+		seriesWithoutUid: vscode.l10n.t("{0} images without a SeriesInstanceUID are left out.", "{0}"),
+		seriesHint: vscode.l10n.t("A series embedding is the L2-normalised mean of its images' embeddings. Select a series to see the most similar ones."),
+		colDescription: vscode.l10n.t("Description"),
+		colImages: vscode.l10n.t("Images"),
+		similarSeries: vscode.l10n.t("Most similar series"),
+		computeSeriesOutliers: vscode.l10n.t("Find Outlier Series"),
+		seriesOutliersCaption: vscode.l10n.t("Outlier score: 1 − mean similarity to the {0} nearest series.", "{0}"),
+		exportSeriesCsv: vscode.l10n.t("Export Series CSV…"),
 	};
 }

@@ -136,3 +136,41 @@ void test("the webview gets the PCA map first, then the UMAP map; a closed sessi
 	assert.equal((rejected as Error | undefined)?.name, "AbortError");
 	assert.ok(!sent2.some((m) => m.type === "map" && m.method === "umap"));
 });
+
+void test("the Series tab's data: series rows, neighbours by series embedding, outlier scores and a series CSV", async () => {
+	// Three series: A (0°, 10°), B (20°), C (90°, 100°) in 2-D; A's mean is 5°.
+	const deg = [0, 10, 20, 90, 100];
+	const series = ["A", "A", "B", "C", "C"];
+	const dim = 2;
+	const model: ResultsModel = {
+		outDir: "/out",
+		rows: deg.map((_, i) => ({ path: `i${i}.dcm`, sha256: "", key: "", sopInstanceUid: `${i}`, seriesInstanceUid: series[i]!, studyInstanceUid: "T", modality: "CT", seriesDescription: i === 3 ? "=cmd()" : `desc ${series[i]}`, time: "" })),
+		dim,
+		vectors: Float32Array.from(deg.flatMap((a) => [Math.cos((a * Math.PI) / 180), Math.sin((a * Math.PI) / 180)])),
+		failures: [],
+		problems: [],
+	};
+	const sent: ToWebview[] = [];
+	const s = new ResultsSession(model, { post: (m) => sent.push(m), strings: defaultStrings, logger: nullLogger, thumbnailUri: () => undefined, embedTexts: async () => ({ embeddings: [] }), onAction: async () => undefined, hasNpy: false });
+	s.receive({ type: "ready" });
+	s.receive({ type: "series" });
+	s.receive({ type: "selectSeries", index: 0, k: 2 });
+	s.receive({ type: "seriesOutliers", k: 1 });
+	s.receive({ type: "selectSeries", index: 99, k: 2 });
+	await new Promise((r) => setTimeout(r, 100));
+	const list = sent.find((m) => m.type === "series") as Extract<ToWebview, { type: "series" }>;
+	assert.deepEqual(list.items.map((x) => [x.seriesInstanceUid, x.images, x.first, x.description]), [["A", 2, 0, "desc A"], ["B", 1, 2, "desc B"], ["C", 2, 3, "=cmd()"]]);
+	const nb = sent.filter((m) => m.type === "seriesNeighbors") as Extract<ToWebview, { type: "seriesNeighbors" }>[];
+	assert.equal(nb.length, 1, "an index out of range is ignored");
+	assert.deepEqual(nb[0]!.items.map((x) => x.index), [1, 2]);
+	assert.ok(Math.abs(nb[0]!.items[0]!.score - Math.cos((15 * Math.PI) / 180)) < 1e-5);
+	assert.ok(Math.abs(nb[0]!.items[1]!.score - Math.cos((90 * Math.PI) / 180)) < 1e-5);
+	const o = sent.find((m) => m.type === "seriesOutliers") as Extract<ToWebview, { type: "seriesOutliers" }>;
+	// k = 1: 1 − similarity to the nearest other series. C (95°) is farthest from B (20°): 1 − cos 75°.
+	assert.equal(o.items[0]!.index, 2);
+	assert.ok(Math.abs(new Float32Array(o.scores)[2]! - (1 - Math.cos((75 * Math.PI) / 180))) < 1e-5);
+	const csv = s.seriesCsv().split("\r\n");
+	assert.equal(csv[0], "row,seriesInstanceUid,studyInstanceUid,modality,description,images,outlierScore");
+	assert.match(csv[3]!, /^2,C,T,CT,'=cmd\(\),2,0\.74/);
+	s.dispose();
+});

@@ -52,6 +52,7 @@ const node = {
 const builds = [
 	{ ...node, entryPoints: ["src/extension/extension.ts"], outfile: "dist/extension.js" },
 	{ ...node, entryPoints: ["src/workers/convertWorker.ts"], outfile: "dist/convertWorker.js" },
+	{ ...node, entryPoints: ["src/workers/umapWorker.ts"], outfile: "dist/umapWorker.js" },
 	{ ...node, entryPoints: ["src/cli/main.ts"], outfile: "dist/cli.js", banner: { js: "#!/usr/bin/env node" } },
 	{
 		bundle: true,

@@ -541,6 +541,23 @@ try {
 			await page.click('.images-view .header button[data-key="status"]');
 		});
 
+		await check(t("series tab: one row per series; selecting one lists the most similar series, best first"), async () => {
+			await page.click('button[data-tab="series"]');
+			await page.waitForSelector(".series-table tbody tr", { timeout: 20000 });
+			const distinct = new Set(model.paths.map((p) => /series(\d+)/.exec(p)?.[1])).size;
+			const rows = await page.$$eval(".series-table tbody tr", (els) => els.length);
+			assert(rows === distinct, `${rows} rows for ${distinct} series`);
+			await page.click('.series-table tbody tr[data-series="0"]');
+			await page.waitForSelector(".series-neighbours .ranked-item", { timeout: 10000 });
+			const scores = await page.$$eval(".series-neighbours .nb-score", (els) => els.map((e) => Number(e.textContent)));
+			assert(scores.length > 0 && scores.every((x, i) => i === 0 || x <= scores[i - 1]), `scores ${scores}`);
+			await page.click(".action-series-outliers");
+			await page.waitForFunction(() => [...document.querySelectorAll(".series-table tbody tr td.num:last-child")].some((td) => td.textContent !== ""), undefined, { timeout: 20000 });
+			if (theme === "dark") await page.screenshot({ path: join(shots, "webview-series-dark.png") });
+			await page.click('button[data-tab="images"]');
+			return `${rows} series`;
+		});
+
 		await check(t("zero-shot labels are applied and shown in the table"), async () => {
 			await page.click('button[data-tab="labels"]');
 			await page.fill(".labels-input", "CT chest\nMR brain\nMR knee\nUS abdomen\nx-ray hand");

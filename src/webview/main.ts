@@ -11,6 +11,7 @@ import { ImagesView } from "./imagesView";
 import { LabelsView } from "./labelsView";
 import { MapView } from "./mapView";
 import { OutliersView } from "./outliersView";
+import { SeriesView } from "./seriesView";
 import { Store, type TabId } from "./store";
 import { SummaryView } from "./summaryView";
 
@@ -25,11 +26,12 @@ const skipped = new FailuresView(store, "skipped");
 const outliers = new OutliersView(store);
 const labels = new LabelsView(store);
 const detail = new DetailView(store);
+const series = new SeriesView(store);
 
-const panels: Record<TabId, HTMLElement> = { images: images.root, map: map.root, failures: failures.root, skipped: skipped.root, outliers: outliers.root, labels: labels.root };
-const tabOrder: TabId[] = ["images", "map", "failures", "skipped", "outliers", "labels"];
-const tabTitle = { images: "tabImages", map: "tabMap", failures: "tabFailures", skipped: "tabSkipped", outliers: "tabOutliers", labels: "tabLabels" } as const;
-const tabIcon = { images: "list-flat", map: "graph-scatter", failures: "error", skipped: "circle-slash", outliers: "telescope", labels: "tag" } as const;
+const panels: Record<TabId, HTMLElement> = { images: images.root, series: series.root, map: map.root, failures: failures.root, skipped: skipped.root, outliers: outliers.root, labels: labels.root };
+const tabOrder: TabId[] = ["images", "series", "map", "failures", "skipped", "outliers", "labels"];
+const tabTitle = { images: "tabImages", map: "tabMap", failures: "tabFailures", skipped: "tabSkipped", outliers: "tabOutliers", labels: "tabLabels", series: "tabSeries" } as const;
+const tabIcon = { images: "list-flat", map: "graph-scatter", failures: "error", skipped: "circle-slash", outliers: "telescope", labels: "tag", series: "layers" } as const;
 const tabButtons = new Map<TabId, HTMLButtonElement>();
 const tablist = el("div", { class: "tabs", attrs: { role: "tablist" } });
 const errorBar = el("div", { class: "error-bar", attrs: { role: "alert" } });
@@ -145,6 +147,7 @@ function handle(msg: ToWebview): void {
 		case "map":
 			store.coords = new Float32Array(msg.coords);
 			store.explained = msg.explained;
+			store.mapMethod = msg.method;
 			store.emit("map");
 			return;
 		case "neighbors":
@@ -171,6 +174,18 @@ function handle(msg: ToWebview): void {
 		case "queryCleared":
 			store.query = undefined;
 			store.emit("query");
+			return;
+		case "series":
+			store.series = { items: msg.items, withoutUid: msg.withoutUid };
+			store.emit("series");
+			return;
+		case "seriesNeighbors":
+			store.seriesNeighbors = { index: msg.index, items: msg.items };
+			store.emit("series");
+			return;
+		case "seriesOutliers":
+			store.seriesOutliers = { items: msg.items, exact: msg.exact, k: msg.k, scores: new Float32Array(msg.scores) };
+			store.emit("series");
 			return;
 		case "busy":
 			if (msg.busy) {

@@ -65,10 +65,18 @@ export class MapView {
 		new ResizeObserver(() => this.schedule()).observe(stage);
 		// Theme changes swap the CSS variables and the body class: redraw with the new colours.
 		new MutationObserver(() => this.schedule()).observe(document.body, { attributes: true, attributeFilter: ["class"] });
+		const caption = (): void => {
+			if (!s.coords) return;
+			this.caption.textContent =
+				s.mapMethod === "umap"
+					? s.t("mapUmap")
+					: format(s.t("mapPca"), ((s.explained[0] ?? 0) * 100 + (s.explained[1] ?? 0) * 100).toFixed(1)) + (s.busy.has("map") ? ` ${s.t("mapUmapComing")}` : "");
+		};
 		s.on("map", () => {
-			this.caption.textContent = format(s.t("mapPca"), ((s.explained[0] ?? 0) * 100 + (s.explained[1] ?? 0) * 100).toFixed(1));
+			caption();
 			this.recolor();
 		});
+		s.on("busy", caption);
 		s.on("rows", () => this.recolor());
 		s.on("labels", () => {
 			this.fillColorOptions();

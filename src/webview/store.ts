@@ -2,9 +2,9 @@
  * The webview's data: what the host sent (rows, failures, map, labels, scores) and the persisted view
  * state (vscode.getState/setState). Views subscribe to changes by topic.
  */
-import { defaultStrings, type FailureData, type FromWebview, type RowData, type ScoredIndex, type SummaryData, type Task, type WebviewStrings } from "../core/protocol/webview";
+import { defaultStrings, type FailureData, type FromWebview, type RowData, type ScoredIndex, type SeriesData, type SummaryData, type Task, type WebviewStrings } from "../core/protocol/webview";
 
-export type TabId = "images" | "map" | "failures" | "skipped" | "outliers" | "labels";
+export type TabId = "images" | "map" | "failures" | "skipped" | "outliers" | "labels" | "series";
 export type SortKey = "path" | "modality" | "study" | "series" | "status" | "label" | "probability" | "score" | "outlier";
 export type GroupBy = "none" | "study" | "series";
 export type ColorBy = "modality" | "series" | "label";
@@ -44,7 +44,7 @@ export const defaultViewState: ViewState = {
 	colorBy: "modality",
 };
 
-export type Topic = "init" | "rows" | "failures" | "map" | "neighbors" | "outliers" | "labels" | "query" | "busy" | "error" | "selection" | "view";
+export type Topic = "init" | "rows" | "failures" | "map" | "neighbors" | "outliers" | "labels" | "query" | "busy" | "error" | "selection" | "view" | "series";
 
 interface VsCodeApi {
 	postMessage(message: unknown): void;
@@ -61,12 +61,18 @@ export class Store {
 	failures: FailureData[] = [];
 	coords: Float32Array | undefined;
 	explained: number[] = [];
+	/** How `coords` were made: PCA first, UMAP when the host has it. */
+	mapMethod: "pca" | "umap" = "pca";
 	neighbors: { index: number; items: ScoredIndex[] } | undefined;
 	outliers: { items: ScoredIndex[]; exact: boolean; k: number } | undefined;
 	/** Every image's outlier score, once computed. */
 	outlierScores: Float32Array | undefined;
 	labels: { labels: string[]; best: Int32Array; probability: Float32Array } | undefined;
 	query: { text: string; scores: Float32Array } | undefined;
+	/** The Series tab's data (PRODUCT.md §10): the series, the selected one's neighbours, outlier scores. */
+	series: { items: SeriesData[]; withoutUid: number } | undefined;
+	seriesNeighbors: { index: number; items: ScoredIndex[] } | undefined;
+	seriesOutliers: { items: ScoredIndex[]; exact: boolean; k: number; scores: Float32Array } | undefined;
 	busy = new Set<Task>();
 	errors: { task?: Task; message: string }[] = [];
 	view: ViewState;
@@ -190,7 +196,7 @@ function readEmbeddedStrings(): Partial<WebviewStrings> {
 	}
 }
 
-const tabs: readonly string[] = ["images", "map", "failures", "skipped", "outliers", "labels"];
+const tabs: readonly string[] = ["images", "map", "failures", "skipped", "outliers", "labels", "series"];
 const sortKeys: readonly string[] = ["path", "modality", "study", "series", "status", "label", "probability", "score", "outlier"];
 
 /** Saved state comes back from VS Code as-is: keep only well-typed fields. */

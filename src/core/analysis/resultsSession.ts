@@ -13,6 +13,7 @@ import {
 	type FromWebview,
 	type LastRunData,
 	type RowData,
+	type SeriesData,
 	type SummaryData,
 	type Task,
 	type ToWebview,
@@ -24,11 +25,14 @@ import type { Logger } from "../util/logger";
 import { createYielder } from "./cooperative";
 import { outlierScores, type OutlierResult } from "./outliers";
 import { pca } from "./pca";
+import { groupEmbeddings, type GroupedEmbeddings } from "./series";
+import { groupCsv } from "./seriesCsv";
+import { minUmapPoints } from "./mapLimits";
 import { nearestNeighbors, normalize, scoreAll, topOf } from "./similarity";
 import { zeroShot, type ZeroShotResult } from "./zeroShot";
 
 /** Actions the shell performs (they need VS Code: dialogs, clipboard, commands). */
-export type ShellAction = Extract<FromWebview, { type: "reveal" | "retryFailed" | "export" | "copyPath" }>;
+export type ShellAction = Extract<FromWebview, { type: "reveal" | "retryFailed" | "export" | "copyPath" | "exportSeries" }>;
 
 export interface SessionDeps {
 	post(message: ToWebview): void;
@@ -41,6 +45,8 @@ export interface SessionDeps {
 	/** Performs an action; a returned text is a confirmation shown briefly in the view ("Copied …"). */
 	onAction(action: ShellAction): Promise<string | void>;
 	hasNpy: boolean;
+	/** A seeded 2-D UMAP layout computed off this thread (a worker); the map shows PCA until it is ready. */
+	layoutUmap?(vectors: Float32Array, dim: number, signal: AbortSignal): Promise<Float32Array>;
 }
 
 /** ln(100): the logit scale CLIP-style models converge to; used only when the endpoint reports none. */
@@ -59,12 +65,14 @@ export class ResultsSession implements Disposable {
 	private queue: ToWebview[] = [];
 	private disposed = false;
 	private readonly lifetime = new AbortController();
-	private map: { coords: Float32Array; explained: number[] } | undefined;
+	private map: { coords: Float32Array; explained: number[]; method: "pca" | "umap" } | undefined;
 	private mapStarted = false;
 	private labels: { labels: string[]; result: ZeroShotResult } | undefined;
 	private query: { text: string; scores: Float32Array } | undefined;
 	private outliers: OutlierResult | undefined;
 	private readonly pending = new Map<Task, AbortController>();
+	private series: GroupedEmbeddings | undefined;
+	private seriesOutliers: OutlierResult | undefined;
 	/** The image last selected in the view (the language model tools' default image). */
 	selected: number | undefined;
 	/** Requests replayed once the webview is ready (what the user had asked of an earlier session). */
@@ -154,9 +162,21 @@ export class ResultsSession implements Disposable {
 					this.query = undefined;
 					this.send({ type: "queryCleared" });
 					return;
+				case "series":
+					this.send(this.seriesMessage());
+					return;
+				case "selectSeries": {
+					const g = this.seriesGroups();
+					if (msg.index >= g.groups.length) return;
+					this.send({ type: "seriesNeighbors", index: msg.index, items: nearestNeighbors(g.vectors, g.dim, msg.index, msg.k) });
+					return;
+				}
+				case "seriesOutliers":
+					return await this.computeSeriesOutliers(msg.k);
 				case "reveal":
 				case "retryFailed":
 				case "export":
+				case "exportSeries":
 				case "copyPath": {
 					const notice = await this.deps.onAction(msg);
 					if (typeof notice === "string" && notice) this.send({ type: "notice", message: notice });
@@ -265,7 +285,7 @@ export class ResultsSession implements Disposable {
 
 	private sendMap(): void {
 		if (!this.map) return;
-		this.send({ type: "map", method: "pca", coords: copyBuffer(this.map.coords), explained: this.map.explained });
+		this.send({ type: "map", method: this.map.method, coords: copyBuffer(this.map.coords), explained: this.map.explained });
 	}
 
 	private async computeMap(): Promise<void> {
@@ -273,8 +293,15 @@ export class ResultsSession implements Disposable {
 		try {
 			const r = await pca(this.model.vectors, this.model.dim, 2, { maxIterations: 12, sampleRows: 3000, yielder: createYielder(this.lifetime.signal) });
 			const coords = r.components === 2 ? r.coords : new Float32Array(this.count * 2);
-			this.map = { coords, explained: r.variance.map((v) => (r.totalVariance > 0 ? v / r.totalVariance : 0)) };
+			const explained = r.variance.map((v) => (r.totalVariance > 0 ? v / r.totalVariance : 0));
+			this.map = { coords, explained, method: "pca" };
 			this.sendMap();
+			if (this.deps.layoutUmap && this.count >= minUmapPoints) {
+				const umap = await this.deps.layoutUmap(this.model.vectors, this.model.dim, this.lifetime.signal);
+				if (this.disposed) return;
+				this.map = { coords: umap, explained, method: "umap" };
+				this.sendMap();
+			}
 		} catch (e) {
 			if (this.disposed) return;
 			this.deps.logger.error(`Results view: the map failed: ${(e as Error).message}`);
@@ -316,6 +343,40 @@ export class ResultsSession implements Disposable {
 		this.outliers = r;
 		this.sendOutliers(r);
 		this.end("outliers", signal);
+	}
+
+	/** Series embeddings (L2-normalised means of their images'), computed once. */
+	seriesGroups(): GroupedEmbeddings {
+		this.series ??= groupEmbeddings(this.model, "series");
+		return this.series;
+	}
+
+	private seriesMessage(): ToWebview {
+		const g = this.seriesGroups();
+		const items: SeriesData[] = g.groups.map((x) => ({
+			seriesInstanceUid: x.seriesInstanceUid,
+			studyInstanceUid: x.studyInstanceUid,
+			modality: x.modality,
+			description: x.description,
+			images: x.members.length,
+			first: x.members[0] as number,
+		}));
+		return { type: "series", items, withoutUid: g.withoutUid };
+	}
+
+	private async computeSeriesOutliers(k: number): Promise<void> {
+		const g = this.seriesGroups();
+		const signal = this.begin("series");
+		const r = await outlierScores(g.vectors, g.dim, { k, yielder: createYielder(signal) });
+		this.seriesOutliers = r;
+		this.send({ type: "seriesOutliers", items: topOf(r.scores, 200), exact: r.exact, k: r.k, scores: copyBuffer(r.scores) });
+		this.end("series", signal);
+	}
+
+	/** The series as CSV (as `medimageinsight export --series` writes it), with the outlier score once computed. */
+	seriesCsv(): string {
+		const o = this.seriesOutliers;
+		return groupCsv(this.seriesGroups(), { name: "outlierScore", values: o ? Array.from(o.scores, round) : [] });
 	}
 
 	private async textEmbeddings(texts: string[], signal: AbortSignal): Promise<{ vectors: Float32Array[]; scalingFactor?: number }> {
@@ -410,6 +471,8 @@ function taskOf(msg: FromWebview): Task | undefined {
 			return "query";
 		case "export":
 			return "export";
+		case "seriesOutliers":
+			return "series";
 		default:
 			return undefined;
 	}

@@ -8,25 +8,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { npyHeader } from "../results/npy";
 import type { GroupedEmbeddings } from "./series";
+import { groupCsv } from "./seriesCsv";
 
-export const groupCsvColumns = ["row", "seriesInstanceUid", "studyInstanceUid", "modality", "description", "images"] as const;
-
-/**
- * One CSV cell. Text a spreadsheet would run as a formula (=, +, -, @, tab, CR first) gets a leading
- * apostrophe; a cell with a comma, quote or line break is quoted with its quotes doubled.
- */
-export function guardedCsvCell(v: string | number): string {
-	if (typeof v === "number") return Number.isFinite(v) ? String(v) : "";
-	const safe = /^[=+\-@\t\r]/.test(v) ? `'${v}` : v;
-	return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
-}
-
-/** The CSV text for the groups (CRLF line ends, as spreadsheets expect). */
-export function groupCsv(g: GroupedEmbeddings): string {
-	const lines = [groupCsvColumns.join(",")];
-	g.groups.forEach((x, i) => lines.push([i, x.seriesInstanceUid, x.studyInstanceUid, x.modality, x.description, x.members.length].map(guardedCsvCell).join(",")));
-	return lines.join("\r\n") + "\r\n";
-}
+export { groupCsv, groupCsvColumns, guardedCsvCell } from "./seriesCsv";
 
 /** The .npy bytes of the group embeddings. */
 export function groupNpy(g: GroupedEmbeddings): Buffer {

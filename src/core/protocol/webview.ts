@@ -90,6 +90,8 @@ export const defaultStrings = {
 	colorLabel: "Label",
 	mapPca: "PCA of the embeddings: the two axes explain {0} % of the variance.",
 	mapComputing: "Computing the map…",
+	mapUmap: "UMAP of the embeddings (seeded, 15 neighbours, on 32 PCA axes): near points are similar images; distances between far clusters mean little.",
+	mapUmapComing: "PCA shown; the UMAP map replaces it when ready…",
 	labelsHeading: "Zero-shot labels",
 	labelsHint: "One candidate label per line, e.g. “x-ray chest anteroposterior Atelectasis”.",
 	applyLabels: "Apply Labels",
@@ -104,6 +106,16 @@ export const defaultStrings = {
 	noThumbnail: "No thumbnail",
 	other: "other",
 	none: "(none)",
+	tabSeries: "Series",
+	seriesCount: "{0} series from {1} images",
+	seriesWithoutUid: "{0} images without a SeriesInstanceUID are left out.",
+	seriesHint: "A series embedding is the L2-normalised mean of its images' embeddings. Select a series to see the most similar ones.",
+	colDescription: "Description",
+	colImages: "Images",
+	similarSeries: "Most similar series",
+	computeSeriesOutliers: "Find Outlier Series",
+	seriesOutliersCaption: "Outlier score: 1 − mean similarity to the {0} nearest series.",
+	exportSeriesCsv: "Export Series CSV…",
 } as const;
 
 export type StringKey = keyof typeof defaultStrings;
@@ -156,6 +168,17 @@ export interface RowData {
 	thumbnail?: string;
 }
 
+/** One series of the Series tab (no embedding: the host keeps those). */
+export interface SeriesData {
+	seriesInstanceUid: string;
+	studyInstanceUid: string;
+	modality: string;
+	description: string;
+	images: number;
+	/** Index of its first image (for the thumbnail). */
+	first: number;
+}
+
 export interface FailureData {
 	path: string;
 	stage: string;
@@ -170,14 +193,14 @@ export interface ScoredIndex {
 }
 
 /** Long tasks the webview shows a busy state for. */
-export type Task = "map" | "neighbors" | "outliers" | "labels" | "query" | "export";
+export type Task = "map" | "neighbors" | "outliers" | "labels" | "query" | "export" | "series";
 
 export type ToWebview =
 	| { type: "init"; strings: WebviewStrings; summary: SummaryData; total: number; failureCount: number }
 	| { type: "rows"; start: number; rows: RowData[] }
 	| { type: "failures"; start: number; items: FailureData[] }
-	/** Float32 n×2 coordinates (PCA), `explained` = fraction of variance of each axis. */
-	| { type: "map"; method: "pca"; coords: ArrayBuffer; explained: number[] }
+	/** Float32 n×2 coordinates (PCA, then UMAP when it is ready), `explained` = fraction of variance of each PCA axis. */
+	| { type: "map"; method: "pca" | "umap"; coords: ArrayBuffer; explained: number[] }
 	| { type: "neighbors"; index: number; items: ScoredIndex[] }
 	/** The top outliers, plus every image's score as Float32 (for the table column). */
 	| { type: "outliers"; items: ScoredIndex[]; exact: boolean; k: number; scores: ArrayBuffer }
@@ -187,6 +210,10 @@ export type ToWebview =
 	/** Float32 cosine score per row. */
 	| { type: "query"; text: string; scores: ArrayBuffer }
 	| { type: "queryCleared" }
+	/** The series (PRODUCT.md §10), asked for when the Series tab is first shown. */
+	| { type: "series"; items: SeriesData[]; withoutUid: number }
+	| { type: "seriesNeighbors"; index: number; items: ScoredIndex[] }
+	| { type: "seriesOutliers"; items: ScoredIndex[]; exact: boolean; k: number; scores: ArrayBuffer }
 	| { type: "busy"; task: Task; busy: boolean }
 	| { type: "error"; task?: Task; message: string }
 	/** A short confirmation from the host ("Copied …"), shown briefly. */
@@ -205,7 +232,11 @@ export type FromWebview =
 	| { type: "reveal" }
 	| { type: "retryFailed" }
 	| { type: "export" }
-	| { type: "copyPath"; which: CopyTarget };
+	| { type: "copyPath"; which: CopyTarget }
+	| { type: "series" }
+	| { type: "selectSeries"; index: number; k: number }
+	| { type: "seriesOutliers"; k: number }
+	| { type: "exportSeries" };
 
 /** Limits on what the webview may ask for. */
 export const limits = Object.freeze({ maxK: 100, maxLabels: 64, maxLabelLength: 300, maxQueryLength: 1000 });
@@ -251,7 +282,13 @@ export function parseFromWebview(raw: unknown): FromWebview | undefined {
 		case "reveal":
 		case "retryFailed":
 		case "export":
+		case "series":
+		case "exportSeries":
 			return { type: t };
+		case "selectSeries":
+			return isIndex(raw["index"]) && isIndex(raw["k"], limits.maxK) && raw["k"] > 0 ? { type: t, index: raw["index"], k: raw["k"] } : undefined;
+		case "seriesOutliers":
+			return isIndex(raw["k"], limits.maxK) && raw["k"] > 0 ? { type: t, k: raw["k"] } : undefined;
 		case "select":
 			return isIndex(raw["index"]) && isIndex(raw["k"], limits.maxK) && raw["k"] > 0 ? { type: t, index: raw["index"], k: raw["k"] } : undefined;
 		case "outliers":
@@ -273,7 +310,7 @@ export function parseFromWebview(raw: unknown): FromWebview | undefined {
 	}
 }
 
-const tasks: readonly string[] = ["map", "neighbors", "outliers", "labels", "query", "export"];
+const tasks: readonly string[] = ["map", "neighbors", "outliers", "labels", "query", "export", "series"];
 
 function isScoredList(v: unknown): v is ScoredIndex[] {
 	return Array.isArray(v) && v.every((x) => isObj(x) && isIndex(x["index"]) && typeof x["score"] === "number");
@@ -296,7 +333,7 @@ export function parseToWebview(raw: unknown): ToWebview | undefined {
 			case "failures":
 				return isIndex(m["start"]) && Array.isArray(m["items"]) && m["items"].every((r) => isObj(r) && typeof r["path"] === "string" && typeof r["error"] === "string");
 			case "map":
-				return m["method"] === "pca" && isArrayBuffer(m["coords"]) && Array.isArray(m["explained"]);
+				return (m["method"] === "pca" || m["method"] === "umap") && isArrayBuffer(m["coords"]) && Array.isArray(m["explained"]);
 			case "neighbors":
 				return isIndex(m["index"]) && isScoredList(m["items"]);
 			case "outliers":
@@ -305,6 +342,12 @@ export function parseToWebview(raw: unknown): ToWebview | undefined {
 				return Array.isArray(m["labels"]) && m["labels"].every((l) => typeof l === "string") && isArrayBuffer(m["best"]) && isArrayBuffer(m["probability"]);
 			case "query":
 				return typeof m["text"] === "string" && isArrayBuffer(m["scores"]);
+			case "series":
+				return Array.isArray(m["items"]) && m["items"].every((x) => isObj(x) && typeof x["seriesInstanceUid"] === "string" && isIndex(x["images"]) && isIndex(x["first"])) && isIndex(m["withoutUid"]);
+			case "seriesNeighbors":
+				return isIndex(m["index"]) && isScoredList(m["items"]);
+			case "seriesOutliers":
+				return isScoredList(m["items"]) && typeof m["exact"] === "boolean" && isIndex(m["k"]) && isArrayBuffer(m["scores"]);
 			case "labelsCleared":
 			case "queryCleared":
 				return true;

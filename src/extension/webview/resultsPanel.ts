@@ -11,6 +11,7 @@ import { existsSync, promises as fs } from "node:fs";
 import * as path from "node:path";
 import * as vscode from "vscode";
 import { ResultsSession, type ShellAction } from "../../core/analysis/resultsSession";
+import { runUmapInWorker } from "../../core/analysis/umapWorkerClient";
 import type { ImageEmbedder } from "../../core/endpoint/types";
 import type { SummaryData } from "../../core/protocol/webview";
 import { readResults } from "../../core/results/reader";
@@ -185,6 +186,8 @@ export class ResultsPanel {
 				embedTexts: async (texts, signal) => (await this.deps.createEmbedder()).embedTexts(texts, signal),
 				onAction: (a) => this.act(a),
 				hasNpy: existsSync(path.join(this.outDir, "embeddings.npy")),
+				// UMAP in a worker thread of its own, terminated when the panel closes or reloads.
+				layoutUmap: (vectors, dim, signal) => runUmapInWorker(path.join(this.extensionUri.fsPath, "dist", "umapWorker.js"), vectors, dim, signal),
 			});
 			if (previous) {
 				session.carryOver(previous.requests());
@@ -249,6 +252,21 @@ export class ResultsPanel {
 				await fs.writeFile(target.fsPath, session.csv(), "utf8");
 				const open = vscode.l10n.t("Open");
 				const choice = await vscode.window.showInformationMessage(vscode.l10n.t("Exported {0} rows to {1}", session.count + session.failureList().length, target.fsPath), open);
+				if (choice === open) await vscode.commands.executeCommand("vscode.open", target);
+				return;
+			}
+			case "exportSeries": {
+				const session = this.session;
+				if (!session) return;
+				const target = await vscode.window.showSaveDialog({
+					defaultUri: vscode.Uri.file(path.join(this.outDir, "series.csv")),
+					filters: { CSV: ["csv"] },
+					title: vscode.l10n.t("Export Series as CSV"),
+				});
+				if (!target) return;
+				await fs.writeFile(target.fsPath, session.seriesCsv(), "utf8");
+				const open = vscode.l10n.t("Open");
+				const choice = await vscode.window.showInformationMessage(vscode.l10n.t("Exported {0} series to {1}", session.seriesGroups().groups.length, target.fsPath), open);
 				if (choice === open) await vscode.commands.executeCommand("vscode.open", target);
 				return;
 			}

@@ -51,8 +51,9 @@ export interface OutDirParams {
 	outputFolder: string;
 	/**
 	 * The selected paths. When given, a folder an earlier version made for this very selection (named
-	 * without the hash; its run.json lists the same inputs) is used as long as the new one does not
-	 * exist, so upgrading does not send everything again.
+	 * without the hash; its run.json lists the same inputs; paths recorded the same way, see
+	 * pipeline/recordedPath.ts) is used as long as the new one does not exist, so upgrading does not
+	 * send everything again.
 	 */
 	inputs?: readonly string[];
 }
@@ -64,11 +65,19 @@ export function resolveOutDir(p: OutDirParams): string {
 	else if (p.workspaceFolder) parent = path.join(p.workspaceFolder, ".medimageinsight");
 	else parent = path.join(p.globalStorage, "results");
 	const dir = path.join(parent, p.name);
-	if (p.inputs && p.inputs.length > 0 && !fs.existsSync(dir)) {
+	if (p.inputs && p.inputs.length > 0 && samePathsAsBefore(p.inputs) && !fs.existsSync(dir)) {
 		const legacy = path.join(parent, p.name.replace(/-[0-9a-f]{8}$/, ""));
 		if (legacy !== dir && sameInputs(legacy, p.inputs)) return legacy;
 	}
 	return dir;
+}
+
+/**
+ * True when earlier versions recorded the same paths for this selection as this one does: one input,
+ * or inputs in one parent folder (otherwise reusing the old folder would list files under two paths).
+ */
+function samePathsAsBefore(inputs: readonly string[]): boolean {
+	return inputs.length === 1 || new Set(inputs.map((i) => path.dirname(path.resolve(i)))).size === 1;
 }
 
 /** True when the run.json of `dir` records exactly these inputs. */

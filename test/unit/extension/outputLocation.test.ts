@@ -65,6 +65,14 @@ void test("a folder an earlier version made for the same selection (no hash in i
 		assert.equal(resolveOutDir(params), legacy, "the same selection finds its earlier results");
 		fs.mkdirSync(fresh);
 		assert.equal(resolveOutDir(params), fresh);
+
+		// Inputs in different parent folders were recorded under other paths then: not reused.
+		const multi = [path.join(ws, "a", "series1"), path.join(ws, "b", "series2")];
+		const sel = multi.map((m) => ({ path: m, isDirectory: true }));
+		const old = path.join(ws, ".medimageinsight", legacySelectionName(sel));
+		fs.mkdirSync(old, { recursive: true });
+		fs.writeFileSync(path.join(old, "run.json"), JSON.stringify({ inputs: multi }));
+		assert.equal(resolveOutDir({ ...params, name: selectionName(sel), inputs: multi }), path.join(ws, ".medimageinsight", selectionName(sel)));
 	} finally {
 		fs.rmSync(ws, { recursive: true, force: true });
 	}

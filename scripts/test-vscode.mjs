@@ -303,9 +303,11 @@ async function runUi() {
 			endText.includes(`${fixture.images.length} embedded`) && /simulated/.test(endText),
 			endText.slice(0, 200),
 		);
-		const out = join(ws, ".medimageinsight", "scans", "embeddings.jsonl");
-		const lines = existsSync(out) ? readFileSync(out, "utf8").split("\n").filter(Boolean).length : 0;
-		record("ui: the run wrote one embedding per image into <workspace>/.medimageinsight/scans/", lines === fixture.images.length, `${lines} lines`);
+		const outRoot = join(ws, ".medimageinsight");
+		const outName = existsSync(outRoot) ? readdirSync(outRoot).find((d) => /^scans-[0-9a-f]{8}$/.test(d)) : undefined;
+		const out = outName ? join(outRoot, outName, "embeddings.jsonl") : "";
+		const lines = out && existsSync(out) ? readFileSync(out, "utf8").split("\n").filter(Boolean).length : 0;
+		record("ui: the run wrote one embedding per image into <workspace>/.medimageinsight/scans-<hash>/", lines === fixture.images.length, `${lines} lines`);
 		const bar = await page.locator(".statusbar-item", { hasText: `${fixture.images.length} embedded` }).count();
 		record("ui: the status bar shows the summary", bar > 0);
 

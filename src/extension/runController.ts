@@ -100,6 +100,7 @@ export class RunController extends Disposable {
 			workspaceFolder: folder?.uri.fsPath,
 			globalStorage: this.d.context.globalStorageUri.fsPath,
 			outputFolder: snap.outputFolder,
+			inputs: inputs.map((i) => i.path),
 		});
 	}
 

@@ -10,6 +10,7 @@ import * as path from "node:path";
 import * as vscode from "vscode";
 import { startSimulator, type SimulatorHandle } from "../../src/core/simulator/server";
 import type { RunSummary } from "../../src/core/pipeline/types";
+import { selectionName } from "../../src/extension/ui/outputLocation";
 import { api, filesUnder, fixture, readJsonl, setSetting, waitFor, workspaceRoot, type FixtureManifest } from "./helpers";
 
 /** A key that must never show up anywhere but in SecretStorage and the Authorization header. */
@@ -112,7 +113,8 @@ describe("MedImageInsight extension", function () {
 		assert.equal(summary.skipped, f.skipped.length);
 		assert.equal(summary.failed, f.corrupt.length);
 		assert.ok(summary.ignored >= f.ignored.length);
-		assert.equal(summary.outDir, path.join(workspaceRoot(), ".medimageinsight", path.basename(scans)));
+		assert.equal(summary.outDir, path.join(workspaceRoot(), ".medimageinsight", selectionName([{ path: scans, isDirectory: true }])));
+		assert.match(path.basename(summary.outDir), new RegExp(`^${path.basename(scans)}-[0-9a-f]{8}$`));
 
 		const records = readJsonl<{ path: string; embedding: number[]; sopInstanceUid: string; sha256: string }>(path.join(summary.outDir, "embeddings.jsonl"));
 		assert.deepEqual(records.map((r) => r.path).sort(), [...f.images].sort());
@@ -174,7 +176,8 @@ describe("MedImageInsight extension", function () {
 		assert.ok(summary);
 		assert.equal(summary.embedded + summary.alreadyDone, inFolder + 1);
 		assert.equal(summary.failed, 0);
-		assert.equal(summary.outDir, path.join(workspaceRoot(), ".medimageinsight", "no-suffix+1"));
+		assert.match(path.basename(summary.outDir), /^no-suffix\+1-[0-9a-f]{8}$/);
+		assert.equal(path.dirname(summary.outDir), path.join(workspaceRoot(), ".medimageinsight"));
 		assert.equal(readJsonl(path.join(summary.outDir, "embeddings.jsonl")).length, inFolder + 1);
 	});
 
@@ -460,7 +463,8 @@ describe("MedImageInsight extension", function () {
 
 	it("Show Results opens the results of the last run", async function () {
 		requireFixture(this);
-		const outDir = await vscode.commands.executeCommand<string | undefined>("medImageInsight.showResults", path.join(workspaceRoot(), ".medimageinsight", path.basename(scans)));
-		assert.equal(outDir, path.join(workspaceRoot(), ".medimageinsight", path.basename(scans)));
+		const expected = path.join(workspaceRoot(), ".medimageinsight", selectionName([{ path: scans, isDirectory: true }]));
+		const outDir = await vscode.commands.executeCommand<string | undefined>("medImageInsight.showResults", expected);
+		assert.equal(outDir, expected);
 	});
 });

@@ -19,6 +19,7 @@ import {
 	type ToWebview,
 	type WebviewStrings,
 } from "../protocol/webview";
+import { csvCell } from "../results/csv";
 import type { ResultsModel } from "../results/reader";
 import type { Disposable } from "../util/events";
 import type { Logger } from "../util/logger";
@@ -52,13 +53,8 @@ export interface SessionDeps {
 /** ln(100): the logit scale CLIP-style models converge to; used only when the endpoint reports none. */
 export const fallbackScalingFactor = Math.log(100);
 
-/** Quotes a CSV cell; text that a spreadsheet would run as a formula is prefixed with an apostrophe. */
-export function csvCell(v: string | number | undefined): string {
-	if (v === undefined) return "";
-	if (typeof v === "number") return Number.isFinite(v) ? String(v) : "";
-	const safe = /^[=+\-@\t\r]/.test(v) ? `'${v}` : v;
-	return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
-}
+/** Quotes a CSV cell and guards spreadsheet formulas: the project's one CSV writer (results/csv.ts). */
+export { csvCell };
 
 export class ResultsSession implements Disposable {
 	private ready = false;

@@ -91,6 +91,9 @@ export async function* discover(inputs: string[], options: DiscoverOptions = {})
 	const { signal } = options;
 	const excluded = (options.exclude ?? []).map((p) => path.resolve(p));
 	const isExcluded = (p: string) => excluded.some((e) => isInside(p, e));
+	// The same, by real path (a link into the output folder is not followed either).
+	const excludedReal = await Promise.all(excluded.map((e) => fs.promises.realpath(e).catch(() => e)));
+	const isExcludedReal = (real: string) => excludedReal.some((e) => isInside(real, e));
 
 	const roots: Root[] = [];
 	for (const input of inputs) {
@@ -157,6 +160,7 @@ export async function* discover(inputs: string[], options: DiscoverOptions = {})
 						yield await skippedLink(full, rel(full), abs, target);
 						continue;
 					}
+					if (isExcludedReal(target.real)) continue;
 					if (!allowed(target.real)) {
 						yield await skippedLink(full, rel(full), abs, `a symbolic link to ${target.real}, outside the selected folders: not followed`);
 						continue;

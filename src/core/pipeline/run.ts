@@ -5,7 +5,7 @@
  * - Bounded everywhere: discovery is pulled only while fewer than 2 × workers files are converting
  *   and fewer than batchSize × (maxConcurrentRequests + 2) images (and 256 MB of PNG) wait for the
  *   endpoint, so memory stays flat whatever the folder size; nothing collects all files or results.
- * - Resume: a file whose (path, size, mtime) matches a record made with the same settings and
+ * - Resume: a file whose (path, size, mtime, identity) matches a record made with the same settings and
  *   endpoint is not read at all; after conversion, an image whose key (content + settings +
  *   endpoint) is already done, or being sent right now, is not sent again — its record is copied.
  * - Every image ends exactly once as embedded or failed-with-reason (a file holding no image as

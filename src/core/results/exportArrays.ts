@@ -11,6 +11,7 @@ import * as path from "node:path";
 import { once } from "node:events";
 import type { Logger } from "../util/logger";
 import { nullLogger } from "../util/logger";
+import { csvLine } from "./csv";
 import { embeddingLength, embeddingOf, parseRecordHead, readLines } from "./jsonLines";
 import { npyHeader } from "./npy";
 import { resultFiles } from "./types";
@@ -27,11 +28,6 @@ export interface ExportResult {
 
 export const indexColumns = ["row", "path", "sha256", "sopInstanceUid", "seriesInstanceUid", "studyInstanceUid", "modality"] as const;
 
-/** One CSV field: quoted (with quotes doubled) when it holds a comma, quote or line break. */
-export function csvField(value: string | number | undefined): string {
-	const s = value === undefined ? "" : String(value);
-	return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
 
 class BufferedWriter {
 	private readonly stream: fs.WriteStream;
@@ -131,7 +127,7 @@ export async function exportArrays(outDir: string, options: { logger?: Logger; s
 	const littleEndian = os.endianness() === "LE";
 	try {
 		await npy.write(npyHeader([rows, dim]));
-		await csv.write(Buffer.from(indexColumns.join(",") + "\n"));
+		await csv.write(Buffer.from(csvLine(indexColumns)));
 		let row = 0;
 		if (rows > 0) {
 			for await (const line of readLines(source, { oversized: 0 }, end)) {
@@ -148,7 +144,7 @@ export async function exportArrays(outDir: string, options: { logger?: Logger; s
 				await npy.write(bytes);
 				const h = r.head;
 				const fields = [row, h.path, h.sha256, h.sopInstanceUid, h.seriesInstanceUid, h.studyInstanceUid, h.modality];
-				await csv.write(Buffer.from(fields.map(csvField).join(",") + "\n", "utf8"));
+				await csv.write(Buffer.from(csvLine(fields), "utf8"));
 				row++;
 			}
 		}

@@ -74,6 +74,7 @@ void describe("discover", () => {
 		if (haveNoPreamble) w("nopreamble/scan", fs.readFileSync(noPreambleSource));
 		fs.symlinkSync(root, path.join(root, "series1/loop")); // a loop back to the top
 		fs.symlinkSync(path.join(root, "series1/IM0002.dcm"), path.join(root, "link.dcm"));
+		fs.symlinkSync(path.join(root, "excluded"), path.join(root, "to-excluded")); // into an excluded folder (the output folder)
 	});
 
 	after(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -84,6 +85,7 @@ void describe("discover", () => {
 		const expected = ["corrupt.dcm", "link.dcm", ...(haveNoPreamble ? ["nopreamble/scan"] : []), "series1/IM0001", "series1/IM0002.dcm", "series1/sub/deeper/x.DCM"];
 		assert.deepEqual(candidates(items), expected);
 		assert.deepEqual(ignored(root, items), [".DS_Store", ".medimageinsight", "README", "empty/.keep", "notes.txt", "photo.jpg", "series1/._IM0001"].sort());
+		assert.equal(items.some((i) => i.absPath.includes("to-excluded")), false, "a link into an excluded folder is not followed");
 		assert.deepEqual(skipped(items), [`series1/loop: a symbolic link to ${fs.realpathSync(root)}, a folder that contains it (a loop): not followed`]);
 		for (const item of items) {
 			if (item.kind !== "candidate") continue;

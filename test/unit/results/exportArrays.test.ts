@@ -4,7 +4,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
-import { csvField, exportArrays } from "../../../src/core/results/exportArrays";
+import { csvCell as csvField } from "../../../src/core/results/csv";
+import { exportArrays } from "../../../src/core/results/exportArrays";
 import { npyHeader } from "../../../src/core/results/npy";
 import { ResultsStore, serializeEmbeddingRecord } from "../../../src/core/results/store";
 import type { EmbeddingRecord } from "../../../src/core/results/types";
@@ -52,6 +53,22 @@ void describe("exports (embeddings.npy, index.csv)", () => {
 		assert.equal(csvField('a,"b"'), '"a,""b"""');
 		assert.equal(csvField("line\nbreak"), '"line\nbreak"');
 		assert.equal(csvField(7), "7");
+	});
+
+	void it("guards index.csv against spreadsheet formulas (= + - @ tab CR at the start of a text cell)", async () => {
+		const dir = path.join(tmpRoot, "formulas");
+		fs.mkdirSync(dir);
+		const hostile = ['=HYPERLINK("http://example.invalid","x").dcm', "+1+1.dcm", "-2.dcm", "@SUM(A1).dcm", "\tTAB.dcm", "\rCR.dcm", "plain.dcm"];
+		fs.writeFileSync(path.join(dir, "embeddings.jsonl"), hostile.map((p, i) => serializeEmbeddingRecord(rec(p, [i, 1], { modality: i === 0 ? "=1+1" : "CT" }))).join(""));
+		assert.equal((await exportArrays(dir)).rows, hostile.length);
+		const lines = fs.readFileSync(path.join(dir, "index.csv"), "utf8").split("\n");
+		assert.equal(lines[1], `0,"'=HYPERLINK(""http://example.invalid"",""x"").dcm",${"a".repeat(64)},1.2.3,1.2,1,'=1+1`);
+		assert.equal(lines[2]!.split(",")[1], "'+1+1.dcm");
+		assert.equal(lines[3]!.split(",")[1], "'-2.dcm");
+		assert.equal(lines[4]!.split(",")[1], "'@SUM(A1).dcm");
+		assert.equal(lines[5]!.split(",")[1], "'\tTAB.dcm");
+		assert.equal(lines[6]!.split(",")[1], '"\'\rCR.dcm"');
+		assert.equal(lines[7], `6,plain.dcm,${"a".repeat(64)},1.2.3,1.2,1,CT`);
 	});
 
 	void it("pads the .npy header so that the data starts at a multiple of 64 bytes", () => {

@@ -15,10 +15,12 @@ import { intOption, parseCommand, rateOption, stringOption } from "./args";
 import type { CliContext } from "./context";
 import { formatDuration } from "./progressLine";
 import { UsageError } from "./usageError";
+import { checkDicomwebInputs, dicomwebHelp, dicomwebOptions, dicomwebParserOptions } from "./dicomwebOptions";
+import type { RunOptions } from "../core/pipeline/types";
 
 export const apiKeyVariable = "MEDIMAGEINSIGHT_API_KEY";
 
-export const embedHelp = `Usage: medimageinsight embed <paths…> --endpoint URL --out DIR [options]
+export const embedHelp = `Usage: medimageinsight embed <paths or DICOMweb URLs…> --endpoint URL --out DIR [options]
 
 Finds every DICOM image under the given folders and files, converts it like the reference
 pipeline and sends it to a MedImageInsight endpoint (Azure ML online endpoint scoring URI).
@@ -48,7 +50,9 @@ Options:
   --verbose             log details to stderr
 Exit status: 0 all embedded (skipped files are fine), 1 some failed, 2 usage or configuration
 error (bad option, missing key, 401/403/404 or a redirect from the endpoint, an endpoint that
-cannot be reached), 130 cancelled (Ctrl+C).`;
+cannot be reached, a DICOMweb server that refuses the credentials), 130 cancelled (Ctrl+C).
+
+${dicomwebHelp}`;
 
 /** A fully parsed embed run, shared by `embed` and `demo`. */
 export interface EmbedConfig {
@@ -59,6 +63,8 @@ export interface EmbedConfig {
 	simulated: boolean;
 	workers?: number;
 	retryFailedOnly: boolean;
+	/** Authentication and limits for DICOMweb inputs. */
+	dicomweb?: RunOptions["dicomweb"];
 	/** Gray images as RGB PNGs (--rgb) instead of 8-bit grayscale. */
 	rgb?: boolean;
 	/** Files above this many MB are refused before they are read (default 2048). */
@@ -74,6 +80,7 @@ export async function embedCommand(argv: string[], ctx: CliContext): Promise<num
 		);
 	}
 	const p = parseCommand("embed", argv, {
+		...dicomwebParserOptions,
 		endpoint: { type: "string" },
 		out: { type: "string" },
 		"batch-size": { type: "string" },
@@ -96,8 +103,9 @@ export async function embedCommand(argv: string[], ctx: CliContext): Promise<num
 	}
 	if (p.positionals.length === 0) throw new UsageError("embed: give at least one folder or DICOM file");
 	for (const input of p.positionals) {
-		if (!fs.existsSync(input)) throw new UsageError(`embed: input not found: ${input}`);
+		if (!/^https?:\/\//i.test(input) && !fs.existsSync(input)) throw new UsageError(`embed: input not found: ${input}`);
 	}
+	const remoteInputs = checkDicomwebInputs("embed", p.positionals);
 	const url = stringOption(p, "endpoint");
 	if (!url) throw new UsageError("embed: --endpoint URL is required (the scoring URI of the online endpoint)");
 	if (!/^https?:\/\/[^\s/]+/i.test(url)) throw new UsageError(`embed: --endpoint must be an http(s) URL (got "${url}")`);
@@ -132,7 +140,8 @@ export async function embedCommand(argv: string[], ctx: CliContext): Promise<num
 	const workers = intOption(p, "workers", 1, 64);
 	const maxFileSizeMB = intOption(p, "max-file-mb", 0, 1024 * 1024);
 	const config: EmbedConfig = {
-		inputs: p.positionals.map((i) => path.resolve(i)),
+		inputs: p.positionals.map((i) => (/^https?:\/\//i.test(i) ? i : path.resolve(i))),
+		...(remoteInputs > 0 ? { dicomweb: await dicomwebOptions("embed", p) } : {}),
 		outDir: path.resolve(out),
 		endpoint,
 		tokens,
@@ -195,6 +204,7 @@ export async function runEmbed(config: EmbedConfig, ctx: CliContext): Promise<Ru
 				endpoint: config.endpoint,
 				simulated: config.simulated,
 				retryFailedOnly: config.retryFailedOnly,
+				...(config.dicomweb ? { dicomweb: config.dicomweb } : {}),
 				...(config.workers ? { workers: config.workers } : {}),
 			},
 			{ embedder: client, workerScript: ctx.workerScript, logger: ctx.logger, onProgress: (p) => (last = p) },

@@ -4,9 +4,11 @@
  * first-frame reading, memory budget), post the result with the PNG buffers in the transfer list.
  * The pool owns timeouts, crashes and replacement.
  */
+import { createHash } from "node:crypto";
 import { parentPort, workerData } from "node:worker_threads";
+import { convertDicomBytes } from "../core/dicom/convert";
 import { convertDicomFile } from "../core/dicom/convertFile";
-import { isConvertWorkerData, type ConvertFileRequest, type FromWorker } from "../core/protocol/worker";
+import { isConvertWorkerData, type FromWorker, type ToWorker } from "../core/protocol/worker";
 
 /** A buffer that owns all of its ArrayBuffer can be transferred; a view into a shared one is copied first. */
 function transferable(bytes: Uint8Array): Uint8Array {
@@ -17,8 +19,12 @@ function transferable(bytes: Uint8Array): Uint8Array {
 const data: unknown = workerData;
 const memoryBudgetBytes = isConvertWorkerData(data) && data.memoryBudgetMb > 0 ? data.memoryBudgetMb * 1024 * 1024 : undefined;
 
-async function handle(req: ConvertFileRequest): Promise<{ msg: FromWorker; transfer: ArrayBuffer[] }> {
-	const { sha256, size, outcome } = await convertDicomFile(req.absPath, req.options, memoryBudgetBytes !== undefined ? { memoryBudgetBytes } : {});
+async function handle(req: ToWorker): Promise<{ msg: FromWorker; transfer: ArrayBuffer[] }> {
+	const budget = memoryBudgetBytes !== undefined ? { memoryBudgetBytes } : {};
+	const { sha256, size, outcome } =
+		req.type === "convertFile"
+			? await convertDicomFile(req.absPath, req.options, budget)
+			: { sha256: createHash("sha256").update(req.bytes).digest("hex"), size: req.bytes.byteLength, outcome: await convertDicomBytes(req.bytes, req.options, req.name, budget) };
 	const transfer: ArrayBuffer[] = [];
 	if (outcome.kind === "image") {
 		outcome.png = transferable(outcome.png);
@@ -33,7 +39,7 @@ async function handle(req: ConvertFileRequest): Promise<{ msg: FromWorker; trans
 
 const port = parentPort;
 if (!port) throw new Error("convertWorker must run in a worker thread");
-port.on("message", (req: ConvertFileRequest) => {
+port.on("message", (req: ToWorker) => {
 	handle(req).then(
 		({ msg, transfer }) => port.postMessage(msg, transfer),
 		(e: unknown) => port.postMessage({ type: "error", id: req.id, error: e instanceof Error ? e.message : String(e) } satisfies FromWorker),

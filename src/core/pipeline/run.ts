@@ -31,6 +31,8 @@ import type { EmbeddingRecord, FailureRecord } from "../results/types";
 import { discover } from "./discover";
 import { RateMeter } from "./rateMeter";
 import { recordBase, recordedPath } from "./recordedPath";
+import { DicomwebClient, DicomwebError, type InstanceRef } from "../sources/dicomweb/client";
+import { describeTarget, isDicomwebInput, parseDicomwebUrl, type DicomwebTarget } from "../sources/dicomweb/url";
 import { UploadStats } from "./uploadStats";
 import type { DiscoveredFile, FileConversion, RunDeps, RunOptions, RunProgress, RunSummary } from "./types";
 import { WorkerPool } from "./workerPool";
@@ -66,6 +68,8 @@ interface FileStamp {
 	mtimeMs?: number;
 	/** Identity of the file (sourceId of its absolute path and inode), part of the stamp. */
 	source?: string;
+	/** The DICOMweb service an instance came from (no credentials). */
+	sourceUrl?: string;
 }
 
 function message(e: unknown): string {
@@ -91,6 +95,10 @@ async function validate(options: RunOptions): Promise<void> {
 	}
 	const out = path.resolve(options.outDir);
 	for (const input of options.inputs) {
+		if (isDicomwebInput(input)) {
+			parseDicomwebUrl(input); // throws a message that says what is wrong with it
+			continue;
+		}
 		const abs = path.resolve(input);
 		try {
 			await fs.promises.stat(abs);
@@ -111,8 +119,11 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 	const workers = options.workers ?? Math.max(1, os.availableParallelism() - 1);
 	const batchSize = options.endpoint.batchSize;
 	const keys = new ResumeKeys(options.convert, options.endpoint, options.simulated);
+	// Folders and files on disk, and DICOMweb resources (PRODUCT.md §9).
+	const localInputs = options.inputs.filter((i) => !isDicomwebInput(i));
+	const remoteTargets: DicomwebTarget[] = options.inputs.filter(isDicomwebInput).map((i) => parseDicomwebUrl(i));
 	// Recorded paths are relative to the inputs' common folder: different files never share one.
-	const base = await recordBase(options.inputs);
+	const base = await recordBase(localInputs);
 
 	const store = await ResultsStore.open(outDir, { config: keys.config, logger });
 	// Every answer must have the vector length of the embeddings already here (set by the first accepted one otherwise).
@@ -128,6 +139,8 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 	const counts = { found: 0, ignored: 0, converted: 0, embedded: 0, alreadyDone: 0, failed: 0, skipped: 0 };
 	const upload = new UploadStats();
 	let discoveryDone = false;
+	/** DICOMweb listings that broke off (not fatal: what was listed is processed, the run says it is incomplete). */
+	const listingErrors: string[] = [];
 	let fatal: { code: string; message: string } | undefined;
 	let client: ClientStatus = { state: "running", inFlight: 0, concurrency: options.endpoint.maxConcurrentRequests };
 	const meter = new RateMeter();
@@ -185,7 +198,9 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 	let converting = 0;
 	let held = 0;
 	let heldBytes = 0;
-	const maxConverting = workers * 2;
+	const retrievals = remoteTargets.length > 0 ? Math.max(1, options.dicomweb?.retrievalConcurrency ?? 4) : 0;
+	// Conversions, and DICOMweb retrievals waiting to be converted.
+	const maxConverting = workers * 2 + retrievals;
 	const maxHeld = batchSize * (options.endpoint.maxConcurrentRequests + 2);
 	const wakers = new Set<() => void>();
 	const wake = () => {
@@ -263,6 +278,7 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 
 	const stampFields = (f: FileStamp) => ({
 		...(f.size !== undefined && f.mtimeMs !== undefined ? { size: f.size, mtimeMs: f.mtimeMs, ...(f.source ? { source: f.source } : {}) } : {}),
+		...(f.sourceUrl ? { sourceUrl: f.sourceUrl } : {}),
 		config: keys.config,
 	});
 
@@ -411,8 +427,31 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 			return;
 		}
 		converting--;
-		const changed = conv.size !== file.size;
-		const at: FileStamp = changed ? { path: stamp.path, absPath: stamp.absPath } : stamp;
+		await converted(conv, conv.size !== file.size ? { path: stamp.path, absPath: stamp.absPath } : stamp);
+	};
+
+	/** A DICOMweb instance: retrieved here (WADO-RS, its own concurrency limit), converted in a worker from the bytes. */
+	const convertRemote = async (pool: WorkerPool, client: DicomwebClient, ref: InstanceRef, stamp: FileStamp) => {
+		let conv: FileConversion;
+		try {
+			const bytes = await client.retrieve(ref, ctrl.signal);
+			conv = await pool.convertBytes(bytes, ref.path, options.convert, ctrl.signal);
+		} catch (e) {
+			converting--;
+			wake();
+			flushIfIdle();
+			if (ctrl.signal.aborted) return;
+			if (e instanceof DicomwebError && e.fatal) stop("dicomweb", e.message);
+			else if (e instanceof DicomwebError) await recordFailure(stamp, "retrieve", e.message);
+			else await recordFailure(stamp, "decode", `conversion failed: ${message(e)}`);
+			return;
+		}
+		converting--;
+		await converted(conv, stamp);
+	};
+
+	/** What follows a conversion, whatever its source: queue the image, or record why there is none. */
+	const converted = async (conv: FileConversion, at: FileStamp) => {
 		const out = conv.outcome;
 		if (out.kind === "image" && conv.sha256) {
 			counts.converted++;
@@ -450,8 +489,8 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 		const retrySeen = new Set<string>();
 		report();
 		try {
-			if (retry?.size !== 0) {
-				for await (const item of discover(options.inputs, { signal: ctrl.signal, exclude: [outDir] })) {
+			if (retry?.size !== 0 && localInputs.length > 0) {
+				for await (const item of discover(localInputs, { signal: ctrl.signal, exclude: [outDir] })) {
 					if (item.kind === "ignored") {
 						counts.ignored++;
 						continue;
@@ -483,6 +522,53 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 		} catch (e) {
 			if (!ctrl.signal.aborted) stop("discovery", `discovery failed: ${message(e)}`);
 		}
+		if (remoteTargets.length > 0 && retry?.size !== 0 && !(retry && retrySeen.size === retry.size)) {
+			const client =
+				deps.dicomwebClient ??
+				new DicomwebClient({
+					...(options.dicomweb?.auth ? { auth: options.dicomweb.auth } : {}),
+					retrievalConcurrency: retrievals,
+					maxInstanceBytes: (options.convert.maxFileSizeMB || 1024 * 1024) * 1024 * 1024,
+					logger,
+				});
+			for (const target of remoteTargets) {
+				if (ctrl.signal.aborted) break;
+				try {
+					for await (const ref of client.instances(target, ctrl.signal)) {
+						const url = `${ref.base}/studies/${ref.studyUid}/series/${ref.seriesUid}/instances/${ref.sopInstanceUid}`;
+						// An instance has no size or time of its own: its identity is its URL (the SOP Instance UID on that service).
+						const stamp: FileStamp = { path: ref.path, absPath: url, size: 0, mtimeMs: 0, source: sourceId(url, 0), sourceUrl: ref.base };
+						if (retry) {
+							if (!retry.has(stamp.path) || retrySeen.has(stamp.path)) continue;
+							retrySeen.add(stamp.path);
+						}
+						counts.found++;
+						const earlier = store.statusOf(stamp.path, 0, 0, stamp.source);
+						if (earlier) {
+							if (earlier === "embedded") counts.alreadyDone++;
+							else counts.skipped++;
+							report();
+							continue;
+						}
+						await waitForRoom();
+						converting++;
+						track(() => convertRemote(thePool, client, ref, stamp));
+						report();
+						if (retry && retrySeen.size === retry.size) break;
+					}
+				} catch (e) {
+					if (ctrl.signal.aborted) break;
+					const why = e instanceof DicomwebError ? e.message : message(e);
+					if (e instanceof DicomwebError && e.fatal) {
+						stop("dicomweb", why);
+						break;
+					}
+					// The instances listed so far go on; the run says it is incomplete, and a re-run completes it.
+					listingErrors.push(`Could not list ${describeTarget(target)}: ${why} The instances listed before this were processed; run again to complete.`);
+					logger.error(listingErrors.at(-1)!);
+				}
+			}
+		}
 		discoveryDone = true;
 		flushIfIdle();
 		report();
@@ -506,6 +592,7 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 		exportError = message(e);
 		logger.error(`Cannot write embeddings.npy / index.csv: ${exportError}`);
 	}
+	if (listingErrors.length > 0 && !fatal) fatal = { code: "dicomweb", message: listingErrors[0]! };
 	const cancelled = signal.aborted && !fatal;
 	const elapsedMs = Math.round(performance.now() - t0);
 	const reasons = [...failureReasons].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
@@ -529,7 +616,7 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 			endedAt: new Date().toISOString(),
 			durationMs: elapsedMs,
 			imagesPerSecond: elapsedMs > 0 ? Math.round((counts.embedded * 1000 * 100) / elapsedMs) / 100 : 0,
-			inputs: options.inputs.map((i) => path.resolve(i)),
+			inputs: options.inputs.map((i) => (isDicomwebInput(i) ? describeTarget(parseDicomwebUrl(i)) : path.resolve(i))),
 			outDir,
 			retryFailedOnly: options.retryFailedOnly === true,
 			workers,

@@ -6,7 +6,7 @@ import type { EndpointSettings, ImageEmbedder, ClientStatus } from "../endpoint/
 import type { Logger } from "../util/logger";
 
 export interface RunOptions {
-	/** Absolute paths of the selected folders and files. */
+	/** Absolute paths of the selected folders and files, and DICOMweb URLs (…/studies[?query], …/studies/<uid>[/series/<uid>]). */
 	inputs: string[];
 	/** Output folder (created if missing). */
 	outDir: string;
@@ -17,6 +17,8 @@ export interface RunOptions {
 	simulated: boolean;
 	/** Conversion worker threads (default: availableParallelism() - 1, at least 1). */
 	workers?: number;
+	/** DICOMweb inputs (URLs among `inputs`): authentication and retrievals in flight at most (default 4). */
+	dicomweb?: { auth?: import("../sources/dicomweb/client").DicomwebAuth; retrievalConcurrency?: number };
 	/** Only retry the files listed in failures.jsonl with a stage other than "skipped". */
 	retryFailedOnly?: boolean;
 }
@@ -26,6 +28,8 @@ export interface RunDeps {
 	/** Absolute path of the conversion worker script (dist/convertWorker.js or out/... in tests). */
 	workerScript: string;
 	logger: Logger;
+	/** The DICOMweb client for URL inputs (default: one made from RunOptions.dicomweb). */
+	dicomwebClient?: import("../sources/dicomweb/client").DicomwebClient;
 	/** Called with progress snapshots (throttle in the UI, not here). */
 	onProgress?: (p: RunProgress) => void;
 }

@@ -12,7 +12,7 @@ import { stat } from "node:fs/promises";
 import * as os from "node:os";
 import { Worker } from "node:worker_threads";
 import type { ConvertOptions } from "../dicom/types";
-import { isFromWorker, type ConvertFileRequest, type ConvertWorkerData, type FromWorker } from "../protocol/worker";
+import { isFromWorker, type ConvertWorkerData, type FromWorker, type ToWorker } from "../protocol/worker";
 import { nullLogger, type Logger } from "../util/logger";
 import type { FileConversion } from "./types";
 
@@ -38,13 +38,18 @@ export interface WorkerPoolOptions {
 
 interface Task {
 	id: number;
+	/** A local file's path, or the name of bytes given (a DICOMweb instance). */
 	absPath: string;
+	/** Set for bytes given instead of a file (transferred to the worker, so unusable here afterwards). */
+	bytes?: Uint8Array;
 	options: ConvertOptions;
 	signal: AbortSignal | undefined;
 	resolve: (r: FileConversion) => void;
 	reject: (e: unknown) => void;
 	onAbort: (() => void) | undefined;
 	settled: boolean;
+	/** Size of bytes given, once they went to a worker. */
+	size?: number;
 }
 
 interface Slot {
@@ -122,10 +127,22 @@ export class WorkerPool {
 	 * before the result arrives, or when the pool is disposed.
 	 */
 	convertFile(absPath: string, options: ConvertOptions, signal?: AbortSignal): Promise<FileConversion> {
+		return this.submit(absPath, undefined, options, signal);
+	}
+
+	/**
+	 * Converts bytes that are not a local file (a DICOMweb instance) in a worker, as convertFile does.
+	 * The bytes are transferred to the worker: the caller must not use them afterwards.
+	 */
+	convertBytes(bytes: Uint8Array, name: string, options: ConvertOptions, signal?: AbortSignal): Promise<FileConversion> {
+		return this.submit(name, bytes, options, signal);
+	}
+
+	private submit(absPath: string, bytes: Uint8Array | undefined, options: ConvertOptions, signal: AbortSignal | undefined): Promise<FileConversion> {
 		if (this.disposed) return Promise.reject(new Error("The conversion worker pool has been disposed"));
 		if (signal?.aborted) return Promise.reject(abortError());
 		return new Promise<FileConversion>((resolve, reject) => {
-			const task: Task = { id: this.nextId++, absPath, options, signal, resolve, reject, onAbort: undefined, settled: false };
+			const task: Task = { id: this.nextId++, absPath, ...(bytes ? { bytes } : {}), options, signal, resolve, reject, onAbort: undefined, settled: false };
 			if (signal) {
 				task.onAbort = () => this.abortTask(task);
 				signal.addEventListener("abort", task.onAbort, { once: true });
@@ -215,12 +232,22 @@ export class WorkerPool {
 
 	private dispatch(slot: Slot, task: Task): void {
 		slot.task = task;
-		const req: ConvertFileRequest = { type: "convertFile", id: task.id, absPath: task.absPath, options: task.options };
+		const bytes = task.bytes;
+		const req: ToWorker = bytes
+			? { type: "convertBytes", id: task.id, bytes: bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice(), name: task.absPath, options: task.options }
+			: { type: "convertFile", id: task.id, absPath: task.absPath, options: task.options };
 		slot.timer = setTimeout(() => {
 			const seconds = Math.round(this.taskTimeoutMs / 100) / 10;
 			this.onCrash(slot, `worker timed out after ${seconds} s`);
 		}, this.taskTimeoutMs);
-		slot.worker.postMessage(req);
+		if (req.type === "convertBytes") {
+			const size = req.bytes.byteLength;
+			task.bytes = undefined;
+			slot.worker.postMessage(req, [req.bytes.buffer as ArrayBuffer]);
+			task.size = size;
+		} else {
+			slot.worker.postMessage(req);
+		}
 	}
 
 	private onMessage(slot: Slot, raw: unknown): void {
@@ -257,8 +284,8 @@ export class WorkerPool {
 		void slot.worker.terminate().catch(() => 0); // fire and forget: the slot is already gone
 		if (task && !task.settled) {
 			this.logger.warn(`conversion of ${task.absPath} failed: ${reason}; the worker was replaced`);
-			void stat(task.absPath) // size for the record; the file is failed either way
-				.then((s) => s.size, () => 0)
+			void (task.size !== undefined ? Promise.resolve(task.size) : stat(task.absPath).then((s) => s.size)) // size for the record; the file is failed either way
+				.then((size) => size, () => 0)
 				.then((size) => this.settle(task, { size, outcome: { kind: "failed", stage: "decode", error: `${reason} while converting this file` } }));
 		} else if (task) {
 			this.logger.warn(`conversion worker stopped: ${reason}`);

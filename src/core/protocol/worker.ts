@@ -25,7 +25,19 @@ export interface ConvertFileRequest {
 	options: ConvertOptions;
 }
 
-export type ToWorker = ConvertFileRequest;
+/**
+ * Pool → worker: convert bytes that are not a local file (a DICOMweb instance). `bytes` travels in
+ * the transfer list; `name` names it in messages.
+ */
+export interface ConvertBytesRequest {
+	type: "convertBytes";
+	id: number;
+	bytes: Uint8Array;
+	name: string;
+	options: ConvertOptions;
+}
+
+export type ToWorker = ConvertFileRequest | ConvertBytesRequest;
 
 /** Worker → pool: the conversion of request `id` (whatever its outcome). */
 export interface ConvertFileResult {

@@ -29,6 +29,8 @@ export interface EmbeddingRecord {
 	mtimeMs?: number;
 	/** Identity of the file read (sourceId: hash of its absolute path and inode); resume skips a file unread only when it matches too. */
 	source?: string;
+	/** The DICOMweb service the instance was retrieved from (no credentials); absent for files. */
+	sourceUrl?: string;
 	/** Id of the settings that produced it: sha256 of (conversion settings that change pixels, endpoint, format version). */
 	config?: string;
 }
@@ -36,7 +38,7 @@ export interface EmbeddingRecord {
 /** failures.jsonl */
 export interface FailureRecord {
 	path: string;
-	/** read | parse | decode | window | encode | skipped | embed */
+	/** read | retrieve (DICOMweb) | parse | decode | window | encode | skipped | embed */
 	stage: string;
 	error: string;
 	sha256?: string;
@@ -46,6 +48,7 @@ export interface FailureRecord {
 	size?: number;
 	mtimeMs?: number;
 	source?: string;
+	sourceUrl?: string;
 	config?: string;
 }
 

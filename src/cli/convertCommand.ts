@@ -12,8 +12,11 @@ import { intOption, parseCommand, stringOption } from "./args";
 import type { CliContext } from "./context";
 import { formatDuration } from "./progressLine";
 import { UsageError } from "./usageError";
+import { checkDicomwebInputs, dicomwebHelp, dicomwebOptions, dicomwebParserOptions } from "./dicomwebOptions";
+import { DicomwebClient, DicomwebError, noAuth, type DicomwebAuth } from "../core/sources/dicomweb/client";
+import { describeTarget, isDicomwebInput, parseDicomwebUrl } from "../core/sources/dicomweb/url";
 
-export const convertHelp = `Usage: medimageinsight convert <paths…> --out DIR [--workers N] [--rgb] [--max-file-mb N]
+export const convertHelp = `Usage: medimageinsight convert <paths or DICOMweb URLs…> --out DIR [--workers N] [--rgb] [--max-file-mb N]
 
 Converts every DICOM image under the given folders and files to an 8-bit PNG with exactly the
 reference pipeline's pixels (first frame, 10th–90th percentile window), mirroring the input tree:
@@ -30,8 +33,10 @@ Options:
                   (default: 8-bit grayscale PNGs, the same pixels, about a third smaller)
   --max-file-mb N refuse files larger than N MB before reading them (default ${defaultConvertOptions.maxFileSizeMB}; 0 = no limit)
   --verbose       log details to stderr
-Exit status: 0 every image converted (skipped files are fine), 1 some failed, 2 usage error,
-130 cancelled (Ctrl+C).`;
+Exit status: 0 every image converted (skipped files are fine), 1 some failed, 2 usage error (or a
+DICOMweb server that refuses the credentials or redirects), 130 cancelled (Ctrl+C).
+
+${dicomwebHelp}`;
 
 export interface ConvertCounts {
 	converted: number;
@@ -44,7 +49,7 @@ export interface ConvertCounts {
 }
 
 export async function convertCommand(argv: string[], ctx: CliContext): Promise<number> {
-	const p = parseCommand("convert", argv, { out: { type: "string" }, workers: { type: "string" }, rgb: { type: "boolean" }, "max-file-mb": { type: "string" }, verbose: { type: "boolean" } });
+	const p = parseCommand("convert", argv, { ...dicomwebParserOptions, out: { type: "string" }, workers: { type: "string" }, rgb: { type: "boolean" }, "max-file-mb": { type: "string" }, verbose: { type: "boolean" } });
 	if (p.values["help"]) {
 		ctx.say(convertHelp);
 		return 0;
@@ -55,8 +60,9 @@ export async function convertCommand(argv: string[], ctx: CliContext): Promise<n
 	const workers = intOption(p, "workers", 1, 64);
 	const maxFileSizeMB = intOption(p, "max-file-mb", 0, 1024 * 1024, defaultConvertOptions.maxFileSizeMB ?? 2048);
 	for (const input of p.positionals) {
-		if (!fs.existsSync(input)) throw new UsageError(`convert: input not found: ${input}`);
+		if (!isDicomwebInput(input) && !fs.existsSync(input)) throw new UsageError(`convert: input not found: ${input}`);
 	}
+	const remote = checkDicomwebInputs("convert", p.positionals) > 0 ? await dicomwebOptions("convert", p) : undefined;
 	const outDir = path.resolve(out);
 	try {
 		fs.mkdirSync(outDir, { recursive: true });
@@ -66,7 +72,7 @@ export async function convertCommand(argv: string[], ctx: CliContext): Promise<n
 
 	const started = Date.now();
 	const options: ConvertOptions = { ...defaultConvertOptions, grayscalePng: p.values["rgb"] !== true, maxFileSizeMB };
-	const counts = await convertAll(p.positionals, outDir, workers, ctx, options);
+	const counts = await convertAll(p.positionals, outDir, workers, ctx, options, remote);
 	const seconds = (Date.now() - started) / 1000;
 	ctx.progress.clear();
 	const done = counts.converted + counts.skipped + counts.failed;
@@ -83,7 +89,16 @@ export async function convertCommand(argv: string[], ctx: CliContext): Promise<n
 }
 
 /** Discovers, converts in the worker pool and writes the PNGs and failures.jsonl. */
-export async function convertAll(inputs: string[], outDir: string, workers: number | undefined, ctx: CliContext, options: ConvertOptions = defaultConvertOptions): Promise<ConvertCounts> {
+export async function convertAll(
+	allInputs: string[],
+	outDir: string,
+	workers: number | undefined,
+	ctx: CliContext,
+	options: ConvertOptions = defaultConvertOptions,
+	dicomweb?: { auth: DicomwebAuth; retrievalConcurrency: number },
+): Promise<ConvertCounts> {
+	const inputs = allInputs.filter((i) => !isDicomwebInput(i));
+	const targets = allInputs.filter(isDicomwebInput).map((i) => parseDicomwebUrl(i));
 	const counts: ConvertCounts = { converted: 0, minMax: 0, skipped: 0, failed: 0, ignored: 0, cancelled: false };
 	const failures = fs.createWriteStream(path.join(outDir, "failures.jsonl"), { flags: "w" });
 	let windows: fs.WriteStream | undefined;
@@ -99,13 +114,13 @@ export async function convertAll(inputs: string[], outDir: string, workers: numb
 	};
 	const ticker = setInterval(report, 250);
 
-	const writeFailure = (file: DiscoveredFile, stage: string, error: string) =>
+	const writeFailure = (file: Pick<DiscoveredFile, "relPath">, stage: string, error: string) =>
 		new Promise<void>((resolve) => failures.write(`${JSON.stringify({ path: file.relPath, stage, error })}\n`, () => resolve()));
 
 	/** The PNG path of a file, decided in discovery order so that names do not depend on timing. */
 	const targetOf = (file: DiscoveredFile): string => {
 		let target = path.join(outDir, ...`${file.relPath}.png`.split("/"));
-		if (inputs.length > 1) {
+		if (allInputs.length > 1) {
 			// Within one input relative paths are unique; two inputs can collide (a/IM1, b/IM1).
 			for (let n = 2; used.has(target); n++) target = path.join(outDir, ...`${file.relPath}~${n}.png`.split("/"));
 			used.add(target);
@@ -113,7 +128,7 @@ export async function convertAll(inputs: string[], outDir: string, workers: numb
 		return target;
 	};
 
-	const finish = async (file: DiscoveredFile, target: string, r: FileConversion): Promise<void> => {
+	const finish = async (file: Pick<DiscoveredFile, "relPath">, target: string, r: FileConversion): Promise<void> => {
 		const o = r.outcome;
 		if (o.kind === "image") {
 			try {
@@ -141,7 +156,7 @@ export async function convertAll(inputs: string[], outDir: string, workers: numb
 	};
 
 	try {
-		for await (const item of discover(inputs, { signal: ctx.signal, exclude: [outDir] })) {
+		for await (const item of inputs.length > 0 ? discover(inputs, { signal: ctx.signal, exclude: [outDir] }) : []) {
 			if (item.kind === "ignored") {
 				counts.ignored++;
 				continue;
@@ -162,6 +177,46 @@ export async function convertAll(inputs: string[], outDir: string, workers: numb
 				})
 				.finally(() => inFlight.delete(task));
 			inFlight.add(task);
+		}
+		// DICOMweb inputs: DIR/<StudyUID>/<SeriesUID>/<SOPInstanceUID>.png; nothing else touches the disk.
+		if (targets.length > 0) {
+			const client = new DicomwebClient({ auth: dicomweb?.auth ?? noAuth, retrievalConcurrency: dicomweb?.retrievalConcurrency ?? 4, maxInstanceBytes: (options.maxFileSizeMB || 1024 * 1024) * 1048576, logger: ctx.logger });
+			let fatal: DicomwebError | undefined;
+			for (const t of targets) {
+				try {
+					for await (const ref of client.instances(t, ctx.signal)) {
+						if (fatal) break;
+						found++;
+						const file = { relPath: ref.path };
+						const target = targetOf(file as DiscoveredFile);
+						await pool.waitForCapacity(ctx.signal);
+						const task: Promise<void> = client
+							.retrieve(ref, ctx.signal)
+							.then(
+								(bytes) => pool.convertBytes(bytes, ref.path, options, ctx.signal).then((r) => finish(file, target, r)),
+								async (e: unknown) => {
+									if (!(e instanceof DicomwebError)) throw e;
+									if (e.fatal) fatal = e;
+									counts.failed++;
+									await writeFailure(file, "retrieve", e.message);
+								},
+							)
+							.catch((e: unknown) => {
+								if ((e as Error).name !== "AbortError") throw e;
+							})
+							.finally(() => inFlight.delete(task));
+						inFlight.add(task);
+					}
+				} catch (e) {
+					if (!(e instanceof DicomwebError)) throw e;
+					if (e.fatal) throw new UsageError(`convert: ${e.message}`);
+					// A listing that broke off: what was listed goes on; the rest is missing, with the reason.
+					counts.failed++;
+					await writeFailure({ relPath: describeTarget(t) }, "list", e.message);
+				}
+			}
+			await Promise.all(inFlight);
+			if (fatal) throw new UsageError(`convert: ${(fatal as DicomwebError).message}`);
 		}
 		await Promise.all(inFlight);
 	} catch (e) {

@@ -91,9 +91,10 @@ void describe("WorkerPool with a hostile worker", () => {
 	});
 
 	void it("a file that runs past the timeout fails with 'timed out after N s' and the pool recovers", async () => {
-		await withPool({ taskTimeoutMs: 400 }, async (pool) => {
+		// The timeout also runs while the replacement worker boots: generous, so a loaded machine does not fail the good file.
+		await withPool({ taskTimeoutMs: 3000 }, async (pool) => {
 			const [hung, next] = await Promise.all([pool.convertFile("/x/hang-1", opts), pool.convertFile("/x/ok-1", opts)]);
-			assert.match(errorOf(hung!), /^decode: worker timed out after 0\.4 s/);
+			assert.match(errorOf(hung!), /^decode: worker timed out after 3 s/);
 			assert.equal(next!.outcome.kind, "image");
 			assert.equal(pool.replacedWorkers, 1);
 		});

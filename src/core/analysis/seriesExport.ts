@@ -10,7 +10,7 @@ import { npyHeader } from "../results/npy";
 import type { GroupedEmbeddings } from "./series";
 import { groupCsv } from "./seriesCsv";
 
-export { groupCsv, groupCsvColumns, guardedCsvCell } from "./seriesCsv";
+export { groupCsv, groupCsvColumns } from "./seriesCsv";
 
 /** The .npy bytes of the group embeddings. */
 export function groupNpy(g: GroupedEmbeddings): Buffer {

@@ -31,7 +31,7 @@ import type { EmbeddingRecord, FailureRecord } from "../results/types";
 import { discover } from "./discover";
 import { RateMeter } from "./rateMeter";
 import { recordBase, recordedPath } from "./recordedPath";
-import { DicomwebClient, DicomwebError, type InstanceRef } from "../sources/dicomweb/client";
+import { DicomwebClient, DicomwebError, type DicomwebSource, type InstanceRef } from "../sources/dicomweb/client";
 import { describeTarget, isDicomwebInput, parseDicomwebUrl, type DicomwebTarget } from "../sources/dicomweb/url";
 import { UploadStats } from "./uploadStats";
 import type { DiscoveredFile, FileConversion, RunDeps, RunOptions, RunProgress, RunSummary } from "./types";
@@ -431,7 +431,7 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 	};
 
 	/** A DICOMweb instance: retrieved here (WADO-RS, its own concurrency limit), converted in a worker from the bytes. */
-	const convertRemote = async (pool: WorkerPool, client: DicomwebClient, ref: InstanceRef, stamp: FileStamp) => {
+	const convertRemote = async (pool: WorkerPool, client: DicomwebSource, ref: InstanceRef, stamp: FileStamp) => {
 		let conv: FileConversion;
 		try {
 			const bytes = await client.retrieve(ref, ctrl.signal);

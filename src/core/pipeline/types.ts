@@ -18,7 +18,7 @@ export interface RunOptions {
 	/** Conversion worker threads (default: availableParallelism() - 1, at least 1). */
 	workers?: number;
 	/** DICOMweb inputs (URLs among `inputs`): authentication and retrievals in flight at most (default 4). */
-	dicomweb?: { auth?: import("../sources/dicomweb/client").DicomwebAuth; retrievalConcurrency?: number };
+	dicomweb?: { auth?: import("../sources/dicomweb/types").DicomwebAuth; retrievalConcurrency?: number };
 	/** Only retry the files listed in failures.jsonl with a stage other than "skipped". */
 	retryFailedOnly?: boolean;
 }
@@ -29,7 +29,7 @@ export interface RunDeps {
 	workerScript: string;
 	logger: Logger;
 	/** The DICOMweb client for URL inputs (default: one made from RunOptions.dicomweb). */
-	dicomwebClient?: import("../sources/dicomweb/client").DicomwebClient;
+	dicomwebClient?: import("../sources/dicomweb/types").DicomwebSource;
 	/** Called with progress snapshots (throttle in the UI, not here). */
 	onProgress?: (p: RunProgress) => void;
 }

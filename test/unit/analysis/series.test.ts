@@ -9,7 +9,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { groupEmbeddings, groupRows, poolGroups } from "../../../src/core/analysis/series";
-import { groupCsv, groupNpy, guardedCsvCell } from "../../../src/core/analysis/seriesExport";
+import { groupCsv, groupNpy } from "../../../src/core/analysis/seriesExport";
+import { csvCell as guardedCsvCell } from "../../../src/core/results/csv";
 import { readResults, type ResultsRow } from "../../../src/core/results/reader";
 import { seededRandom } from "../../../src/core/util/random";
 

@@ -11,13 +11,10 @@
  */
 import type { Logger } from "../../util/logger";
 import { readMultipart, parseContentType, MultipartError } from "./multipart";
+import type { DicomwebAuth, DicomwebSource, InstanceRef } from "./types";
 import { describeTarget, type DicomwebTarget } from "./url";
 
-/** Produces the Authorization header value of a request, or undefined for none. */
-export interface DicomwebAuth {
-	readonly kind: "none" | "basic" | "bearer";
-	header(signal?: AbortSignal): Promise<string | undefined>;
-}
+export type { DicomwebAuth, DicomwebSource, InstanceRef } from "./types";
 
 export const noAuth: DicomwebAuth = { kind: "none", header: () => Promise.resolve(undefined) };
 
@@ -85,19 +82,6 @@ export function jsonValue(ds: DicomJson, tag: string): string {
 	if (v === undefined || v === null) return "";
 	if (typeof v === "object") return String((v as { Alphabetic?: unknown }).Alphabetic ?? "");
 	return String(v);
-}
-
-/** An instance found by enumeration: where it is, and what QIDO said of it. */
-export interface InstanceRef {
-	base: string;
-	studyUid: string;
-	seriesUid: string;
-	sopInstanceUid: string;
-	/** Readable and unique within a source: `<StudyUID>/<SeriesUID>/<SOPInstanceUID>`. */
-	path: string;
-	modality?: string;
-	seriesDescription?: string;
-	studyDescription?: string;
 }
 
 export const dicomwebDefaults = Object.freeze({
@@ -191,7 +175,7 @@ class Slots {
 	}
 }
 
-export class DicomwebClient {
+export class DicomwebClient implements DicomwebSource {
 	private readonly o: Required<Omit<DicomwebClientOptions, "logger">> & { logger?: Logger };
 	private readonly slots: Slots;
 

@@ -703,6 +703,12 @@ try {
 			await page.click('button[data-tab="images"]');
 			await page.waitForSelector(`${rowsSel}`, { timeout: 5000 });
 			assert(await page.$eval(".series-view", (e) => e.hidden), "the series table is still shown");
+			// The Outliers tab is back at image level (the reload started a new host session: compute them again for the checks below).
+			await page.click('button[data-tab="outliers"]');
+			assert((await page.textContent(".outliers-view .k-help")).includes("k most similar images"), "the Outliers tab is not at image level");
+			await page.click(".action-outliers");
+			await page.waitForSelector(".ranked.outliers .ranked-item", { timeout: 20000 });
+			await page.click('button[data-tab="images"]');
 			// Forget the export recorded here: a later check compares the whole sequence of actions.
 			await page.evaluate((b) => window.__harness.actions.splice(b), before);
 			return `${lines - 1} series exported`;

@@ -12,7 +12,7 @@ import { LabelsView } from "./labelsView";
 import { MapView } from "./mapView";
 import { OutliersView } from "./outliersView";
 import { SeriesView } from "./seriesView";
-import { Store, type TabId } from "./store";
+import { Store, type Level, type TabId } from "./store";
 import { SummaryView } from "./summaryView";
 
 const vscode = acquireVsCodeApi();
@@ -28,10 +28,12 @@ const labels = new LabelsView(store);
 const detail = new DetailView(store);
 const series = new SeriesView(store);
 
-const panels: Record<TabId, HTMLElement> = { images: images.root, series: series.root, map: map.root, failures: failures.root, skipped: skipped.root, outliers: outliers.root, labels: labels.root };
-const tabOrder: TabId[] = ["images", "series", "map", "failures", "skipped", "outliers", "labels"];
-const tabTitle = { images: "tabImages", map: "tabMap", failures: "tabFailures", skipped: "tabSkipped", outliers: "tabOutliers", labels: "tabLabels", series: "tabSeries" } as const;
-const tabIcon = { images: "list-flat", map: "graph-scatter", failures: "error", skipped: "circle-slash", outliers: "telescope", labels: "tag", series: "layers" } as const;
+// The first tab holds the table of the level shown: images or series.
+const tablePanel = el("div", { class: "table-level" }, images.root, series.root);
+const panels: Record<TabId, HTMLElement> = { images: tablePanel, map: map.root, failures: failures.root, skipped: skipped.root, outliers: outliers.root, labels: labels.root };
+const tabOrder: TabId[] = ["images", "map", "failures", "skipped", "outliers", "labels"];
+const tabTitle = { images: "tabImages", map: "tabMap", failures: "tabFailures", skipped: "tabSkipped", outliers: "tabOutliers", labels: "tabLabels" } as const;
+const tabIcon = { images: "list-flat", map: "graph-scatter", failures: "error", skipped: "circle-slash", outliers: "telescope", labels: "tag" } as const;
 const tabButtons = new Map<TabId, HTMLButtonElement>();
 const tablist = el("div", { class: "tabs", attrs: { role: "tablist" } });
 const errorBar = el("div", { class: "error-bar", attrs: { role: "alert" } });
@@ -41,6 +43,70 @@ noticeBar.hidden = true;
 let noticeTimer: ReturnType<typeof setTimeout> | undefined;
 const busyBar = el("div", { class: "busy-bar", attrs: { "aria-live": "polite" } });
 busyBar.hidden = true;
+
+/**
+ * The level toggle, "Images | Series": a segmented control (a radio group: Tab focuses the checked
+ * option, arrows move and switch, as in every radio group).
+ */
+const levels: Level[] = ["images", "series"];
+const levelButtons = new Map<Level, HTMLButtonElement>();
+const levelToggle = el("div", { class: "level-toggle", attrs: { role: "radiogroup", "aria-label": store.t("levelLabel") }, title: store.t("levelHint") });
+
+function buildLevelToggle(): void {
+	while (levelToggle.firstChild) levelToggle.removeChild(levelToggle.firstChild);
+	levelToggle.setAttribute("aria-label", store.t("levelLabel"));
+	levelToggle.title = store.t("levelHint");
+	for (const level of levels) {
+		const b = el(
+			"button",
+			{ class: "level-option", attrs: { type: "button", role: "radio", "data-level": level } },
+			icon(level === "images" ? "file-media" : "layers"),
+			el("span", { text: store.t(level === "images" ? "levelImages" : "levelSeries") }),
+		);
+		b.addEventListener("click", () => store.setLevel(level));
+		b.addEventListener("keydown", (e) => {
+			const i = levels.indexOf(level);
+			const step = e.key === "ArrowRight" || e.key === "ArrowDown" ? 1 : e.key === "ArrowLeft" || e.key === "ArrowUp" ? -1 : 0;
+			if (!step) return;
+			const next = levels[(i + step + levels.length) % levels.length] as Level;
+			store.setLevel(next);
+			levelButtons.get(next)?.focus();
+			e.preventDefault();
+		});
+		levelButtons.set(level, b);
+		levelToggle.appendChild(b);
+	}
+	showLevel();
+}
+
+/** Shows the level of the view state: the table and detail panel of that level; the map and Outliers tab follow it themselves. */
+function showLevel(): void {
+	const level = store.view.level;
+	for (const [l, b] of levelButtons) {
+		const on = l === level;
+		b.setAttribute("aria-checked", String(on));
+		b.setAttribute("tabindex", on ? "0" : "-1");
+		b.classList.toggle("active", on);
+	}
+	images.root.hidden = level !== "images";
+	series.root.hidden = level !== "series";
+	showSide();
+	const label = tabButtons.get("images")?.querySelector("span:not(.codicon)");
+	if (label) label.textContent = store.t(level === "series" ? "levelSeries" : "tabImages");
+	document.body.dataset["level"] = level;
+	if (level === "series") store.requestSeries();
+}
+store.on("level", showLevel);
+
+/**
+ * The side panel: the selected series and its most similar series on the tabs that follow the level
+ * (table, map, outliers) at series level; else the selected image (or failure) and its neighbours.
+ */
+function showSide(): void {
+	const bySeries = store.view.level === "series" && (store.view.tab === "images" || store.view.tab === "map" || store.view.tab === "outliers");
+	detail.root.hidden = bySeries;
+	series.side.hidden = !bySeries;
+}
 
 function buildTabs(): void {
 	while (tablist.firstChild) tablist.removeChild(tablist.firstChild);
@@ -62,6 +128,7 @@ function buildTabs(): void {
 		tablist.appendChild(b);
 	}
 	showTab(store.view.tab, false);
+	showLevel();
 }
 
 function showTab(id: TabId, save: boolean): void {
@@ -75,6 +142,7 @@ function showTab(id: TabId, save: boolean): void {
 	}
 	map.setVisible(id === "map");
 	if (save) store.setView({ tab: id }, false);
+	showSide();
 }
 
 for (const id of tabOrder) {
@@ -91,10 +159,11 @@ document.body.appendChild(
 		summary.root,
 		errorBar,
 		noticeBar,
-		el("div", { class: "workspace" }, el("main", { class: "main" }, tablist, busyBar, ...tabOrder.map((t) => panels[t])), detail.root),
+		el("div", { class: "workspace" }, el("main", { class: "main" }, el("div", { class: "tabs-row" }, tablist, levelToggle), busyBar, ...tabOrder.map((t) => panels[t])), detail.root, series.side),
 	),
 );
 buildTabs();
+buildLevelToggle();
 
 function showError(message: string): void {
 	errorBar.hidden = false;
@@ -128,6 +197,7 @@ function handle(msg: ToWebview): void {
 			store.failures = new Array(msg.failureCount);
 			document.title = store.t("title");
 			buildTabs();
+			buildLevelToggle();
 			store.emit("init");
 			for (const topic of ["labels", "query", "outliers", "neighbors", "selection"] as const) store.emit(topic);
 			return;
@@ -178,6 +248,11 @@ function handle(msg: ToWebview): void {
 		case "series":
 			store.series = { items: msg.items, withoutUid: msg.withoutUid };
 			store.emit("series");
+			store.restoreSeriesSelection();
+			return;
+		case "seriesMap":
+			store.seriesMap = { coords: new Float32Array(msg.coords), explained: msg.explained, method: msg.method };
+			store.emit("seriesMap");
 			return;
 		case "seriesNeighbors":
 			store.seriesNeighbors = { index: msg.index, items: msg.items };
@@ -186,6 +261,7 @@ function handle(msg: ToWebview): void {
 		case "seriesOutliers":
 			store.seriesOutliers = { items: msg.items, exact: msg.exact, k: msg.k, scores: new Float32Array(msg.scores) };
 			store.emit("series");
+			store.emit("outliers");
 			return;
 		case "busy":
 			if (msg.busy) {

@@ -1,7 +1,9 @@
 /**
- * The Map tab: the 2-D PCA projection of the embeddings on a <canvas>, coloured by modality, series or
- * zero-shot label with theme colours. Hover shows the thumbnail and path; a click selects the image;
- * the selected image and its neighbours are ringed.
+ * The Map tab: the 2-D map of the embeddings (PCA at once, UMAP when the host has it) on a <canvas>,
+ * coloured by modality, series or zero-shot label with theme colours. Hover shows the thumbnail and
+ * path; a click selects the image; the selected image and its neighbours are ringed. At series level
+ * (the view's Images | Series toggle) it shows one point per series (its embedding, the normalised
+ * mean of its images'), coloured by modality; hover shows the series, a click selects it.
  */
 import { clear, el, format, thumb } from "./dom";
 import type { ColorBy, Store } from "./store";
@@ -46,36 +48,43 @@ export class MapView {
 		this.canvas.addEventListener("mouseleave", () => this.setHover(-1, 0, 0));
 		this.canvas.addEventListener("click", (e) => {
 			const i = this.hit(e);
-			if (i >= 0) s.select(i);
+			if (i >= 0) this.selectPoint(i);
 		});
 		// Keyboard: arrows walk from point to point (starting at the selection), Enter selects.
 		this.canvas.addEventListener("keydown", (e) => {
 			const dirs: Record<string, [number, number]> = { ArrowRight: [1, 0], ArrowLeft: [-1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
 			const dir = dirs[e.key];
 			if (dir) {
-				const from = this.hovered >= 0 ? this.hovered : s.selectedId >= 0 && s.selectedId < s.total ? s.selectedId : 0;
+				const sel = this.selectedPoint();
+				const from = this.hovered >= 0 ? this.hovered : sel >= 0 ? sel : 0;
 				const next = this.step(from, dir[0], dir[1]);
 				if (next >= 0) this.setHover(next, this.screen[2 * next] as number, this.screen[2 * next + 1] as number);
 				e.preventDefault();
 			} else if ((e.key === "Enter" || e.key === " ") && this.hovered >= 0) {
-				s.select(this.hovered);
+				this.selectPoint(this.hovered);
 				e.preventDefault();
 			}
 		});
 		new ResizeObserver(() => this.schedule()).observe(stage);
 		// Theme changes swap the CSS variables and the body class: redraw with the new colours.
 		new MutationObserver(() => this.schedule()).observe(document.body, { attributes: true, attributeFilter: ["class"] });
-		const caption = (): void => {
-			if (!s.coords) return;
-			this.caption.textContent =
-				s.mapMethod === "umap"
-					? s.t("mapUmap")
-					: format(s.t("mapPca"), ((s.explained[0] ?? 0) * 100 + (s.explained[1] ?? 0) * 100).toFixed(1)) + (s.busy.has("map") ? ` ${s.t("mapUmapComing")}` : "");
-		};
+		const caption = (): void => this.updateCaption();
 		s.on("map", () => {
 			caption();
 			this.recolor();
 		});
+		s.on("seriesMap", () => {
+			caption();
+			this.recolor();
+		});
+		s.on("series", () => this.recolor());
+		s.on("level", () => {
+			this.setHover(-1, 0, 0);
+			this.fillColorOptions();
+			caption();
+			this.recolor();
+		});
+		s.on("seriesSelection", () => this.schedule());
 		s.on("busy", caption);
 		s.on("rows", () => this.recolor());
 		s.on("labels", () => {
@@ -86,6 +95,44 @@ export class MapView {
 		s.on("neighbors", () => this.schedule());
 	}
 
+	private get series(): boolean {
+		return this.s.view.level === "series";
+	}
+
+	/** The points of the level shown: coordinates (n × 2) and n. */
+	private points(): { coords: Float32Array | undefined; n: number } {
+		const s = this.s;
+		if (this.series) {
+			const coords = s.seriesMap?.coords;
+			return { coords, n: Math.min(s.series?.items.length ?? 0, coords ? coords.length / 2 : 0) };
+		}
+		return { coords: s.coords, n: Math.min(s.total, s.coords ? s.coords.length / 2 : 0) };
+	}
+
+	private selectedPoint(): number {
+		return this.series ? this.s.selectedSeries : this.s.selectedId < this.s.total ? this.s.selectedId : -1;
+	}
+
+	private selectPoint(i: number): void {
+		if (this.series) this.s.selectSeries(i);
+		else this.s.select(i);
+	}
+
+	private updateCaption(): void {
+		const s = this.s;
+		const m = this.series ? s.seriesMap : s.coords ? { method: s.mapMethod, explained: s.explained } : undefined;
+		if (!m) {
+			this.caption.textContent = s.t("mapComputing");
+			return;
+		}
+		const pct = ((m.explained[0] ?? 0) * 100 + (m.explained[1] ?? 0) * 100).toFixed(1);
+		const busy = s.busy.has(this.series ? "seriesMap" : "map");
+		this.caption.textContent =
+			m.method === "umap"
+				? s.t(this.series ? "seriesMapUmap" : "mapUmap")
+				: format(s.t(this.series ? "seriesMapPca" : "mapPca"), pct) + (busy ? ` ${s.t("mapUmapComing")}` : "");
+	}
+
 	setVisible(v: boolean): void {
 		this.visible = v;
 		if (v) this.schedule();
@@ -93,6 +140,13 @@ export class MapView {
 
 	private fillColorOptions(): void {
 		clear(this.colorSelect);
+		// A series is one point: it is coloured by its modality (labels and series colours are per image).
+		this.colorSelect.disabled = this.series;
+		if (this.series) {
+			this.colorSelect.appendChild(el("option", { text: this.s.t("colorModality"), attrs: { value: "modality" } }));
+			this.colorSelect.value = "modality";
+			return;
+		}
 		const opts: [ColorBy, "colorModality" | "colorSeries" | "colorLabel"][] = [["modality", "colorModality"], ["series", "colorSeries"]];
 		if (this.s.labels) opts.push(["label", "colorLabel"]);
 		for (const [v, k] of opts) this.colorSelect.appendChild(el("option", { text: this.s.t(k), attrs: { value: v } }));
@@ -104,8 +158,10 @@ export class MapView {
 	private recolor(): void {
 		const s = this.s;
 		const by = this.colorSelect.value as ColorBy;
-		const n = s.total;
+		const seriesItems = this.series ? (s.series?.items ?? []) : undefined;
+		const n = seriesItems ? seriesItems.length : s.total;
 		const keyOf = (i: number): string => {
+			if (seriesItems) return seriesItems[i]?.modality ?? "";
 			const r = s.rows[i];
 			if (!r) return "";
 			if (by === "label" && s.labels) return s.labels.labels[s.labels.best[i] as number] ?? "";
@@ -163,9 +219,11 @@ export class MapView {
 		const color = (v: string, fallback: string): string => style.getPropertyValue(v).trim() || style.getPropertyValue(fallback).trim() || style.color;
 		ctx.fillStyle = color("--vscode-editor-background", "--vscode-sideBar-background");
 		ctx.fillRect(0, 0, w, h);
-		const coords = this.s.coords;
-		const n = Math.min(this.s.total, coords ? coords.length / 2 : 0);
-		if (!coords || n === 0) return;
+		const { coords, n } = this.points();
+		if (!coords || n === 0) {
+			this.screen = new Float32Array(0);
+			return;
+		}
 		let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
 		for (let i = 0; i < n; i++) {
 			const x = coords[2 * i] as number, y = coords[2 * i + 1] as number;
@@ -245,9 +303,10 @@ export class MapView {
 			ctx.lineWidth = width;
 			ctx.stroke();
 		};
-		const nb = this.s.neighbors;
-		if (nb && nb.index === this.s.selectedId) for (const x of nb.items) ring(x.index, 5, color("--vscode-focusBorder", "--vscode-foreground"), 1.5);
-		ring(this.s.selectedId, 7, color("--vscode-editor-foreground", "--vscode-foreground"), 2.5);
+		const selected = this.selectedPoint();
+		const nb = this.series ? this.s.seriesNeighbors : this.s.neighbors;
+		if (nb && nb.index === selected) for (const x of nb.items) ring(x.index, 5, color("--vscode-focusBorder", "--vscode-foreground"), 1.5);
+		ring(selected, 7, color("--vscode-editor-foreground", "--vscode-foreground"), 2.5);
 		ring(this.hovered, 6, color("--vscode-focusBorder", "--vscode-foreground"), 2);
 	}
 
@@ -302,11 +361,20 @@ export class MapView {
 		if (i === this.hovered && i < 0) return;
 		const changed = i !== this.hovered;
 		this.hovered = i;
-		const r = i >= 0 ? this.s.rows[i] : undefined;
-		if (!r) {
+		const g = this.series && i >= 0 ? this.s.series?.items[i] : undefined;
+		const r = i >= 0 ? this.s.rows[g ? g.first : i] : undefined;
+		if (!r || (this.series && !g)) {
 			this.tooltip.hidden = true;
 		} else {
-			if (changed) {
+			if (changed && g) {
+				// A series: its representative image (its first), description, modality and image count.
+				clear(this.tooltip);
+				this.tooltip.appendChild(thumb(r.thumbnail, "tooltip-thumb", ""));
+				this.tooltip.appendChild(el("div", { class: "tooltip-path", text: g.description || g.seriesInstanceUid }));
+				this.tooltip.appendChild(el("div", { class: "tooltip-meta", text: [g.modality, this.s.n(g.images, "imagesOne", "images")].filter(Boolean).join(" · ") }));
+				const stacked = this.stack[i] ?? 1;
+				if (stacked > 1) this.tooltip.appendChild(el("div", { class: "tooltip-stack", text: format(this.s.t("seriesAtThisPoint"), stacked) }));
+			} else if (changed) {
 				clear(this.tooltip);
 				this.tooltip.appendChild(thumb(r.thumbnail, "tooltip-thumb", ""));
 				this.tooltip.appendChild(el("div", { class: "tooltip-path", text: r.path }));

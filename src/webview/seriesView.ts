@@ -1,36 +1,28 @@
 /**
- * The Series tab (PRODUCT.md §10): one row per series with its study, modality, description, image
- * count and (once computed) outlier score; selecting a series lists the most similar series by the
- * cosine of their embeddings (each the L2-normalised mean of its images'). The host computes
- * everything; this view only shows it. DICOM text is set through textContent only.
+ * The table at series level (PRODUCT.md §10): one row per series with its study, modality, description,
+ * image count and (once computed) outlier score; `side` (the detail panel at series level) shows the
+ * selected series and the most similar series by the cosine of their embeddings (each the
+ * L2-normalised mean of its images'). The host computes everything; this view only shows it. DICOM
+ * text is set through textContent only.
  */
 import type { SeriesData } from "../core/protocol/webview";
-import { button, clear, el, format, thumb } from "./dom";
+import { clear, el, format, thumb } from "./dom";
 import type { Store } from "./store";
 
 type SeriesSort = "description" | "modality" | "study" | "images" | "outlier";
 
 export class SeriesView {
 	readonly root: HTMLElement;
+	/** The detail panel at series level: the selected series and its most similar series. */
+	readonly side: HTMLElement;
 	private readonly caption: HTMLParagraphElement;
 	private readonly body: HTMLTableSectionElement;
-	private readonly side: HTMLDivElement;
-	private readonly kInput: HTMLInputElement;
+	private readonly sideBody: HTMLDivElement;
 	private sortKey: SeriesSort = "study";
 	private sortDesc = false;
-	private selected = -1;
-	private requested = false;
 
 	constructor(private readonly s: Store) {
-		this.caption = el("p", { class: "caption" });
-		this.kInput = el("input", { class: "input narrow", attrs: { type: "number", min: "1", max: "100", "aria-label": "k" } });
-		this.kInput.value = String(s.view.outlierK);
-		const outliers = button(s.t("computeSeriesOutliers"), "telescope", () => {
-			const k = Math.max(1, Math.min(100, Math.round(Number(this.kInput.value) || 5)));
-			this.kInput.value = String(k);
-			s.post({ type: "seriesOutliers", k });
-		}, "action-series-outliers");
-		const exportCsv = button(s.t("exportSeriesCsv"), "export", () => s.post({ type: "exportSeries" }), "action-series-export");
+		this.caption = el("p", { class: "caption series-caption" });
 		const head = el("tr");
 		const cols: [SeriesSort | undefined, keyof Store["strings"]][] = [
 			[undefined, "noThumbnail"],
@@ -61,30 +53,37 @@ export class SeriesView {
 			head.appendChild(th);
 		}
 		this.body = el("tbody");
-		this.side = el("div", { class: "series-side" }, el("p", { class: "caption", text: s.t("seriesHint") }));
+		this.sideBody = el("div", { class: "detail-body series-side" });
+		this.side = el("aside", { class: "detail", attrs: { "aria-label": s.t("similarSeries") } }, this.sideBody);
 		this.root = el(
 			"div",
 			{ class: "series-view" },
-			el("div", { class: "toolbar" }, this.caption, el("label", { class: "inline-label", text: "k" }), this.kInput, outliers, exportCsv),
-			el("div", { class: "series-layout" }, el("div", { class: "series-table-wrap" }, el("table", { class: "series-table" }, el("thead", {}, head), this.body)), this.side),
+			el("div", { class: "toolbar" }, this.caption),
+			el("p", { class: "hint", text: s.t("seriesHint") }),
+			el("div", { class: "series-table-wrap" }, el("table", { class: "series-table" }, el("thead", {}, head), this.body)),
 		);
-		s.on("init", () => this.request());
 		s.on("series", () => this.render());
-		s.on("rows", () => this.renderTable());
+		s.on("seriesSelection", () => {
+			this.renderTable();
+			this.renderSide();
+			this.body.querySelector("tr.selected")?.scrollIntoView({ block: "nearest" });
+		});
+		s.on("rows", () => {
+			this.renderTable();
+			this.renderSide();
+		});
+		s.on("init", () => this.renderSide());
 		s.on("busy", () => this.root.classList.toggle("busy", s.busy.has("series")));
-	}
-
-	/** Asks the host for the series (once per page load). */
-	private request(): void {
-		if (this.requested) return;
-		this.requested = true;
-		this.selected = -1;
-		this.s.post({ type: "series" });
 	}
 
 	private render(): void {
 		const data = this.s.series;
-		if (!data) return;
+		if (!data) {
+			this.caption.textContent = this.s.t("working");
+			clear(this.body);
+			this.renderSide();
+			return;
+		}
 		const images = data.items.reduce((n, x) => n + x.images, 0);
 		this.caption.textContent = format(this.s.t("seriesCount"), data.items.length, images) + (data.withoutUid ? ` ${format(this.s.t("seriesWithoutUid"), data.withoutUid)}` : "");
 		this.renderTable();
@@ -117,13 +116,14 @@ export class SeriesView {
 			return this.sortDesc ? -c : c;
 		});
 		clear(this.body);
+		const selected = this.s.selectedSeries;
 		const scores = this.s.seriesOutliers?.scores;
 		for (const i of order) {
 			const x = data.items[i] as SeriesData;
 			const row = this.s.rows[x.first];
 			const tr = el(
 				"tr",
-				{ class: i === this.selected ? "selected" : "", attrs: { tabindex: "0", "data-series": String(i), "aria-selected": String(i === this.selected) } },
+				{ class: i === selected ? "selected" : "", attrs: { tabindex: "0", "data-series": String(i), "aria-selected": String(i === selected) } },
 				el("td", {}, thumb(row?.thumbnail, "series-thumb", "")),
 				el("td", { text: x.description || this.s.t("none"), title: x.seriesInstanceUid }),
 				el("td", { text: x.modality }),
@@ -143,28 +143,30 @@ export class SeriesView {
 	}
 
 	private select(i: number): void {
-		this.selected = i;
-		this.s.seriesNeighbors = undefined;
-		this.s.post({ type: "selectSeries", index: i, k: this.s.view.k });
-		this.renderTable();
-		this.renderSide();
+		this.s.selectSeries(i);
 	}
 
 	private renderSide(): void {
 		const data = this.s.series;
-		clear(this.side);
-		const x = data?.items[this.selected];
+		const side = this.sideBody;
+		clear(side);
+		const selected = this.s.selectedSeries;
+		const x = data?.items[selected];
 		if (!data || !x) {
-			this.side.appendChild(el("p", { class: "caption", text: this.s.t("seriesHint") }));
+			side.appendChild(el("p", { class: "hint", text: this.s.t("seriesNoSelection") }));
 			return;
 		}
-		this.side.appendChild(el("h3", { text: x.description || x.seriesInstanceUid }));
-		this.side.appendChild(el("p", { class: "caption uid", text: `${x.modality} · ${format(this.s.t("images"), x.images)} · ${x.seriesInstanceUid}` }));
+		side.appendChild(thumb(this.s.rows[x.first]?.thumbnail, "detail-thumb", x.description || x.seriesInstanceUid));
+		side.appendChild(el("h2", { class: "detail-path", text: x.description || x.seriesInstanceUid }));
+		side.appendChild(el("p", { class: "caption uid", text: `${x.modality} · ${this.s.n(x.images, "imagesOne", "images")} · ${x.seriesInstanceUid}` }));
 		const o = this.s.seriesOutliers;
-		if (o) this.side.appendChild(el("p", { class: "caption", text: format(this.s.t("seriesOutliersCaption"), o.k) }));
-		this.side.appendChild(el("h4", { text: this.s.t("similarSeries") }));
+		if (o) side.appendChild(el("p", { class: "caption series-outlier-score", text: `${this.s.t("colOutlier")}: ${(o.scores[selected] ?? 0).toFixed(3)}`, title: format(this.s.t("seriesOutliersCaption"), o.k) }));
+		side.appendChild(el("h3", { text: this.s.t("similarSeries") }));
 		const n = this.s.seriesNeighbors;
-		if (!n || n.index !== this.selected) return;
+		if (!n || n.index !== selected) {
+			side.appendChild(el("p", { class: "hint", text: this.s.t("working") }));
+			return;
+		}
 		const ol = el("ol", { class: "ranked series-neighbours" });
 		for (const item of n.items) {
 			const y = data.items[item.index];
@@ -178,12 +180,12 @@ export class SeriesView {
 						{ class: "ranked-item", attrs: { type: "button", "data-series": String(item.index) }, title: y.seriesInstanceUid, on: { click: () => this.select(item.index) } },
 						thumb(this.s.rows[y.first]?.thumbnail, "nb-thumb", ""),
 						el("span", { class: "nb-path", text: y.description || y.seriesInstanceUid }),
-						el("span", { class: "nb-meta", text: `${y.modality} · ${format(this.s.t("images"), y.images)}` }),
+						el("span", { class: "nb-meta", text: `${y.modality} · ${this.s.n(y.images, "imagesOne", "images")}` }),
 						el("span", { class: "nb-score", text: item.score.toFixed(3) }),
 					),
 				),
 			);
 		}
-		this.side.appendChild(ol);
+		side.appendChild(ol);
 	}
 }

@@ -4,7 +4,9 @@
  */
 import { defaultStrings, type FailureData, type FromWebview, type RowData, type ScoredIndex, type SeriesData, type SummaryData, type Task, type WebviewStrings } from "../core/protocol/webview";
 
-export type TabId = "images" | "map" | "failures" | "skipped" | "outliers" | "labels" | "series";
+export type TabId = "images" | "map" | "failures" | "skipped" | "outliers" | "labels";
+/** What the table, neighbours, Outliers tab, map and CSV export show: single images or series (PRODUCT.md §10). */
+export type Level = "images" | "series";
 export type SortKey = "path" | "modality" | "study" | "series" | "status" | "label" | "probability" | "score" | "outlier";
 export type GroupBy = "none" | "study" | "series";
 export type ColorBy = "modality" | "series" | "label";
@@ -13,6 +15,9 @@ export interface ViewState {
 	/** The output folder shown; the host's serializer reads it to restore the panel after a reload. */
 	outDir?: string;
 	tab: TabId;
+	level: Level;
+	/** SeriesInstanceUID of the selected series (series level). */
+	selectedSeries?: string;
 	sortKey: SortKey;
 	sortDesc: boolean;
 	filter: string;
@@ -30,6 +35,7 @@ export interface ViewState {
 
 export const defaultViewState: ViewState = {
 	tab: "images",
+	level: "images",
 	// Embedded images first (in the order of embeddings.jsonl), then failures, then skipped files.
 	sortKey: "status",
 	sortDesc: false,
@@ -44,7 +50,7 @@ export const defaultViewState: ViewState = {
 	colorBy: "modality",
 };
 
-export type Topic = "init" | "rows" | "failures" | "map" | "neighbors" | "outliers" | "labels" | "query" | "busy" | "error" | "selection" | "view" | "series";
+export type Topic = "init" | "rows" | "failures" | "map" | "neighbors" | "outliers" | "labels" | "query" | "busy" | "error" | "selection" | "view" | "series" | "seriesSelection" | "seriesMap" | "level";
 
 interface VsCodeApi {
 	postMessage(message: unknown): void;
@@ -73,6 +79,11 @@ export class Store {
 	series: { items: SeriesData[]; withoutUid: number } | undefined;
 	seriesNeighbors: { index: number; items: ScoredIndex[] } | undefined;
 	seriesOutliers: { items: ScoredIndex[]; exact: boolean; k: number; scores: Float32Array } | undefined;
+	/** The map at series level: one point per entry of `series.items`. */
+	seriesMap: { coords: Float32Array; explained: number[]; method: "pca" | "umap" } | undefined;
+	/** Index of the selected series in `series.items`, or −1. */
+	selectedSeries = -1;
+	private seriesRequested = false;
 	busy = new Set<Task>();
 	errors: { task?: Task; message: string }[] = [];
 	view: ViewState;
@@ -112,6 +123,45 @@ export class Store {
 		this.query = undefined;
 		this.selectedId = -1;
 		this.errors = [];
+		this.series = undefined;
+		this.seriesNeighbors = undefined;
+		this.seriesOutliers = undefined;
+		this.seriesMap = undefined;
+		this.selectedSeries = -1;
+		this.seriesRequested = false;
+	}
+
+	/** Asks the host for the series (list, map, outlier scores) the first time the series level is shown after a load. */
+	requestSeries(): void {
+		if (this.seriesRequested || !this.summary) return;
+		this.seriesRequested = true;
+		this.post({ type: "series" });
+	}
+
+	/** Switches the level (persisted) and fetches the series when first needed. */
+	setLevel(level: Level): void {
+		if (level === this.view.level) return;
+		this.setView({ level }, false);
+		if (level === "series") this.requestSeries();
+		this.emit("level");
+	}
+
+	/** Selects series `i` (−1: none) and asks for its most similar series. */
+	selectSeries(i: number): void {
+		const x = this.series?.items[i];
+		this.selectedSeries = x ? i : -1;
+		this.seriesNeighbors = undefined;
+		this.setView({ selectedSeries: x?.seriesInstanceUid }, false);
+		if (x) this.post({ type: "selectSeries", index: i, k: this.view.k });
+		this.emit("seriesSelection");
+	}
+
+	/** After the series arrive: restore the saved series selection by UID. */
+	restoreSeriesSelection(): void {
+		if (this.selectedSeries >= 0 || !this.view.selectedSeries || !this.series) return;
+		const uid = this.view.selectedSeries;
+		const i = this.series.items.findIndex((x) => x.seriesInstanceUid === uid);
+		if (i >= 0) this.selectSeries(i);
 	}
 
 	post(message: FromWebview): void {
@@ -196,7 +246,7 @@ function readEmbeddedStrings(): Partial<WebviewStrings> {
 	}
 }
 
-const tabs: readonly string[] = ["images", "map", "failures", "skipped", "outliers", "labels", "series"];
+const tabs: readonly string[] = ["images", "map", "failures", "skipped", "outliers", "labels"];
 const sortKeys: readonly string[] = ["path", "modality", "study", "series", "status", "label", "probability", "score", "outlier"];
 
 /** Saved state comes back from VS Code as-is: keep only well-typed fields. */
@@ -205,6 +255,13 @@ function sanitizeState(raw: unknown): Partial<ViewState> {
 	const r = raw as Record<string, unknown>;
 	const out: Partial<ViewState> = {};
 	if (typeof r["tab"] === "string" && tabs.includes(r["tab"])) out.tab = r["tab"] as TabId;
+	// The former Series tab is the table at series level.
+	if (r["tab"] === "series") {
+		out.tab = "images";
+		out.level = "series";
+	}
+	if (r["level"] === "images" || r["level"] === "series") out.level = r["level"];
+	if (typeof r["selectedSeries"] === "string") out.selectedSeries = r["selectedSeries"].slice(0, 128);
 	if (typeof r["sortKey"] === "string" && sortKeys.includes(r["sortKey"])) out.sortKey = r["sortKey"] as SortKey;
 	if (typeof r["sortDesc"] === "boolean") out.sortDesc = r["sortDesc"];
 	if (typeof r["filter"] === "string") out.filter = r["filter"].slice(0, 500);

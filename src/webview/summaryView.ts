@@ -66,7 +66,8 @@ export class SummaryView {
 			button(s.t("revealOutput"), "folder-opened", () => s.post({ type: "reveal" }), "action-reveal"),
 			button(s.t("copyJsonlPath"), "copy", () => s.post({ type: "copyPath", which: "jsonl" }), "action-copy-jsonl"),
 			sum.hasNpy ? button(s.t("copyNpyPath"), "copy", () => s.post({ type: "copyPath", which: "npy" }), "action-copy-npy") : undefined,
-			button(s.t("exportCsv"), "export", () => s.post({ type: "export" }), "action-export"),
+			// Exports the level shown: every image (and failure), or every series.
+			button(s.t("exportCsv"), "export", () => s.post({ type: s.view.level === "series" ? "exportSeries" : "export" }), "action-export"),
 		);
 		this.root.appendChild(stats);
 		if (lastLine) this.root.appendChild(lastLine);

@@ -182,7 +182,8 @@ const vectors = new Float32Array(n * dim);
 const cluster = new Int32Array(n);
 const hostile = "<img src=x onerror=alert(1)>";
 for (let i = 0; i < n; i++) {
-	const c = i % clusters.length;
+	// A series is ten consecutive images of one kind (one modality and body part), as in real studies.
+	const c = Math.floor(i / 10) % clusters.length;
 	cluster[i] = c;
 	const patient = Math.floor(i / 60);
 	const study = Math.floor(i / 30);
@@ -191,8 +192,8 @@ for (let i = 0; i < n; i++) {
 	const row = vectors.subarray(i * dim, (i + 1) * dim);
 	for (let d = 0; d < dim; d++) row[d] = planted ? rand() : centres[c][d] + 0.35 * rand();
 	normalize(row);
-	// Images 10 and 20 are the very same picture as image 0 (one spot on the map, three images).
-	if (i === 10 || i === 20) row.set(vectors.subarray(0, dim));
+	// Images 4 and 8 (same series) are the very same picture as image 0 (one spot on the map, three images).
+	if (i === 4 || i === 8) row.set(vectors.subarray(0, dim));
 	rows.push({
 		path: `patient${String(patient).padStart(3, "0")}/study${study}/series${series}/IM${String(i).padStart(5, "0")}.dcm`,
 		sha256: `sha${i}`,
@@ -269,6 +270,7 @@ function makeSession(model, thumbnailUri) {
 		post: (m) => {
 			h.received.push(m.type);
 			if (m.type === "map") h.mapCoords = Array.from(new Float32Array(m.coords));
+			if (m.type === "seriesMap") h.seriesMapCoords = Array.from(new Float32Array(m.coords));
 			window.postMessage(m, "*");
 		},
 		strings: defaultStrings,

@@ -69,6 +69,8 @@ export class ResultsSession implements Disposable {
 	private readonly pending = new Map<Task, AbortController>();
 	private series: GroupedEmbeddings | undefined;
 	private seriesOutliers: OutlierResult | undefined;
+	private seriesMap: { coords: Float32Array; explained: number[]; method: "pca" | "umap" } | undefined;
+	private seriesMapStarted = false;
 	/** The image last selected in the view (the language model tools' default image). */
 	selected: number | undefined;
 	/** Requests replayed once the webview is ready (what the user had asked of an earlier session). */
@@ -110,6 +112,7 @@ export class ResultsSession implements Disposable {
 		if (this.labels) out.push({ type: "labels", labels: this.labels.labels });
 		if (this.query) out.push({ type: "query", text: this.query.text });
 		if (this.outliers) out.push({ type: "outliers", k: this.outliers.k });
+		if (this.seriesOutliers) out.push({ type: "seriesOutliers", k: this.seriesOutliers.k });
 		return out;
 	}
 
@@ -160,6 +163,10 @@ export class ResultsSession implements Disposable {
 					return;
 				case "series":
 					this.send(this.seriesMessage());
+					if (this.seriesOutliers) this.sendSeriesOutliers(this.seriesOutliers);
+					if (this.seriesMap) this.sendSeriesMap();
+					else if (this.seriesMapStarted) this.send({ type: "busy", task: "seriesMap", busy: true });
+					else void this.computeSeriesMap();
 					return;
 				case "selectSeries": {
 					const g = this.seriesGroups();
@@ -360,13 +367,57 @@ export class ResultsSession implements Disposable {
 		return { type: "series", items, withoutUid: g.withoutUid };
 	}
 
+	private sendSeriesOutliers(r: OutlierResult): void {
+		this.send({ type: "seriesOutliers", items: topOf(r.scores, 200), exact: r.exact, k: r.k, scores: copyBuffer(r.scores) });
+	}
+
 	private async computeSeriesOutliers(k: number): Promise<void> {
 		const g = this.seriesGroups();
+		if (this.seriesOutliers?.k === Math.min(k, Math.max(1, g.groups.length - 1))) return this.sendSeriesOutliers(this.seriesOutliers);
 		const signal = this.begin("series");
 		const r = await outlierScores(g.vectors, g.dim, { k, yielder: createYielder(signal) });
 		this.seriesOutliers = r;
-		this.send({ type: "seriesOutliers", items: topOf(r.scores, 200), exact: r.exact, k: r.k, scores: copyBuffer(r.scores) });
+		this.sendSeriesOutliers(r);
 		this.end("series", signal);
+	}
+
+	private sendSeriesMap(): void {
+		if (!this.seriesMap) return;
+		this.send({ type: "seriesMap", method: this.seriesMap.method, coords: copyBuffer(this.seriesMap.coords), explained: this.seriesMap.explained });
+	}
+
+	/**
+	 * The map at series level: one point per series (its embedding, the L2-normalised mean of its
+	 * images'), PCA at once, then UMAP from the worker when there are enough series — as at image level.
+	 */
+	private async computeSeriesMap(): Promise<void> {
+		this.seriesMapStarted = true;
+		this.send({ type: "busy", task: "seriesMap", busy: true });
+		try {
+			const g = this.seriesGroups();
+			const n = g.groups.length;
+			let coords: Float32Array = new Float32Array(n * 2);
+			let explained = [0, 0];
+			if (n >= 2) {
+				const r = await pca(g.vectors, g.dim, 2, { maxIterations: 12, sampleRows: 3000, yielder: createYielder(this.lifetime.signal) });
+				if (r.components === 2) coords = r.coords;
+				explained = r.variance.map((v) => (r.totalVariance > 0 ? v / r.totalVariance : 0));
+			}
+			this.seriesMap = { coords, explained, method: "pca" };
+			this.sendSeriesMap();
+			if (this.deps.layoutUmap && n >= minUmapPoints) {
+				const umap = await this.deps.layoutUmap(g.vectors, g.dim, this.lifetime.signal);
+				if (this.disposed) return;
+				this.seriesMap = { coords: umap, explained, method: "umap" };
+				this.sendSeriesMap();
+			}
+		} catch (e) {
+			if (this.disposed) return;
+			this.deps.logger.error(`Results view: the series map failed: ${(e as Error).message}`);
+			this.send({ type: "error", task: "seriesMap", message: (e as Error).message });
+		} finally {
+			this.send({ type: "busy", task: "seriesMap", busy: false });
+		}
 	}
 
 	/** The series as CSV (as `medimageinsight export --series` writes it), with the outlier score once computed. */

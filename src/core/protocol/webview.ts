@@ -106,16 +106,22 @@ export const defaultStrings = {
 	noThumbnail: "No thumbnail",
 	other: "other",
 	none: "(none)",
-	tabSeries: "Series",
+	levelLabel: "Level",
+	levelImages: "Images",
+	levelSeries: "Series",
+	levelHint: "Show the table, nearest neighbours, outliers, map and CSV export per image or per series.",
+	seriesNoSelection: "Select a series to see the most similar ones.",
+	seriesOutliersK: "Each series is compared with its k most similar series; its score is 1 − their mean similarity.",
+	seriesMapUmap: "UMAP of the series embeddings (seeded, 15 neighbours): near points are similar series; distances between far clusters mean little.",
+	seriesMapPca: "PCA of the series embeddings: the two axes explain {0} % of the variance.",
+	seriesAtThisPoint: "{0} series at this point",
 	seriesCount: "{0} series from {1} images",
 	seriesWithoutUid: "{0} images without a SeriesInstanceUID are left out.",
 	seriesHint: "A series embedding is the L2-normalised mean of its images' embeddings. Select a series to see the most similar ones.",
 	colDescription: "Description",
 	colImages: "Images",
 	similarSeries: "Most similar series",
-	computeSeriesOutliers: "Find Outlier Series",
 	seriesOutliersCaption: "Outlier score: 1 − mean similarity to the {0} nearest series.",
-	exportSeriesCsv: "Export Series CSV…",
 } as const;
 
 export type StringKey = keyof typeof defaultStrings;
@@ -193,7 +199,7 @@ export interface ScoredIndex {
 }
 
 /** Long tasks the webview shows a busy state for. */
-export type Task = "map" | "neighbors" | "outliers" | "labels" | "query" | "export" | "series";
+export type Task = "map" | "neighbors" | "outliers" | "labels" | "query" | "export" | "series" | "seriesMap";
 
 export type ToWebview =
 	| { type: "init"; strings: WebviewStrings; summary: SummaryData; total: number; failureCount: number }
@@ -210,8 +216,10 @@ export type ToWebview =
 	/** Float32 cosine score per row. */
 	| { type: "query"; text: string; scores: ArrayBuffer }
 	| { type: "queryCleared" }
-	/** The series (PRODUCT.md §10), asked for when the Series tab is first shown. */
+	/** The series (PRODUCT.md §10), asked for when the view first shows the series level. */
 	| { type: "series"; items: SeriesData[]; withoutUid: number }
+	/** The series map: Float32 s×2 coordinates, one point per series of `series` (PCA, then UMAP when ready). */
+	| { type: "seriesMap"; method: "pca" | "umap"; coords: ArrayBuffer; explained: number[] }
 	| { type: "seriesNeighbors"; index: number; items: ScoredIndex[] }
 	| { type: "seriesOutliers"; items: ScoredIndex[]; exact: boolean; k: number; scores: ArrayBuffer }
 	| { type: "busy"; task: Task; busy: boolean }
@@ -310,7 +318,7 @@ export function parseFromWebview(raw: unknown): FromWebview | undefined {
 	}
 }
 
-const tasks: readonly string[] = ["map", "neighbors", "outliers", "labels", "query", "export", "series"];
+const tasks: readonly string[] = ["map", "neighbors", "outliers", "labels", "query", "export", "series", "seriesMap"];
 
 function isScoredList(v: unknown): v is ScoredIndex[] {
 	return Array.isArray(v) && v.every((x) => isObj(x) && isIndex(x["index"]) && typeof x["score"] === "number");
@@ -333,6 +341,7 @@ export function parseToWebview(raw: unknown): ToWebview | undefined {
 			case "failures":
 				return isIndex(m["start"]) && Array.isArray(m["items"]) && m["items"].every((r) => isObj(r) && typeof r["path"] === "string" && typeof r["error"] === "string");
 			case "map":
+			case "seriesMap":
 				return (m["method"] === "pca" || m["method"] === "umap") && isArrayBuffer(m["coords"]) && Array.isArray(m["explained"]);
 			case "neighbors":
 				return isIndex(m["index"]) && isScoredList(m["items"]);

@@ -971,16 +971,29 @@ try {
 			await page.waitForTimeout(250);
 			await page.click(`.images .vrow[data-entry]:not([hidden]):has(.status.ok) >> nth=1`);
 			const selected = await page.textContent(".detail-path");
-			// The same folder, again, against a port where nothing listens (the resume key holds the endpoint, so every image is sent again and fails).
-			const dead = await new Promise((r) => {
+			// The same folder, again, against an endpoint that answers every request with HTTP 500 (the resume key holds
+			// the endpoint, so every image is sent again and fails with the reason; the run itself goes on to the end).
+			const port = await new Promise((r) => {
 				const s = createServer();
 				s.listen(0, "127.0.0.1", () => {
-					const port = s.address().port;
-					s.close(() => r(port));
+					const p = s.address().port;
+					s.close(() => r(p));
 				});
 			});
+			const failing = spawn(process.execPath, ["-e", `require("node:http").createServer((q, r) => { q.resume(); q.on("end", () => r.writeHead(500, { "content-type": "text/plain" }).end("model failed")); }).listen(${port}, "127.0.0.1", () => console.log("ready"))`], { stdio: ["ignore", "pipe", "inherit"] });
+			await new Promise((r) => failing.stdout.once("data", r));
 			const env = { ...process.env, MEDIMAGEINSIGHT_API_KEY: `webview-test-${randomBytes(6).toString("hex")}` };
-			const rerun = spawnSync(process.execPath, ["dist/cli.js", "embed", sharedDicom, "--endpoint", `http://127.0.0.1:${dead}/score`, "--out", real.dir, "--workers", "1", "--retries", "1", "--rate", "1000/1"], { env, encoding: "utf8", timeout: 240000 });
+			const rerun = await new Promise((resolveRun) => {
+				const child = spawn(process.execPath, ["dist/cli.js", "embed", sharedDicom, "--endpoint", `http://127.0.0.1:${port}/score`, "--out", real.dir, "--workers", "1", "--retries", "1", "--rate", "1000/1"], { env, stdio: ["ignore", "ignore", "pipe"] });
+				let stderr = "";
+				child.stderr.on("data", (d) => (stderr += d));
+				const timer = setTimeout(() => child.kill("SIGKILL"), 240000);
+				child.on("close", (status) => {
+					clearTimeout(timer);
+					resolveRun({ status, stderr });
+				});
+			});
+			failing.kill();
 			assert(rerun.status === 1, `the re-run exited with ${rerun.status}: ${(rerun.stderr ?? "").slice(-300)}`);
 			const runJson = JSON.parse(readFileSync(join(real.dir, "run.json"), "utf8"));
 			assert(runJson.counts.embedded === 0 && runJson.counts.failed === n, `run.json counts ${JSON.stringify(runJson.counts)}`);

@@ -98,11 +98,13 @@ export function loadCodec(name: CodecName): Promise<CodecModule> {
 	return p;
 }
 
-/** Decodes one codestream with a WASM decoder; returns the frame info and a copy of the pixels. */
-export async function decodeWithWasm(
-	name: CodecName,
-	encoded: Uint8Array,
-): Promise<{ info: CodecFrameInfo; pixels: Uint8Array; interleaveMode: number | undefined }> {
+/**
+ * Decodes one codestream with a WASM decoder and hands the frame info and the decoded bytes to
+ * `use` while they still live in the module's memory: `use` must read them synchronously and keep
+ * nothing that views them (the decoder is freed right after, and a later decode may grow the memory).
+ * Reading straight from WASM memory saves a copy of every decoded frame.
+ */
+export async function decodeWasmFrame<T>(name: CodecName, encoded: Uint8Array, use: (info: CodecFrameInfo, pixels: Uint8Array, interleaveMode: number | undefined) => T): Promise<T> {
 	const mod = await loadCodec(name);
 	const Ctor = name === "charls" ? mod.JpegLSDecoder : name === "openjpeg" ? mod.J2KDecoder : name === "openjph" ? mod.HTJ2KDecoder : mod.JPEGDecoder;
 	if (!Ctor) throw new Error(`codec ${name} has no decoder class`);
@@ -111,10 +113,14 @@ export async function decodeWithWasm(
 		decoder.getEncodedBuffer(encoded.length).set(encoded);
 		decoder.decode();
 		const info = { ...decoder.getFrameInfo() };
-		const pixels = decoder.getDecodedBuffer().slice();
 		const interleaveMode = decoder.getInterleaveMode ? decoder.getInterleaveMode() : undefined;
-		return { info, pixels, interleaveMode };
+		return use(info, decoder.getDecodedBuffer(), interleaveMode);
 	} finally {
 		decoder.delete();
 	}
+}
+
+/** Decodes one codestream with a WASM decoder; returns the frame info and a copy of the pixels. */
+export function decodeWithWasm(name: CodecName, encoded: Uint8Array): Promise<{ info: CodecFrameInfo; pixels: Uint8Array; interleaveMode: number | undefined }> {
+	return decodeWasmFrame(name, encoded, (info, pixels, interleaveMode) => ({ info, pixels: pixels.slice(), interleaveMode }));
 }

@@ -108,17 +108,29 @@ export async function decodeWasmFrame<T>(name: CodecName, encoded: Uint8Array, u
 	const mod = await loadCodec(name);
 	const Ctor = name === "charls" ? mod.JpegLSDecoder : name === "openjpeg" ? mod.J2KDecoder : name === "openjph" ? mod.HTJ2KDecoder : mod.JPEGDecoder;
 	if (!Ctor) throw new Error(`codec ${name} has no decoder class`);
-	const decoder = new Ctor();
+	// From here to the end nothing awaits, so the thread's one decoder per codec is never shared.
+	const decoder = idle.get(name) ?? new Ctor();
+	idle.delete(name);
+	let reusable = false;
 	try {
 		decoder.getEncodedBuffer(encoded.length).set(encoded);
 		decoder.decode();
 		const info = { ...decoder.getFrameInfo() };
 		const interleaveMode = decoder.getInterleaveMode ? decoder.getInterleaveMode() : undefined;
-		return use(info, decoder.getDecodedBuffer(), interleaveMode);
+		const result = use(info, decoder.getDecodedBuffer(), interleaveMode);
+		reusable = encoded.length <= reuseLimitBytes && info.width * info.height * info.componentCount * (info.bitsPerSample > 8 ? 2 : 1) <= reuseLimitBytes;
+		return result;
 	} finally {
-		decoder.delete();
+		// A decoder that failed is dropped (its state is unknown), and so is one holding big buffers.
+		if (reusable) idle.set(name, decoder);
+		else decoder.delete();
 	}
 }
+
+/** One idle decoder per codec and thread, kept between files (its buffers are reused). */
+const idle = new Map<CodecName, WasmDecoder>();
+/** Decoders whose input or output exceeded this are freed rather than kept. */
+const reuseLimitBytes = 16 * 1024 * 1024;
 
 /** Decodes one codestream with a WASM decoder; returns the frame info and a copy of the pixels. */
 export function decodeWithWasm(name: CodecName, encoded: Uint8Array): Promise<{ info: CodecFrameInfo; pixels: Uint8Array; interleaveMode: number | undefined }> {

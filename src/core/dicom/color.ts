@@ -9,7 +9,7 @@ function clamp8(v: number): number {
  * YBR_FULL → RGB in place on interleaved 8-bit samples, with the ITU-R BT.601 full-range
  * equations GDCM uses (results rounded to nearest, clamped to 0..255).
  */
-export function ybrFullToRgb(samples: Int32Array | Float64Array, maxValue: number): void {
+export function ybrFullToRgb(samples: Int32Array | Float64Array | Float32Array, maxValue: number): void {
 	const half = (maxValue + 1) / 2;
 	for (let i = 0; i + 2 < samples.length; i += 3) {
 		const y = samples[i] ?? 0;
@@ -147,9 +147,10 @@ function readLut(ds: dicomParser.DataSet, color: "1" | "2" | "3"): Lut & { bits:
  * PALETTE COLOR → interleaved RGB, as GDCM does: 8-bit pixel data gives 8-bit RGB (the high byte of
  * 16-bit LUT entries), 16-bit pixel data gives the 16-bit entries. Indices outside the LUT clamp.
  */
-export function applyPalette(ds: dicomParser.DataSet, indices: Int32Array | Float64Array, bitsAllocated: number): Int32Array {
+export function applyPalette(ds: dicomParser.DataSet, indices: Int32Array | Float64Array | Float32Array, bitsAllocated: number): Float32Array {
 	const luts = [readLut(ds, "1"), readLut(ds, "2"), readLut(ds, "3")];
-	const out = new Int32Array(indices.length * 3);
+	// The colour values (integers of at most 16 bits, exact in float32) in the type the window reads.
+	const out = new Float32Array(indices.length * 3);
 	// Per channel: the shifted entries once (a missing LUT gives zeros), its first index and last slot.
 	const tables: Int32Array[] = [];
 	const firsts: number[] = [];

@@ -1,5 +1,5 @@
 import type * as dicomParser from "dicom-parser";
-import { decodeWithWasm } from "./codecs";
+import { decodeWasmFrame } from "./codecs";
 import { jpegFrameHeader, sniffEncoding } from "./codestream";
 import { applyPalette, expandYbr422, ybrFullToRgb } from "./color";
 import { ConvertError, errorText } from "./convertError";
@@ -68,9 +68,13 @@ export function readPixelModule(dataSet: dicomParser.DataSet): PixelModule {
 	};
 }
 
-/** Stored samples of frame 1, pixel-interleaved, as integers (or floats for float pixel data). */
+/**
+ * Stored samples of frame 1, pixel-interleaved, as integers (or floats for float pixel data). One-channel
+ * integer samples of at most 16 bits may come as a Float32Array (exact: |v| < 2^24), which toValues then
+ * uses as the values without another pass.
+ */
 interface Stored {
-	samples: Int32Array | Float64Array;
+	samples: Int32Array | Float64Array | Float32Array;
 	channels: 1 | 3;
 	/** True when the codec already turned YBR into RGB (JPEG, JPEG 2000 with MCT). */
 	colorConverted: boolean;
@@ -88,8 +92,11 @@ function fixBits(v: number, bits: number, signed: boolean): number {
 	return masked;
 }
 
-/** Reads native (uncompressed) samples of frame 1 from raw bytes in the data set's byte order. */
-function readNative(bytes: Uint8Array, pm: PixelModule, littleEndian: boolean, warnings: string[]): Int32Array | Float64Array {
+/**
+ * Reads native (uncompressed) samples of frame 1 from raw bytes in the data set's byte order; 8- and
+ * 16-bit one-channel samples come as a Float32Array (see Stored).
+ */
+function readNative(bytes: Uint8Array, pm: PixelModule, littleEndian: boolean, warnings: string[]): Int32Array | Float64Array | Float32Array {
 	const count = pm.rows * pm.columns * pm.samplesPerPixel;
 	const ba = pm.bitsAllocated;
 	const bs = Math.min(pm.bitsStored || ba, ba);
@@ -111,14 +118,15 @@ function readNative(bytes: Uint8Array, pm: PixelModule, littleEndian: boolean, w
 		for (let i = 0; i < count; i++) out[i] = ((bytes[i >> 3] ?? 0) >> (i & 7)) & 1;
 		return out;
 	}
+	const gray = asFloat32Gray(pm, pm.samplesPerPixel);
 	if (ba === 8) {
-		const out = new Int32Array(count);
+		const out = gray ? new Float32Array(count) : new Int32Array(count);
 		if (bs === 8 && !signed) out.set(bytes.subarray(0, count)); // native widening copy
 		else for (let i = 0; i < count; i++) out[i] = fixBits(bytes[i] ?? 0, bs, signed);
 		return out;
 	}
 	if (ba === 16) {
-		const out = new Int32Array(count);
+		const out = gray ? new Float32Array(count) : new Int32Array(count);
 		if (bs === 16 && littleEndian) {
 			const aligned = bytes.byteOffset % 2 === 0 ? bytes : new Uint8Array(bytes.subarray(0, need)); // copies (Buffer#slice would not)
 			const words = signed ? new Int16Array(aligned.buffer, aligned.byteOffset, count) : new Uint16Array(aligned.buffer, aligned.byteOffset, count);
@@ -165,6 +173,14 @@ export function unpack12(bytes: Uint8Array, count: number, bits: number, signed:
 	return out;
 }
 
+/**
+ * Whether one-channel samples are produced as a Float32Array (see Stored): not for PALETTE COLOR,
+ * whose samples are table indices.
+ */
+function asFloat32Gray(pm: PixelModule, spp: number): boolean {
+	return spp === 1 && pm.photometric !== "PALETTE COLOR";
+}
+
 /** Turns planar (RRR…GGG…BBB…) samples into pixel-interleaved ones. */
 function interleave<T extends Int32Array | Float64Array>(planar: T, pixels: number): T {
 	const out = new (planar.constructor as new (n: number) => T)(planar.length);
@@ -175,11 +191,17 @@ function interleave<T extends Int32Array | Float64Array>(planar: T, pixels: numb
 /** True on little-endian hosts, where a Uint16Array view reads little-endian samples directly. */
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
-/** Reads decoded codec bytes (8 or 16 bits per sample, little endian) as integers. */
-function fromCodec(pixels: Uint8Array, bitsPerSample: number, count: number, signed: boolean, bits: number): Int32Array {
+/**
+ * Reads decoded codec bytes (8 or 16 bits per sample, little endian) as integers: into an Int32Array,
+ * or with `asFloat32` into a Float32Array (the same integers, exact), which saves one-channel images a
+ * second pass and array in toValues.
+ */
+function fromCodec(pixels: Uint8Array, bitsPerSample: number, count: number, signed: boolean, bits: number): Int32Array;
+function fromCodec(pixels: Uint8Array, bitsPerSample: number, count: number, signed: boolean, bits: number, asFloat32: boolean): Int32Array | Float32Array;
+function fromCodec(pixels: Uint8Array, bitsPerSample: number, count: number, signed: boolean, bits: number, asFloat32 = false): Int32Array | Float32Array {
 	const have = bitsPerSample <= 8 ? pixels.length : pixels.length >> 1;
 	if (have < count) throw new ConvertError("decode", `the decoder returned ${have} of ${count} samples`);
-	const out = new Int32Array(count);
+	const out = asFloat32 ? new Float32Array(count) : new Int32Array(count);
 	if (bitsPerSample <= 8) {
 		const n = Math.min(count, pixels.length);
 		// fixBits(v, b, true) as shifts: keep the low b bits and extend their sign.
@@ -245,7 +267,7 @@ async function decodeEncapsulated(
 		case "jpegLossless": {
 			const d = decodeJpegLossless(frame, pm.bitsAllocated);
 			checkDecoded(d.width, d.height, d.components, d.precision, d.samples.length, pm, spp, "JPEG Lossless");
-			const out = new Int32Array(count);
+			const out = asFloat32Gray(pm, spp) ? new Float32Array(count) : new Int32Array(count);
 			if (signed) for (let i = 0; i < count; i++) out[i] = fixBits(d.samples[i] ?? 0, bits, true);
 			else out.set(d.samples.subarray(0, count)); // native widening copy
 			return { ...base, samples: out, colorConverted: false };
@@ -259,7 +281,7 @@ async function decodeEncapsulated(
 			if (precision > 8) {
 				const d = decodeJpegDct(frame);
 				checkDecoded(d.width, d.height, d.components, d.precision, d.samples.length, pm, spp, "JPEG");
-				const out = new Int32Array(count);
+				const out = asFloat32Gray(pm, spp) ? new Float32Array(count) : new Int32Array(count);
 				if (signed) for (let i = 0; i < count; i++) out[i] = fixBits(d.samples[i] ?? 0, bits, true);
 				else out.set(d.samples.subarray(0, count)); // native widening copy
 				return { ...base, samples: out, colorConverted: !ybr && d.components === 3 };
@@ -267,24 +289,30 @@ async function decodeEncapsulated(
 			// libjpeg would assume YCbCr for three components without an Adobe marker (or with JFIF), so
 			// tell it there is no transform (APP14, transform 0).
 			const input = ybr ? withoutColorTransform(frame) : spp === 3 && pm.photometric === "RGB" ? withAdobeNoTransform(frame) : frame;
-			const { info, pixels } = await decodeWithWasm("libjpegturbo", input);
-			checkDecoded(info.width, info.height, info.componentCount, info.bitsPerSample || 8, pixels.length, pm, spp, "JPEG");
-			return { ...base, samples: fromCodec(pixels, 8, count, signed, bits), colorConverted: !ybr };
+			// Read straight from the decoder's memory (no copy of the decoded frame).
+			const samples = await decodeWasmFrame("libjpegturbo", input, (info, pixels) => {
+				checkDecoded(info.width, info.height, info.componentCount, info.bitsPerSample || 8, pixels.length, pm, spp, "JPEG");
+				return fromCodec(pixels, 8, count, signed, bits, asFloat32Gray(pm, spp));
+			});
+			return { ...base, samples, colorConverted: !ybr };
 		}
 		case "jpegLs": {
-			const { info, pixels, interleaveMode } = await decodeWithWasm("charls", frame);
-			checkDecoded(info.width, info.height, info.componentCount, info.bitsPerSample, pixels.length / (info.bitsPerSample > 8 ? 2 : 1), pm, spp, "JPEG-LS");
-			let samples = fromCodec(pixels, info.bitsPerSample, count, signed, bits);
-			if (spp === 3 && interleaveMode === 0) samples = interleave(samples, pixelCount);
+			const { samples: decoded, interleaveMode } = await decodeWasmFrame("charls", frame, (info, pixels, interleaveMode) => {
+				checkDecoded(info.width, info.height, info.componentCount, info.bitsPerSample, pixels.length / (info.bitsPerSample > 8 ? 2 : 1), pm, spp, "JPEG-LS");
+				return { samples: fromCodec(pixels, info.bitsPerSample, count, signed, bits, asFloat32Gray(pm, spp)), interleaveMode };
+			});
+			let samples = decoded;
+			if (spp === 3 && interleaveMode === 0 && samples instanceof Int32Array) samples = interleave(samples, pixelCount);
 			return { ...base, samples, colorConverted: false };
 		}
 		case "j2k":
 		case "htj2k": {
-			const { info, pixels } = await decodeWithWasm(encoding === "j2k" ? "openjpeg" : "openjph", frame);
-			const bps = info.bitsPerSample;
-			checkDecoded(info.width, info.height, info.componentCount, bps, pixels.length / (bps > 8 ? 2 : 1), pm, spp, encoding === "j2k" ? "JPEG 2000" : "HTJ2K");
-			const codecSigned = info.isSigned ?? signed;
-			const samples = fromCodec(pixels, bps, count, codecSigned, bps);
+			const { samples, bps, codecSigned } = await decodeWasmFrame(encoding === "j2k" ? "openjpeg" : "openjph", frame, (info, pixels) => {
+				const bps = info.bitsPerSample;
+				checkDecoded(info.width, info.height, info.componentCount, bps, pixels.length / (bps > 8 ? 2 : 1), pm, spp, encoding === "j2k" ? "JPEG 2000" : "HTJ2K");
+				const codecSigned = info.isSigned ?? signed;
+				return { samples: fromCodec(pixels, bps, count, codecSigned, bps, asFloat32Gray(pm, spp)), bps, codecSigned };
+			});
 			if (codecSigned !== signed || bps > bits) {
 				// The codestream disagrees with Pixel Representation / Bits Stored: follow the header, as
 				// GDCM does (the codestream's values reinterpreted in the header's bits and sign).
@@ -477,7 +505,7 @@ export async function decodeFirstFrame(parsed: ParsedDicom, maxPixels: number): 
 		const end = Math.min(el.dataOffset + el.length, dataSet.byteArray.length);
 		const bytes = dataSet.byteArray.subarray(start, end);
 		const spp = pm.samplesPerPixel === 3 ? 3 : 1;
-		let samples: Int32Array | Float64Array;
+		let samples: Int32Array | Float64Array | Float32Array;
 		if (spp === 3 && pm.photometric === "YBR_FULL_422" && pm.bitsAllocated === 8) {
 			const need = pixelCount * 2;
 			let b = bytes;
@@ -489,7 +517,7 @@ export async function decodeFirstFrame(parsed: ParsedDicom, maxPixels: number): 
 			samples = expandYbr422(b, pm.columns, pm.rows);
 		} else {
 			samples = readNative(bytes, { ...pm, samplesPerPixel: spp }, littleEndian, warnings);
-			if (spp === 3 && pm.planarConfiguration === 1) samples = interleave(samples, pixelCount);
+			if (spp === 3 && pm.planarConfiguration === 1 && !(samples instanceof Float32Array)) samples = interleave(samples, pixelCount);
 		}
 		stored = {
 			samples,
@@ -548,7 +576,6 @@ function toValues(parsed: ParsedDicom, pm: PixelModule, stored: Stored, warnings
 	} else if (channels === 3 && (pi === "YBR_FULL" || pi === "YBR_FULL_422") && !stored.colorConverted) {
 		ybrFullToRgb(samples, stored.bits > 8 ? 2 ** Math.min(stored.bits, 16) - 1 : 255);
 	}
-	const values = new Float32Array(samples.length);
 	if (channels === 1) {
 		const invert = pi === "MONOCHROME1" && !stored.isFloat;
 		if (invert) warnings.push("MONOCHROME1 inverted");
@@ -556,12 +583,17 @@ function toValues(parsed: ParsedDicom, pm: PixelModule, stored: Stored, warnings
 		const flip = stored.signed ? -1 : 2 ** stored.bits - 1;
 		const { slope, intercept } = pm;
 		const rescale = slope !== 1 || intercept !== 0;
-		if (!invert && !rescale) values.set(samples); // native conversion, the same float32 rounding
-		else if (!invert) for (let i = 0; i < samples.length; i++) values[i] = (samples[i] as number) * slope + intercept;
+		// Exact integers already in float32 (see Stored) are the values, rescaled or inverted in place
+		// (each value is read before it is written: the same float64 arithmetic and float32 rounding).
+		const values = samples instanceof Float32Array ? samples : new Float32Array(samples.length);
+		if (!invert && !rescale) {
+			if (values !== samples) values.set(samples); // native conversion, the same float32 rounding
+		} else if (!invert) for (let i = 0; i < samples.length; i++) values[i] = (samples[i] as number) * slope + intercept;
 		else if (!rescale) for (let i = 0; i < samples.length; i++) values[i] = flip - (samples[i] as number);
 		else for (let i = 0; i < samples.length; i++) values[i] = (flip - (samples[i] as number)) * slope + intercept;
-	} else {
-		values.set(samples);
+		return { width: pm.columns, height: pm.rows, channels, values, warnings };
 	}
+	// Colour: palette output is already float32 (exact integers).
+	const values = samples instanceof Float32Array ? samples : new Float32Array(samples);
 	return { width: pm.columns, height: pm.rows, channels, values, warnings };
 }

@@ -965,7 +965,7 @@ try {
 			assert(v.length === 0, `CSP violations: ${v.join("; ")}`);
 			assert(pageErrors.length === 0, `errors: ${pageErrors.join("; ")}`);
 		});
-		await check(t("a re-run against a wrong endpoint: the open view refreshes, tells the same story as run.json, keeps the view state"), async () => {
+		await check(t("a re-run against an endpoint that fails every image: the open view refreshes, tells the same story as run.json, keeps the view state"), async () => {
 			await page.click('button[data-tab="images"]');
 			await page.fill(".input.filter", "pydicom");
 			await page.waitForTimeout(250);

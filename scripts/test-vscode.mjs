@@ -448,6 +448,13 @@ async function embedFromExplorer(page, rowLabel, end, timeout = 120_000) {
 	const item = page.locator(".context-view .action-item", { hasText: "Generate Embeddings" });
 	await item.first().waitFor({ timeout: 10_000 });
 	await item.first().click();
+	// A click that lands while the menu is still settling (e.g. right after a webview had the focus) can leave the
+	// menu open with the item only highlighted: then choose it with the keyboard.
+	try {
+		await item.first().waitFor({ state: "hidden", timeout: 5_000 });
+	} catch {
+		await page.keyboard.press("Enter");
+	}
 	const toast = page.locator(".notifications-toasts .notification-list-item", { hasText: end });
 	await toast.first().waitFor({ timeout });
 	return (await toast.first().innerText()).replace(/\s+/g, " ");

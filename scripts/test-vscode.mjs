@@ -13,6 +13,7 @@
 // The last line is "N passed, N failed".
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { chromiumArgs, ensureChromium, ensureDebianPackages } from "./lib/chromium.mjs";
@@ -68,7 +69,8 @@ const { chromium } = await import("playwright-core");
 // The .vsix: vscode:prepublish type-checks and makes the production bundles that the in-host
 // tests then load too (what users get).
 mkdirSync(hostDir, { recursive: true });
-const vsix = givenVsix ? resolve(givenVsix) : join(hostDir, "medimageinsight-test.vsix");
+// In a temp folder of this run, not the shared test host: runs from several worktrees must not overwrite each other's .vsix.
+const vsix = givenVsix ? resolve(givenVsix) : join(tempDir("mii-vsix-"), "medimageinsight-test.vsix");
 if (givenVsix) {
 	if (wants("vsix")) checkVsixContents(vsix);
 } else if (wants("vsix") || wants("ui") || wants("bigui")) {
@@ -374,32 +376,39 @@ async function runUi() {
 		record("ui: after a run, the simulation's toast drops its Generate Embeddings button", (await simToast.first().locator(".monaco-button", { hasText: "Generate Embeddings" }).count()) === 0);
 		await clearNotifications(page);
 
-		// The error path: a wrong URL (nothing listens on port 9), typed into Configure Endpoint, with its own key.
+		// The error path: a wrong URL (a free loopback port where nothing listens), typed into Configure Endpoint, with its own key.
+		const deadPort = await freeLoopbackPort();
+		const deadOrigin = `http://127.0.0.1:${deadPort}`;
 		await runPaletteCommand(page, "MedImageInsight: Configure Endpoint");
 		const box = page.locator(".quick-input-widget .quick-input-box input");
 		await page.locator(".quick-input-widget .quick-input-title", { hasText: "Endpoint (1/2)" }).first().waitFor({ timeout: 15_000 });
-		await box.first().fill("http://127.0.0.1:9/score");
+		await box.first().fill(`${deadOrigin}/score`);
 		await page.keyboard.press("Enter");
 		await page.locator(".quick-input-widget .quick-input-title", { hasText: "Authentication (2/2)" }).first().waitFor({ timeout: 15_000 });
 		await page.keyboard.press("Enter");
 		// A new origin asks for its own key.
-		const keyTitle = page.locator(".quick-input-widget .quick-input-title", { hasText: "API key for http://127.0.0.1:9" });
+		const keyTitle = page.locator(".quick-input-widget .quick-input-title", { hasText: `API key for ${deadOrigin}` });
 		await keyTitle.first().waitFor({ timeout: 15_000 });
 		await box.first().fill("key-for-the-wrong-url");
 		await page.keyboard.press("Enter");
 		await page.locator(".notifications-toasts .notification-list-item", { hasText: "endpoint set" }).first().waitFor({ timeout: 15_000 });
 		record("ui: Configure Endpoint asks for the key of the new endpoint's origin", true);
 		await clearNotifications(page);
-		const error = await embedFromExplorer(page, "site-b", /stopped|failed|Cannot reach/, 240_000);
+		// The run stops at the first batch with the plain reason (no failure per image) and the actions that fix it.
+		const error = await embedFromExplorer(page, "site-b", /Cannot reach the endpoint/, 240_000);
 		await page.waitForTimeout(500);
 		await page.screenshot({ path: join(shots, "error-wrong-url.png") });
-		const toast = page.locator(".notifications-toasts .notification-list-item", { hasText: /stopped|failed|Cannot reach/ }).first();
+		const toast = page.locator(".notifications-toasts .notification-list-item", { hasText: /Cannot reach the endpoint/ }).first();
 		const buttons = (await toast.locator(".monaco-button").allInnerTexts()).map((b) => b.trim());
 		const simBar = await page.locator(".statusbar-item", { hasText: "MedImageInsight simulation" }).count();
 		record(
-			"ui: a run against a wrong URL ends with the reason and actions to fix it; the status bar no longer says simulation",
-			/127\.0\.0\.1:9|refused|reach/.test(error) && (buttons.includes("Configure…") || buttons.some((b) => /^Retry \d+ failed$/.test(b))) && buttons.includes("Show Log") && simBar === 0,
-			`${error.slice(0, 200)} [${buttons.join(" · ")}]`,
+			"ui: a run against a wrong URL stops with the reason (connection refused) and Configure… · Test Connection · Show Log; the status bar no longer says simulation",
+			error.includes(`Cannot reach the endpoint at ${deadOrigin}/score`) &&
+				error.includes(`nothing is listening at 127.0.0.1:${deadPort} (connection refused)`) &&
+				!/Retry/.test(error) &&
+				buttons.join(" · ") === "Configure… · Test Connection · Show Log" &&
+				simBar === 0,
+			`${error.slice(0, 240)} [${buttons.join(" · ")}]`,
 		);
 		// The walkthrough after all that: every step ticked, and the key step shows for the configured key endpoint.
 		await clearNotifications(page);
@@ -439,6 +448,13 @@ async function embedFromExplorer(page, rowLabel, end, timeout = 120_000) {
 	const item = page.locator(".context-view .action-item", { hasText: "Generate Embeddings" });
 	await item.first().waitFor({ timeout: 10_000 });
 	await item.first().click();
+	// A click that lands while the menu is still settling (e.g. right after a webview had the focus) can leave the
+	// menu open with the item only highlighted: then choose it with the keyboard.
+	try {
+		await item.first().waitFor({ state: "hidden", timeout: 5_000 });
+	} catch {
+		await page.keyboard.press("Enter");
+	}
 	const toast = page.locator(".notifications-toasts .notification-list-item", { hasText: end });
 	await toast.first().waitFor({ timeout });
 	return (await toast.first().innerText()).replace(/\s+/g, " ");
@@ -462,6 +478,18 @@ async function runPaletteCommand(page, title) {
 			await page.waitForTimeout(2000);
 		}
 	}
+}
+
+/** A loopback port that nothing listens on: bound by the OS, then closed again. */
+function freeLoopbackPort() {
+	return new Promise((resolvePort, reject) => {
+		const s = createServer();
+		s.on("error", reject);
+		s.listen(0, "127.0.0.1", () => {
+			const { port } = s.address();
+			s.close(() => resolvePort(port));
+		});
+	});
 }
 
 async function clearNotifications(page) {

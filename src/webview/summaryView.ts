@@ -52,6 +52,7 @@ export class SummaryView {
 			if (last.skipped) parts.push(format(s.t("skippedCount"), last.skipped));
 			if (sum.ignored) parts.push(`${sum.ignored} ${s.t("ignored").toLowerCase()}`);
 			if (last.cancelled) parts.push(s.t("lastRunCancelled"));
+			if (last.stopped) parts.push(format(s.t("lastRunStopped"), last.stopped));
 			if (parts.length) {
 				lastLine = el("div", { class: "last-run", title: last.finishedAt ?? "" }, icon("history"), el("span", { class: "meta-label", text: `${s.t("lastRun")}:` }), el("span", { class: "last-run-text", text: parts.join(", ") }));
 			}

@@ -451,11 +451,14 @@ describe("MedImageInsight extension", function () {
 	});
 
 	it("Show Results offers every output folder of the workspace, most recent first", async function () {
-		requireFixture(this);
+		const f = requireFixture(this);
 		const a = await api();
 		const runs = a.knownRuns();
-		const main = path.join(workspaceRoot(), ".medimageinsight", path.basename(scans));
-		const multi = path.join(workspaceRoot(), ".medimageinsight", "no-suffix+1");
+		// Output folder names carry a hash of the selection's paths: the run on the scans folder and the multi-selection above.
+		const main = path.join(workspaceRoot(), ".medimageinsight", selectionName([{ path: scans, isDirectory: true }]));
+		const fileRel = f.images.find((p) => !p.includes("/"));
+		assert.ok(fileRel, "the fixture has an image at the top level");
+		const multi = path.join(workspaceRoot(), ".medimageinsight", selectionName([{ path: path.join(scans, "no-suffix"), isDirectory: true }, { path: path.join(scans, fileRel), isDirectory: false }]));
 		assert.ok(runs.includes(main) && runs.includes(multi), runs.join(", "));
 		const ended = (d: string): number => Date.parse((JSON.parse(fs.readFileSync(path.join(d, "run.json"), "utf8")) as { endedAt: string }).endedAt);
 		for (let i = 1; i < runs.length; i++) assert.ok(ended(runs[i - 1] as string) >= ended(runs[i] as string), "sorted by the end of their last run");

@@ -244,6 +244,7 @@ export class ResultsSession implements Disposable {
 			if (c["failed"] !== undefined) last.failed = c["failed"];
 			if (c["skipped"] !== undefined) last.skipped = c["skipped"];
 			if (run.cancelled !== undefined) last.cancelled = run.cancelled;
+			if (run.fatal) last.stopped = run.fatal.message;
 			if (run.finishedAt !== undefined) last.finishedAt = run.finishedAt;
 			s.lastRun = last;
 		}

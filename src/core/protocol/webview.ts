@@ -73,6 +73,7 @@ export const defaultStrings = {
 	folderTotals: "In this folder",
 	lastRun: "Last run",
 	lastRunCancelled: "cancelled",
+	lastRunStopped: "stopped: {0}",
 	embeddedNow: "{0} embedded now",
 	alreadyEmbedded: "{0} already embedded",
 	failedCount: "{0} failed",
@@ -159,6 +160,8 @@ export interface LastRunData {
 	failed?: number;
 	skipped?: number;
 	cancelled?: boolean;
+	/** The reason the run stopped early (run.json `fatal.message`). */
+	stopped?: string;
 	finishedAt?: string;
 }
 

@@ -41,6 +41,8 @@ export interface RunView {
 	/** Counts recorded by the run (found, ignored, embedded, failed, skipped, …). */
 	counts: Record<string, number>;
 	cancelled?: boolean;
+	/** Why the run stopped early (run.json `fatal`), e.g. the endpoint could not be reached. */
+	fatal?: { code: string; message: string };
 	/** As recorded by the run (images embedded in that run per second). */
 	imagesPerSecond?: number;
 }
@@ -177,6 +179,8 @@ export function parseRunInfo(raw: unknown): RunView | undefined {
 	if (finishedAt !== undefined) info.finishedAt = finishedAt;
 	if (elapsedMs !== undefined) info.elapsedMs = elapsedMs;
 	if (cancelled !== undefined) info.cancelled = cancelled;
+	const fatal = raw["fatal"];
+	if (isRecord(fatal) && typeof fatal["message"] === "string") info.fatal = { code: str(fatal["code"]) ?? "", message: fatal["message"] };
 	return info;
 }
 

@@ -70,6 +70,7 @@ export function webviewStrings(): WebviewStrings {
 		folderTotals: vscode.l10n.t("In this folder"),
 		lastRun: vscode.l10n.t("Last run"),
 		lastRunCancelled: vscode.l10n.t("cancelled"),
+		lastRunStopped: vscode.l10n.t("stopped: {0}", "{0}"),
 		embeddedNow: vscode.l10n.t("{0} embedded now", "{0}"),
 		alreadyEmbedded: vscode.l10n.t("{0} already embedded", "{0}"),
 		failedCount: vscode.l10n.t("{0} failed", "{0}"),

@@ -57,6 +57,21 @@ void test("summary: the folder's totals count later failures of embedded files; 
 	assert.match(s.csv(), /img0\.dcm,failed,.*ECONNREFUSED/);
 });
 
+void test("summary: a last run that stopped early carries its reason; the folder's totals keep the earlier embeddings", () => {
+	const message = "Cannot reach the endpoint at http://127.0.0.1:45871/score: nothing is listening at 127.0.0.1:45871 (connection refused).";
+	const { s } = session({
+		outDir: "/out",
+		...rows(3),
+		failures: [],
+		problems: [],
+		run: { simulated: false, settings: [], counts: { found: 3, embedded: 0, alreadyDone: 0, failed: 0, skipped: 0 }, elapsedMs: 2_000, imagesPerSecond: 0, cancelled: false, fatal: { code: "unreachable", message } },
+	});
+	const sum = s.summary();
+	assert.equal(sum.embedded, 3);
+	assert.equal(sum.failed, 0);
+	assert.deepEqual(sum.lastRun, { elapsedMs: 2_000, rate: 0, embedded: 0, alreadyDone: 0, failed: 0, skipped: 0, cancelled: false, stopped: message });
+});
+
 void test("a session that replaces another after a re-read replays its labels, search and outliers on the new data", async () => {
 	const first = session({ outDir: "/out", ...rows(5), failures: [], problems: [] });
 	first.s.receive({ type: "ready" });

@@ -168,6 +168,15 @@ void test("run.json as the store writes it: endpoint and convert settings at the
 	assert.equal(settings.has("endpoint.url"), false);
 });
 
+void test("run.json of a run that stopped early: the reason is read, not mistaken for a setting", () => {
+	const message = "Cannot reach the endpoint at http://127.0.0.1:45871/score: nothing is listening at 127.0.0.1:45871 (connection refused). Check the URL and that the endpoint is running.";
+	const r = parseRunInfo({ endpoint: { url: "http://127.0.0.1:45871/score" }, counts: { found: 9, embedded: 0, failed: 0, skipped: 2 }, cancelled: false, fatal: { code: "unreachable", message } });
+	assert.deepEqual(r?.fatal, { code: "unreachable", message });
+	assert.equal(r?.settings.some(([k]) => k.startsWith("fatal")), false);
+	assert.equal(parseRunInfo({ counts: {}, cancelled: false })?.fatal, undefined);
+	assert.equal(parseRunInfo({ counts: {}, fatal: { code: "x" } })?.fatal, undefined, "a fatal without a message is not shown as a reason");
+});
+
 void test("parseRunInfo tolerates other shapes", () => {
 	assert.equal(parseRunInfo(null), undefined);
 	assert.equal(parseRunInfo([1]), undefined);

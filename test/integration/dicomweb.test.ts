@@ -62,8 +62,13 @@ function corpus(): { bytes: Uint8Array; ref: Uploaded }[] {
 					overrides: [
 						[0x00080020, "DA", st.date],
 						[0x00080050, "SH", st.accession],
-						// The last OT image declares more rows than its pixel data holds: it cannot be converted.
-						...(st.modality === "OT" && i === count - 1 ? ([[0x00280010, "US", 64]] as [number, string, number][]) : []),
+						// The last OT image declares far more pixels than its pixel data holds: it cannot be converted.
+						...(st.modality === "OT" && i === count - 1
+							? ([
+									[0x00280010, "US", 4096],
+									[0x00280011, "US", 4096],
+								] as [number, string, number][])
+							: []),
 					],
 				});
 				out.push({ bytes, ref: { study: st.study, series, sop } });

@@ -11,7 +11,8 @@ import { DicomwebUrlError } from "../../core/sources/dicomweb/url";
 import { DicomwebServers, normaliseBase, type DicomwebAuthKind, type DicomwebServer } from "../dicomwebServers";
 import type { Services } from "../services";
 import { resolveOutDir } from "../ui/outputLocation";
-import { DicomwebView, searchLabel, type DicomwebItemView, type DicomwebNode, type SearchNode, type StudySearch } from "../views/dicomwebView";
+import { qidoDate, type StudySearch } from "../ui/dicomwebQuery";
+import { DicomwebView, searchLabel, type DicomwebItemView, type DicomwebNode, type SearchNode } from "../views/dicomwebView";
 
 export interface DicomwebDeps {
 	s: Services;
@@ -175,22 +176,6 @@ export function removeServer(d: DicomwebDeps) {
 		await vscode.commands.executeCommand("setContext", "medImageInsight.hasDicomwebServers", d.servers.list().length > 0);
 		return true;
 	};
-}
-
-const datePattern = /^(\d{8})?-?(\d{8})?$/;
-
-/** A study date or range as typed (2024-01-31, 20240101-20240131, 2024-01-01..2024-01-31) → QIDO form, or undefined when invalid. */
-export function qidoDate(input: string): string | undefined {
-	const t = input.trim();
-	if (!t) return "";
-	const m = /^(\d{4}-?\d{2}-?\d{2})?\s*(?:(-|\.\.|–|to)\s*(\d{4}-?\d{2}-?\d{2})?)?$/.exec(t);
-	if (!m || (!m[1] && !m[3])) return undefined;
-	const a = m[1]?.replace(/-/g, "") ?? "";
-	const b = m[3]?.replace(/-/g, "") ?? "";
-	const out = m[2] ? `${a}-${b}` : a;
-	if (!datePattern.test(out)) return undefined;
-	for (const x of [a, b]) if (x && Number.isNaN(Date.parse(`${x.slice(0, 4)}-${x.slice(4, 6)}-${x.slice(6, 8)}`))) return undefined;
-	return out;
 }
 
 /** "Search Studies…": a small form (patient ID, name, date range, modality, accession number). */

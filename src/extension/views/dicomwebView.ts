@@ -10,18 +10,11 @@ import { describeTarget } from "../../core/sources/dicomweb/url";
 import type { Logger } from "../../core/util/logger";
 import { Disposable } from "../disposable";
 import { dicomwebErrorText, type DicomwebServer, type DicomwebServers } from "../dicomwebServers";
+import { searchParams, type StudySearch } from "../ui/dicomwebQuery";
+
+export type { StudySearch };
 
 export const dicomwebViewId = "medImageInsight.dicomwebServers";
-
-/** The criteria of a study search (QIDO-RS match keys); empty ones are left out. */
-export interface StudySearch {
-	patientId?: string;
-	patientName?: string;
-	/** YYYYMMDD, YYYYMMDD-YYYYMMDD, YYYYMMDD- or -YYYYMMDD */
-	studyDate?: string;
-	modality?: string;
-	accessionNumber?: string;
-}
 
 /** At most this many studies are listed under a search (the search's own run takes them all). */
 export const maxListedStudies = 200;
@@ -83,17 +76,6 @@ export interface DicomwebItemView {
 	contextValue: string;
 	node: DicomwebNode;
 	children: DicomwebItemView[];
-}
-
-/** The QIDO-RS parameters of a search. */
-export function searchParams(c: StudySearch): [string, string][] {
-	const p: [string, string][] = [];
-	if (c.patientId?.trim()) p.push(["PatientID", c.patientId.trim()]);
-	if (c.patientName?.trim()) p.push(["PatientName", c.patientName.trim()]);
-	if (c.studyDate?.trim()) p.push(["StudyDate", c.studyDate.trim()]);
-	if (c.modality?.trim()) p.push(["ModalitiesInStudy", c.modality.trim().toUpperCase()]);
-	if (c.accessionNumber?.trim()) p.push(["AccessionNumber", c.accessionNumber.trim()]);
-	return p;
 }
 
 const studyFields = ["00080020", "00081030", "00080061", "00201208", "00100010", "00100020", "00080050"];

@@ -148,7 +148,7 @@ export function dicomwebErrorText(e: unknown, server: DicomwebServer): string {
 		if (e.code === "unauthorized") {
 			return vscode.l10n.t('The DICOMweb server "{0}" refused the request{1}: check the credentials (remove the server and add it again with the right ones{2}).', server.name, e.status ? ` (HTTP ${e.status})` : "", server.auth === "entra" ? vscode.l10n.t(", or sign in with an account that may read it") : "");
 		}
-		if (e.code === "network") return vscode.l10n.t('The DICOMweb server "{0}" cannot be reached: {1}', server.name, e.message);
+		if (e.code === "network") return vscode.l10n.t('"{0}": {1} Check the server\'s URL ({2}) and that it is running.', server.name, e.message, server.base);
 		if (e.code === "timeout") return vscode.l10n.t('The DICOMweb server "{0}" did not answer in time: {1}', server.name, e.message);
 		return e.message;
 	}

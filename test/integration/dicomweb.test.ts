@@ -7,6 +7,8 @@
  */
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import * as vscode from "vscode";
 import type { RunSummary } from "../../src/core/pipeline/types";
@@ -211,6 +213,34 @@ describe("DICOMweb Servers view", function () {
 		assert.match(row.children[0]!.label, /check the credentials/);
 		assert.match((await api()).logLines().join("\n"), /search on .* failed: .*HTTP 401/);
 		assert.equal(await vscode.commands.executeCommand("medImageInsight.dicomweb.removeServer", { serverId: wrong.id, confirm: false }), true);
+	});
+
+	it("an unreachable server and a redirect are plain errors in the view and the log", async function () {
+		// A loopback server the test starts: every request is redirected elsewhere. And a port nothing listens on.
+		const redirecting = http.createServer((_req, res) => {
+			res.writeHead(302, { location: "https://elsewhere.example.org/dicom-web/studies" });
+			res.end();
+		});
+		await new Promise<void>((r) => redirecting.listen(0, "127.0.0.1", r));
+		const port = (redirecting.address() as AddressInfo).port;
+		const closed = http.createServer();
+		await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
+		const closedPort = (closed.address() as AddressInfo).port;
+		await new Promise((r) => closed.close(r));
+		try {
+			const moved = await vscode.commands.executeCommand<DicomwebServer>("medImageInsight.dicomweb.addServer", { name: "Moved", url: `http://127.0.0.1:${port}/dicom-web`, auth: "none" });
+			const gone = await vscode.commands.executeCommand<DicomwebServer>("medImageInsight.dicomweb.addServer", { name: "Gone", url: `http://127.0.0.1:${closedPort}/dicom-web`, auth: "none" });
+			const a = await vscode.commands.executeCommand<SearchNode>("medImageInsight.dicomweb.searchStudies", { serverId: moved.id, criteria: {} });
+			assert.match(a.error ?? "", /redirected .* to https:\/\/elsewhere\.example\.org\/dicom-web\/studies.*Redirects are not followed/);
+			const b = await vscode.commands.executeCommand<SearchNode>("medImageInsight.dicomweb.searchStudies", { serverId: gone.id, criteria: {} });
+			assert.match(b.error ?? "", new RegExp(`^"Gone": Cannot reach the DICOMweb server at 127\\.0\\.0\\.1:${closedPort}.*Check the server's URL`));
+			const log = (await api()).logLines().join("\n");
+			assert.match(log, /search on http:\/\/127\.0\.0\.1:\d+\/dicom-web failed: .*redirected/);
+			assert.match(log, new RegExp(`search on http://127\\.0\\.0\\.1:${closedPort}/dicom-web failed`));
+			for (const sv of [moved, gone]) await vscode.commands.executeCommand("medImageInsight.dicomweb.removeServer", { serverId: sv.id, confirm: false });
+		} finally {
+			await new Promise((r) => redirecting.close(r));
+		}
 	});
 
 	it("Generate Embeddings on a series embeds its instances with UID paths and sourceUrl; a re-run retrieves nothing; the password is in no output", async function () {

@@ -49,7 +49,7 @@ export function registerDicomweb(s: Services): DicomwebApi {
 	// Retry Failed of a DICOMweb run finds its server's credentials by the URL.
 	s.runner.setDicomwebResolver((url) => {
 		const server = servers.forUrl(url);
-		return server ? { auth: servers.auth(server) } : undefined;
+		return server ? { auth: servers.auth(server), retrievalConcurrency: s.config.snapshot().dicomwebRetrievalConcurrency } : undefined;
 	});
 	const g = s.context.globalState;
 	return { dicomwebServers: () => servers.list(), dicomwebItems: () => view.items(), globalStateDump: () => JSON.stringify(Object.fromEntries(g.keys().map((k) => [k, g.get(k)]))) };
@@ -255,6 +255,6 @@ export function generateFromDicomweb(d: DicomwebDeps) {
 		const folder = vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === "file");
 		const outDir = resolveOutDir({ name: dicomwebFolderName(server, arg), workspaceFolder: folder?.uri.fsPath, globalStorage: d.s.context.globalStorageUri.fsPath, outputFolder: d.s.config.snapshot().outputFolder });
 		d.s.log.info(`[dicomweb] Generate Embeddings on ${arg.url} (server "${server.name}") → ${path.basename(outDir)}`);
-		return d.s.runner.run([{ path: arg.url, isDirectory: true }], { outDir, dicomweb: { auth: d.servers.auth(server) } });
+		return d.s.runner.run([{ path: arg.url, isDirectory: true }], { outDir, dicomweb: { auth: d.servers.auth(server), retrievalConcurrency: d.s.config.snapshot().dicomwebRetrievalConcurrency } });
 	};
 }

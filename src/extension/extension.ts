@@ -8,6 +8,7 @@ import * as vscode from "vscode";
 import type { RunProgress, RunSummary } from "../core/pipeline/types";
 import { configureEndpoint, clearApiKey, setApiKey, testConnection } from "./commands/endpoint";
 import { selectAzureEndpoint } from "./commands/azure";
+import { registerDicomweb, type DicomwebApi } from "./commands/dicomweb";
 import { generateEmbeddings } from "./commands/generateEmbeddings";
 import { cancelRun, knownRuns, retryFailed, showResults } from "./commands/results";
 import { startSimulatedEndpoint, stopSimulatedEndpoint } from "./commands/simulation";
@@ -46,6 +47,11 @@ export interface MedImageInsightApi {
 	knownRuns(): string[];
 	/** True while runs go to the built-in simulation. */
 	simulationInUse(): boolean;
+	/** The DICOMweb servers (as kept in globalState: no secrets). */
+	dicomwebServers: DicomwebApi["dicomwebServers"];
+	/** The rows of the DICOMweb Servers view, every listed study expanded. */
+	dicomwebItems: DicomwebApi["dicomwebItems"];
+	globalStateDump: DicomwebApi["globalStateDump"];
 }
 
 const commands: Record<string, CommandFactory> = {
@@ -107,6 +113,7 @@ export function activate(context: vscode.ExtensionContext): MedImageInsightApi {
 		for (const [id, factory] of Object.entries(commands)) {
 			context.subscriptions.push(vscode.commands.registerCommand(id, factory(services)));
 		}
+		const dicomweb = registerDicomweb(services);
 		// Context keys from memory (workspaceState is loaded before activation): no I/O here.
 		void vscode.commands.executeCommand("setContext", "medImageInsight.hasFailures", (state.lastRun?.failed ?? 0) > 0);
 		void vscode.commands.executeCommand("setContext", "medImageInsight.hasRuns", state.lastRun !== undefined);
@@ -133,6 +140,9 @@ export function activate(context: vscode.ExtensionContext): MedImageInsightApi {
 			runsViewItems: () => runsView.items(),
 			knownRuns: () => knownRuns(services).map((k) => k.outDir),
 			simulationInUse: () => simulation.inUse,
+			dicomwebServers: dicomweb.dicomwebServers,
+			dicomwebItems: dicomweb.dicomwebItems,
+			globalStateDump: dicomweb.globalStateDump,
 			outDirFor: (folders) => r.outDirFor(folders.map((p) => ({ path: p, isDirectory: fs.existsSync(p) && fs.statSync(p).isDirectory() }))),
 		};
 	} catch (e) {

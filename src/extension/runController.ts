@@ -3,6 +3,7 @@ import * as vscode from "vscode";
 import { FatalEndpointError, type ImageEmbedder } from "../core/endpoint/types";
 import { runEmbedding } from "../core/pipeline/run";
 import type { RunOptions, RunProgress, RunSummary } from "../core/pipeline/types";
+import { isDicomwebInput } from "../core/sources/dicomweb/url";
 import { Disposable } from "./disposable";
 import { urlProblemMessage, type EndpointService } from "./endpoints";
 import { ResultsPanel } from "./webview/resultsPanel";
@@ -31,6 +32,8 @@ export interface StartRunOptions {
 	retryFailedOnly?: boolean;
 	/** Use this output folder instead of the computed one (Retry Failed of an earlier run). */
 	outDir?: string;
+	/** Credentials and limits of DICOMweb URL inputs (default: from the server the URL belongs to). */
+	dicomweb?: RunOptions["dicomweb"];
 }
 
 interface ActiveRun {
@@ -65,6 +68,13 @@ export class RunController extends Disposable {
 
 	get lastProgress(): RunProgress | undefined {
 		return this.latestProgress;
+	}
+
+	private dicomwebResolver: ((url: string) => RunOptions["dicomweb"] | undefined) | undefined;
+
+	/** How a DICOMweb URL input finds its credentials when the caller gave none (Retry Failed). */
+	setDicomwebResolver(resolve: (url: string) => RunOptions["dicomweb"] | undefined): void {
+		this.dicomwebResolver = resolve;
 	}
 
 	isRunning(): boolean {
@@ -170,6 +180,8 @@ export class RunController extends Disposable {
 		const { log, statusBar } = this.d;
 		const simulated = this.d.simulation.isSimulationUrl(snap.endpoint.url);
 		if (simulated) this.d.simulation.noteRunStarted();
+		const remote = inputs.find((i) => isDicomwebInput(i.path));
+		const dicomweb = options.dicomweb ?? (remote ? this.dicomwebResolver?.(remote.path) : undefined);
 		const runOptions: RunOptions = Object.freeze({
 			inputs: inputs.map((i) => i.path),
 			outDir: run.outDir,
@@ -178,6 +190,7 @@ export class RunController extends Disposable {
 			simulated,
 			...(snap.workers > 0 ? { workers: snap.workers } : {}),
 			...(options.retryFailedOnly ? { retryFailedOnly: true } : {}),
+			...(dicomweb ? { dicomweb } : {}),
 		});
 		let embedder: ImageEmbedder;
 		try {
@@ -301,7 +314,10 @@ export class RunController extends Disposable {
 		const single = inputs.length === 1 && inputs[0] && !inputs[0].isDirectory ? ` ${vscode.l10n.t("Results of {0}: {1}", path.basename(inputs[0].path), s.outDir)}` : "";
 		if (s.fatal) {
 			const code = s.fatal.code;
-			if (code === "unauthorized" || code === "forbidden") {
+			if (code === "dicomweb") {
+				// The DICOMweb source failed (credentials, redirect, unreachable): not the endpoint's fault.
+				show("error", plainText(summaryMessage(s, simulated)), showLog);
+			} else if (code === "unauthorized" || code === "forbidden") {
 				const msg =
 					snap.authMode === "key"
 						? vscode.l10n.t("The endpoint rejected the key ({0}). Set the endpoint's current key and run again; what was done is kept.", plainText(s.fatal.message))

@@ -48,7 +48,7 @@ describe("Runs view", function () {
 			contributes: { viewsContainers: { activitybar: { id: string }[] }; views: Record<string, { id: string }[]>; menus: Record<string, { command: string; when: string }[]> };
 		};
 		assert.ok(pkg.contributes.viewsContainers.activitybar.some((c) => c.id === "medImageInsight"));
-		assert.deepEqual(pkg.contributes.views["medImageInsight"]?.map((v) => v.id), ["medImageInsight.runs"]);
+		assert.deepEqual(pkg.contributes.views["medImageInsight"]?.map((v) => v.id), ["medImageInsight.runs", "medImageInsight.dicomwebServers"]);
 		const menu = pkg.contributes.menus["view/item/context"]!.map((m) => m.command);
 		for (const c of ["medImageInsight.runs.retryFailed", "medImageInsight.runs.reveal", "medImageInsight.runs.deleteResults"]) assert.ok(menu.includes(c), c);
 	});

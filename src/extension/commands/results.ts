@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as vscode from "vscode";
 import type { RunSummary } from "../../core/pipeline/types";
+import { isDicomwebInput } from "../../core/sources/dicomweb/url";
 import type { Services } from "../services";
 import { formatCount } from "../ui/progressText";
 
@@ -114,7 +115,8 @@ export function retryFailed(s: Services) {
 			);
 			return undefined;
 		}
-		const inputs = target.inputs.filter((p) => fs.existsSync(p)).map((p) => ({ path: p, isDirectory: fs.statSync(p).isDirectory() }));
+		// DICOMweb URL inputs are kept as they are (the run finds their server's credentials).
+		const inputs = target.inputs.filter((p) => isDicomwebInput(p) || fs.existsSync(p)).map((p) => ({ path: p, isDirectory: isDicomwebInput(p) || fs.statSync(p).isDirectory() }));
 		if (inputs.length === 0) {
 			void vscode.window.showErrorMessage(vscode.l10n.t("The folders of that run no longer exist."));
 			return undefined;

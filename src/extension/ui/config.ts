@@ -15,6 +15,8 @@ export interface ConfigSnapshot {
 	readonly workers: number;
 	/** Empty = the default location. */
 	readonly outputFolder: string;
+	/** DICOMweb retrievals (WADO-RS) in flight at most. */
+	readonly dicomwebRetrievalConcurrency: number;
 }
 
 /** Settings whose change affects a run in progress (it keeps the snapshot it started with). */
@@ -32,6 +34,7 @@ const runSettings = [
 	"workers",
 	"grayscalePng",
 	"maxFileSizeMB",
+	"dicomweb",
 ];
 
 /**
@@ -71,6 +74,7 @@ export class Config {
 			}),
 			workers: int("workers", 0, 0, 32),
 			outputFolder: str(c.get<unknown>("outputFolder")).trim(),
+			dicomwebRetrievalConcurrency: int("dicomweb.retrievalConcurrency", 4, 1, 64),
 		});
 	}
 

@@ -456,7 +456,7 @@ try {
 					}
 					return best;
 				}, { x, y });
-				if ([0, 10, 20].includes(nearest)) {
+				if ([0, 4, 8].includes(nearest)) {
 					target = { x: p.pageX - p.x + x, y: p.pageY - p.y + y };
 					break;
 				}
@@ -465,7 +465,7 @@ try {
 			await page.mouse.move(target.x, target.y);
 			await page.waitForSelector(".tooltip:not([hidden]) .tooltip-path", { timeout: 3000 });
 			const path = await page.textContent(".tooltip .tooltip-path");
-			assert([0, 10, 20].map((i) => model.paths[i]).includes(path), `hovered ${path}`);
+			assert([0, 4, 8].map((i) => model.paths[i]).includes(path), `hovered ${path}`);
 			const stack = await page.textContent(".tooltip .tooltip-stack").catch(() => "");
 			assert(stack === "3 images at this point", `stack "${stack}"`);
 			if (theme === "dark") await page.screenshot({ path: join(shots, "webview-map-stack-dark.png") });
@@ -541,21 +541,177 @@ try {
 			await page.click('.images-view .header button[data-key="status"]');
 		});
 
-		await check(t("series tab: one row per series; selecting one lists the most similar series, best first"), async () => {
-			await page.click('button[data-tab="series"]');
-			await page.waitForSelector(".series-table tbody tr", { timeout: 20000 });
-			const distinct = new Set(model.paths.map((p) => /series(\d+)/.exec(p)?.[1])).size;
-			const rows = await page.$$eval(".series-table tbody tr", (els) => els.length);
-			assert(rows === distinct, `${rows} rows for ${distinct} series`);
-			await page.click('.series-table tbody tr[data-series="0"]');
-			await page.waitForSelector(".series-neighbours .ranked-item", { timeout: 10000 });
-			const scores = await page.$$eval(".series-neighbours .nb-score", (els) => els.map((e) => Number(e.textContent)));
-			assert(scores.length > 0 && scores.every((x, i) => i === 0 || x <= scores[i - 1]), `scores ${scores}`);
-			await page.click(".action-series-outliers");
-			await page.waitForFunction(() => [...document.querySelectorAll(".series-table tbody tr td.num:last-child")].some((td) => td.textContent !== ""), undefined, { timeout: 20000 });
-			if (theme === "dark") await page.screenshot({ path: join(shots, "webview-series-dark.png") });
+		// The Images | Series toggle (PRODUCT.md §10): table, neighbours, outliers, map and export at series level.
+		const seriesCount = new Set(model.paths.map((p) => /series(\d+)/.exec(p)?.[1])).size;
+		/** Brute force in the page: each series' embedding as the normalised mean of its images', by SeriesInstanceUID. */
+		const bruteSeries = () =>
+			page.evaluate(() => {
+				const h = window.__harness;
+				const d = h.model.dim;
+				const sums = new Map();
+				h.model.paths.forEach((p, i) => {
+					const uid = `1.2.826.0.1.3680043.8.498.1.${/series(\d+)/.exec(p)[1]}`;
+					let v = sums.get(uid);
+					if (!v) sums.set(uid, (v = new Float64Array(d)));
+					for (let k = 0; k < d; k++) v[k] += h.vectors[i * d + k];
+				});
+				const out = {};
+				for (const [uid, v] of sums) {
+					const norm = Math.hypot(...v);
+					out[uid] = Array.from(v, (x) => x / norm);
+				}
+				return out;
+			});
+		const dot = (a, b) => a.reduce((s, x, k) => s + x * b[k], 0);
+
+		await check(t("level toggle: a keyboard-operable radio group; Series shows one table row per series"), async () => {
 			await page.click('button[data-tab="images"]');
-			return `${rows} series`;
+			assert((await page.getAttribute('.level-toggle [data-level="images"]', "aria-checked")) === "true", "Images is not the level shown");
+			await page.focus('.level-toggle [data-level="images"]');
+			await page.keyboard.press("ArrowRight");
+			await page.waitForSelector(".series-table tbody tr", { timeout: 20000 });
+			assert((await page.getAttribute('.level-toggle [data-level="series"]', "aria-checked")) === "true", "ArrowRight did not check Series");
+			assert(await page.evaluate(() => document.activeElement?.dataset.level === "series"), "focus did not follow");
+			assert(await page.$eval(".images-view", (e) => e.hidden), "the image table is still shown");
+			const rows = await page.$$eval(".series-table tbody tr", (els) => els.length);
+			assert(rows === seriesCount, `${rows} rows for ${seriesCount} series`);
+			const caption = await page.textContent(".series-view .series-caption");
+			assert(caption.startsWith(`${seriesCount} series from ${n} images`), `caption "${caption}"`);
+			assert((await page.textContent('button[data-tab="images"] span:not(.codicon)')) === "Series", "the table tab is not named after the level");
+			return `${rows} rows`;
+		});
+
+		await check(t("series level: selecting a series lists the most similar series (checked by brute force)"), async () => {
+			await page.click('.series-table tbody tr[data-series="3"]');
+			await page.waitForSelector(".series-side .series-neighbours .ranked-item", { timeout: 10000 });
+			const uid = await page.getAttribute('.series-table tbody tr[data-series="3"] td:nth-child(2)', "title");
+			const got = await page.$$eval(".series-neighbours .ranked-item", (els) => els.map((e) => ({ uid: e.title, score: Number(e.querySelector(".nb-score").textContent) })));
+			const means = await bruteSeries();
+			const expected = Object.keys(means)
+				.filter((u) => u !== uid)
+				.map((u) => ({ uid: u, score: dot(means[uid], means[u]) }))
+				.sort((a, b) => b.score - a.score)
+				.slice(0, 8);
+			assert(got.length === 8, `${got.length} neighbours`);
+			assert(got.every((g, i) => Math.abs(g.score - expected[i].score) < 2e-3), `neighbours ${JSON.stringify(got.slice(0, 3))} vs ${JSON.stringify(expected.slice(0, 3))}`);
+			assert(got[0].uid === expected[0].uid || Math.abs(expected[0].score - expected[1].score) < 2e-3, `best ${got[0].uid} vs ${expected[0].uid}`);
+			const sides = await page.$$eval("aside.detail", (els) => els.map((e) => (e.hidden ? "hidden" : e.querySelector(".series-side") ? "series" : "image")));
+			assert(sides.join() === "hidden,series", `side panels ${sides}`);
+			if (theme === "dark") await page.screenshot({ path: join(shots, "webview-series-dark.png") });
+			else await page.screenshot({ path: join(shots, "webview-series-light.png") });
+			return `${uid}: best ${got[0].score}`;
+		});
+
+		await check(t("series level: the Outliers tab ranks series (scores checked by brute force) and fills the table column"), async () => {
+			await page.click('button[data-tab="outliers"]');
+			const help = await page.textContent(".outliers-view .k-help");
+			assert(help.includes("k most similar series"), `help "${help}"`);
+			const k = Number(await page.inputValue("#outliers-k"));
+			await page.click(".action-outliers");
+			await page.waitForSelector(".ranked.series-outliers .ranked-item", { timeout: 20000 });
+			const got = await page.$$eval(".ranked.series-outliers .ranked-item", (els) => els.slice(0, 5).map((e) => ({ uid: e.title, score: Number(e.querySelector(".nb-score").textContent) })));
+			const means = await bruteSeries();
+			const uids = Object.keys(means);
+			const expected = uids
+				.map((u) => {
+					const sims = uids.filter((v) => v !== u).map((v) => dot(means[u], means[v])).sort((a, b) => b - a);
+					return { uid: u, score: 1 - sims.slice(0, k).reduce((a, b) => a + b, 0) / k };
+				})
+				.sort((a, b) => b.score - a.score)
+				.slice(0, 5);
+			assert(got.every((g, i) => Math.abs(g.score - expected[i].score) < 2e-3), `outliers ${JSON.stringify(got)} vs ${JSON.stringify(expected)}`);
+			// The series holding the five planted outlier images is the most unusual series.
+			const planted = `1.2.826.0.1.3680043.8.498.1.${/series(\d+)/.exec(model.paths[n - 1])[1]}`;
+			assert(got[0].uid === planted, `first ${got[0].uid}, planted ${planted}`);
+			if (theme === "dark") await page.screenshot({ path: join(shots, "webview-series-outliers-dark.png") });
+			// A click selects the series: the side panel shows it.
+			await page.click(".ranked.series-outliers .ranked-item >> nth=0");
+			await page.waitForFunction((u) => document.querySelector(".series-side .caption.uid")?.textContent?.endsWith(u), planted, { timeout: 5000 });
+			await page.click('button[data-tab="images"]');
+			const column = await page.$$eval(".series-table tbody tr td.num:last-child", (els) => els.filter((td) => td.textContent !== "").length);
+			assert(column === seriesCount, `${column} outlier scores in the table`);
+			return `${got[0].uid}: ${got[0].score}`;
+		});
+
+		await check(t("series level: the map has one point per series, coloured by modality; hover shows the series, a click selects it"), async () => {
+			await page.click('button[data-tab="map"]');
+			await page.waitForFunction(() => document.querySelector(".map-view .caption")?.textContent?.includes("series embeddings"), undefined, { timeout: 20000 });
+			const points = await page.evaluate(() => window.__harness.seriesMapCoords?.length / 2);
+			assert(points === seriesCount, `${points} map points for ${seriesCount} series`);
+			const legend = await page.$$eval(".legend-item", (els) => els.map((e) => Number(/\((\d+)\)$/.exec(e.textContent)?.[1] ?? 0)));
+			assert(legend.reduce((a, b) => a + b, 0) === seriesCount, `legend counts ${legend}`);
+			assert(await page.$eval(".map-view select", (e) => e.disabled && e.value === "modality"), "colour-by is not modality");
+			await page.waitForTimeout(200);
+			// The series map's points, where the map draws them; hover the first one not under another.
+			const target = await page.evaluate(() => {
+				const c = window.__harness.seriesMapCoords;
+				const r = document.querySelector(".map-canvas").getBoundingClientRect();
+				const w = Math.floor(r.width), h = Math.floor(r.height);
+				let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
+				for (let j = 0; j < c.length / 2; j++) {
+					minX = Math.min(minX, c[2 * j]); maxX = Math.max(maxX, c[2 * j]);
+					minY = Math.min(minY, c[2 * j + 1]); maxY = Math.max(maxY, c[2 * j + 1]);
+				}
+				const scale = Math.min((w - 32) / (maxX - minX || 1), (h - 32) / (maxY - minY || 1));
+				const ox = (w - (maxX - minX) * scale) / 2, oy = (h - (maxY - minY) * scale) / 2;
+				const at = (i) => [ox + (c[2 * i] - minX) * scale, h - (oy + (c[2 * i + 1] - minY) * scale)];
+				for (let i = 0; i < c.length / 2; i++) {
+					const [x, y] = at(i);
+					let alone = true;
+					for (let j = 0; j < c.length / 2 && alone; j++) if (j !== i && Math.hypot(at(j)[0] - x, at(j)[1] - y) < 10) alone = false;
+					if (alone) return { i, pageX: r.left + x, pageY: r.top + y };
+				}
+				return undefined;
+			});
+			assert(target, "no lone series point");
+			await page.mouse.move(target.pageX, target.pageY);
+			await page.waitForSelector(".tooltip:not([hidden]) .tooltip-path", { timeout: 3000 });
+			const expected = await page.$eval(`.series-table tbody tr[data-series="${target.i}"]`, (tr) => ({ description: tr.children[1].textContent, images: tr.children[4].textContent }));
+			const tip = await page.textContent(".tooltip .tooltip-path");
+			const meta = await page.textContent(".tooltip .tooltip-meta");
+			assert(tip === expected.description && meta.endsWith(`${expected.images} images`), `tooltip "${tip}" / "${meta}", expected ${JSON.stringify(expected)}`);
+			assert(await page.$(".tooltip img.tooltip-thumb"), "no thumbnail in the tooltip");
+			if (theme === "dark") await page.screenshot({ path: join(shots, "webview-series-map-dark.png") });
+			else await page.screenshot({ path: join(shots, "webview-series-map-light.png") });
+			await page.mouse.click(target.pageX, target.pageY);
+			await page.waitForFunction((i) => document.querySelector(`.series-table tbody tr[data-series="${i}"]`)?.classList.contains("selected"), target.i, { timeout: 3000 });
+			await page.waitForSelector(".series-side .series-neighbours .ranked-item", { timeout: 10000 });
+			await page.mouse.move(0, 0);
+			return `${points} points; hovered "${tip}"`;
+		});
+
+		await check(t("series level: Export CSV exports the series; the level survives a reload"), async () => {
+			const before = await page.evaluate(() => window.__harness.actions.length);
+			await page.click(".action-export");
+			await page.waitForFunction((b) => window.__harness.actions.length > b, before, { timeout: 3000 });
+			const action = await page.evaluate(() => window.__harness.actions.at(-1).type);
+			assert(action === "exportSeries", `export sent ${action}`);
+			// What the panel writes for that action: one line per series after the header.
+			const lines = await page.evaluate(() => window.__harness.session.seriesCsv().trim().split(/\r?\n/).length);
+			assert(lines === seriesCount + 1, `${lines} CSV lines for ${seriesCount} series`);
+			const selected = await page.getAttribute(".series-table tbody tr.selected", "data-series");
+			await page.waitForTimeout(300);
+			await page.reload();
+			// The Map tab was shown: it still is, at series level.
+			await page.waitForFunction(() => document.querySelector(".map-view .caption")?.textContent?.includes("series embeddings"), undefined, { timeout: 20000 });
+			assert((await page.getAttribute('.level-toggle [data-level="series"]', "aria-checked")) === "true", "level lost");
+			await page.click('button[data-tab="images"]');
+			await page.waitForSelector(".series-table tbody tr.selected", { timeout: 20000 });
+			assert((await page.getAttribute(".series-table tbody tr.selected", "data-series")) === selected, "series selection lost");
+			// Back to images: the image table, and Export exports images again.
+			await page.click('.level-toggle [data-level="images"]');
+			await page.click('button[data-tab="images"]');
+			await page.waitForSelector(`${rowsSel}`, { timeout: 5000 });
+			assert(await page.$eval(".series-view", (e) => e.hidden), "the series table is still shown");
+			// The Outliers tab is back at image level (the reload started a new host session: compute them again for the checks below).
+			await page.click('button[data-tab="outliers"]');
+			assert((await page.textContent(".outliers-view .k-help")).includes("k most similar images"), "the Outliers tab is not at image level");
+			await page.click(".action-outliers");
+			await page.waitForSelector(".ranked.outliers .ranked-item", { timeout: 20000 });
+			await page.click('button[data-tab="images"]');
+			// Forget the export recorded here: a later check compares the whole sequence of actions.
+			await page.evaluate((b) => window.__harness.actions.splice(b), before);
+			return `${lines - 1} series exported`;
 		});
 
 		await check(t("zero-shot labels are applied and shown in the table"), async () => {
@@ -827,8 +983,8 @@ try {
 			const dead = await new Promise((r) => {
 				const s = createServer();
 				s.listen(0, "127.0.0.1", () => {
-					const port = s.address().port;
-					s.close(() => r(port));
+					const p = s.address().port;
+					s.close(() => r(p));
 				});
 			});
 			const deadUrl = `http://127.0.0.1:${dead}/score`;

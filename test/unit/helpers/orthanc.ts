@@ -115,9 +115,9 @@ export async function startOrthanc(options: OrthancOptions = {}): Promise<Orthan
 		} catch {
 			// not listening yet
 		}
-		if (i > 300) {
+		if (i > 1200) {
 			await stop();
-			throw new Error("Orthanc did not answer within 30 s.");
+			throw new Error("Orthanc did not answer within 120 s (hang guard).");
 		}
 		await new Promise((r) => setTimeout(r, 100));
 	}

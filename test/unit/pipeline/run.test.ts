@@ -248,24 +248,23 @@ void describe("runEmbedding (real worker pool, real simulator over 127.0.0.1)", 
 		assert.equal(readEmbeddings(out).length, images);
 	});
 
-	void it("cancels within 2 s with requests in flight, keeps what was done, and writes the exports", async () => {
+	void it("cancel aborts the requests in flight instead of waiting for their answers, keeps what was done, and writes the exports", async () => {
 		const slow = await startSimulator({ key: canaryKey, latencyMs: 20_000 });
 		try {
 			const out = path.join(tmpRoot, "out-cancel");
 			const logger = captureLogger();
 			const client = clientFor(endpointFor(slow.url), canaryKey, logger);
 			const ac = new AbortController();
-			let abortedAt = 0;
 			const run = runEmbedding(options(out, { endpoint: endpointFor(slow.url) }), { embedder: client, workerScript, logger }, ac.signal);
 			const deadline = Date.now() + 15_000;
 			while (slow.stats.inFlight === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
 			assert.ok(slow.stats.inFlight > 0, "a request is in flight");
-			abortedAt = Date.now();
 			ac.abort();
 			const summary = await run;
-			const took = Date.now() - abortedAt;
+			// Every answer takes 20 s: a run that resolved before the first one was delivered did not wait for them.
+			const answered = slow.stats.rows;
 			client.dispose();
-			assert.ok(took < 2000, `cancel took ${took} ms`);
+			assert.equal(answered, 0, "the run waited for an answer of the slow endpoint");
 			assert.equal(summary.cancelled, true);
 			assert.equal(summary.embedded, 0);
 			assert.ok(fs.existsSync(path.join(out, "embeddings.npy")));

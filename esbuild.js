@@ -7,15 +7,19 @@ const path = require("node:path");
 const production = process.argv.includes("--production");
 const watch = process.argv.includes("--watch");
 
-/**
- * The WASM files the codecs load at run time, copied to dist/ (the bundles look for them there):
- * the decoders (conversion) and the encoders (the DICOM writer behind the demo's sample data).
- */
+/** The WASM decoders the conversion loads at run time, copied to dist/ (the bundles look for them there). */
 const wasmFiles = [
 	"@cornerstonejs/codec-charls/dist/charlswasm_decode.wasm",
 	"@cornerstonejs/codec-openjpeg/dist/openjpegwasm_decode.wasm",
 	"@cornerstonejs/codec-libjpeg-turbo-8bit/dist/libjpegturbowasm_decode.wasm",
 	"@cornerstonejs/codec-openjph/dist/openjphjs.wasm",
+];
+
+/**
+ * The encoders of the DICOM writer behind the demo's sample data: copied beside its own bundle,
+ * dist/devtools/samples.js, which the .vsix leaves out (.vscodeignore re-includes dist/*.js only).
+ */
+const devtoolsWasmFiles = [
 	"@cornerstonejs/codec-charls/dist/charlswasm.wasm",
 	"@cornerstonejs/codec-openjpeg/dist/openjpegwasm.wasm",
 	"@cornerstonejs/codec-libjpeg-turbo-8bit/dist/libjpegturbowasm.wasm",
@@ -54,6 +58,7 @@ const builds = [
 	{ ...node, entryPoints: ["src/workers/convertWorker.ts"], outfile: "dist/convertWorker.js" },
 	{ ...node, entryPoints: ["src/workers/umapWorker.ts"], outfile: "dist/umapWorker.js" },
 	{ ...node, entryPoints: ["src/cli/main.ts"], outfile: "dist/cli.js", banner: { js: "#!/usr/bin/env node" } },
+	{ ...node, entryPoints: ["src/devtools/samples.ts"], outfile: "dist/devtools/samples.js" },
 	{
 		bundle: true,
 		platform: "browser",
@@ -75,11 +80,16 @@ const builds = [
 
 function copyAssets() {
 	fs.mkdirSync("dist/webview", { recursive: true });
-	for (const rel of wasmFiles) {
-		// Not require.resolve: these packages do not export their package.json or .wasm paths.
-		const from = path.join(__dirname, "node_modules", ...rel.split("/"));
-		fs.copyFileSync(from, path.join("dist", path.basename(rel)));
-	}
+	fs.mkdirSync("dist/devtools", { recursive: true });
+	const copy = (files, to) => {
+		for (const rel of files) {
+			// Not require.resolve: these packages do not export their package.json or .wasm paths.
+			const from = path.join(__dirname, "node_modules", ...rel.split("/"));
+			fs.copyFileSync(from, path.join(to, path.basename(rel)));
+		}
+	};
+	copy(wasmFiles, "dist");
+	copy(devtoolsWasmFiles, "dist/devtools");
 	const codicons = path.dirname(require.resolve("@vscode/codicons/package.json"));
 	for (const f of ["codicon.css", "codicon.ttf"]) {
 		const from = path.join(codicons, "dist", f);

@@ -23,6 +23,7 @@ export default tseslint.config(
 			"no-restricted-imports": ["error", { patterns: [
 				{ group: ["vscode"], message: "src/core must not import vscode (keep the core pure)." },
 				{ group: ["**/extension/**", "**/webview/**", "**/cli/**", "**/workers/**"], message: "src/core must not import the shells." },
+				{ group: ["**/devtools/**"], message: "src/devtools (the DICOM writer, sample data) is test and demo code that does not ship." },
 			] }],
 		},
 	},

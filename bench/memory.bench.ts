@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { writeDicom } from "../src/core/dicom/writer";
+import { writeDicom } from "../src/devtools/dicomWriter";
 import { writeDeflateBomb } from "../test/unit/helpers/hostileDicom";
 
 const outRoot = path.resolve(__dirname, "..");

@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { generateCtSeries } from "../src/core/demo/generateSamples";
+import { generateCtSeries } from "../src/devtools/generateSamples";
 import { defaultConvertOptions } from "../src/core/dicom/types";
 import { discover } from "../src/core/pipeline/discover";
 import { WorkerPool } from "../src/core/pipeline/workerPool";

@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { defaultConvertOptions } from "../src/core/dicom/types";
-import { writeDicom } from "../src/core/dicom/writer";
+import { writeDicom } from "../src/devtools/dicomWriter";
 import { defaultEndpointSettings, type EndpointSettings } from "../src/core/endpoint/types";
 import type { RunOptions, RunSummary } from "../src/core/pipeline/types";
 import { startSimulator } from "../src/core/simulator/server";

@@ -2,7 +2,7 @@
  * Generated DICOM sets for the converter benches (CT, MR, US, CR), written with the project's own
  * writer. Deterministic (seeded): the same files on every run.
  */
-import { writeDicom } from "../src/core/dicom/writer";
+import { writeDicom } from "../src/devtools/dicomWriter";
 
 /** Deterministic pseudo-random numbers. */
 export function rng(seed: number): () => number {

@@ -106,6 +106,9 @@ function checkVsixContents(file) {
 	const missing = needed.filter((n) => !entries.includes(n) && !(n.endsWith("LICENSE.txt") && entries.some((e) => /^extension\/LICENSE/i.test(e))));
 	const wasm = entries.filter((e) => e.endsWith(".wasm"));
 	record("vsix: ships the bundles, the WASM codecs and the manifest", missing.length === 0 && wasm.length >= 4, missing.length ? `missing ${missing.join(", ")}` : `${wasm.length} wasm files`);
+	// The DICOM writer and its encoders serve tests and the demo only (dist/devtools).
+	const encoders = entries.filter((e) => /\/devtools\/|\/(charlswasm|openjpegwasm|libjpegturbowasm)\.wasm$/.test(e));
+	record("vsix: carries no DICOM writer or image encoders", encoders.length === 0 && wasm.every((e) => /_decode\.wasm$|openjphjs\.wasm$/.test(e)), encoders.join(", ") || wasm.join(", "));
 }
 
 // ---------------------------------------------------------------- (a) in-host suite

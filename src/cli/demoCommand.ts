@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { generateSamples, sampleGeneratorVersion, type SampleSet } from "../core/demo/generateSamples";
+import type { SampleSet } from "../devtools/samples";
 import { keyTokenProvider } from "../core/endpoint/auth";
 import { defaultEndpointSettings } from "../core/endpoint/types";
 import { startSimulator } from "../core/simulator/server";
@@ -29,6 +29,21 @@ Options:
   --workers N   conversion threads (default: cores - 1, at least 1)
 Exit status: 0 when every image was embedded and only the planted corrupt file failed.`;
 
+type SamplesModule = typeof import("../devtools/samples");
+
+/**
+ * The sample generator is a separate bundle (dist/devtools/samples.js, with the DICOM encoders) that
+ * the .vsix does not carry; it is there in a built checkout (`node esbuild.js`).
+ */
+function loadSamples(): SamplesModule {
+	const file = path.join(__dirname, "devtools", "samples.js");
+	if (!fs.existsSync(file)) {
+		throw new Error(`The demo's sample generator is not installed here (${file} is missing): run the demo from a checkout of the project with \`npm ci && npm run demo\`.`);
+	}
+	// eslint-disable-next-line @typescript-eslint/no-require-imports
+	return require(file) as SamplesModule;
+}
+
 interface Marker {
 	version: number;
 	count: number;
@@ -49,6 +64,7 @@ export async function demoCommand(argv: string[], ctx: CliContext): Promise<numb
 	const markerFile = path.join(root, "samples.json");
 	const started = Date.now();
 
+	const { generateSamples, sampleGeneratorVersion } = loadSamples();
 	let samples: SampleSet;
 	const marker = readMarker(markerFile);
 	if (marker && marker.version === sampleGeneratorVersion && marker.count === count && fs.existsSync(dataDir)) {

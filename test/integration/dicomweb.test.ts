@@ -12,7 +12,7 @@ import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import * as vscode from "vscode";
 import type { RunSummary } from "../../src/core/pipeline/types";
-import { writeDicom } from "../../src/core/dicom/writer";
+import { writeDicom } from "../../src/devtools/dicomWriter";
 import type { DicomwebServer } from "../../src/extension/dicomwebServers";
 import type { DicomwebItemView, SearchNode } from "../../src/extension/views/dicomwebView";
 import { startOrthanc, type OrthancServer } from "../unit/helpers/orthanc";

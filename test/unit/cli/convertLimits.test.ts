@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
-import { writeDicom } from "../../../src/core/dicom/writer";
+import { writeDicom } from "../../../src/devtools/dicomWriter";
 
 const repo = path.join(__dirname, "../../../..");
 const cli = path.join(repo, "dist/cli.js");

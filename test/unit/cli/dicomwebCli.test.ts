@@ -10,7 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { PNG } from "pngjs";
-import { writeDicom } from "../../../src/core/dicom/writer";
+import { writeDicom } from "../../../src/devtools/dicomWriter";
 import { startSimulator, type SimulatorHandle } from "../../../src/core/simulator/server";
 import { startOrthanc, type OrthancServer } from "../helpers/orthanc";
 

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
-import { generateSamples } from "../../../src/core/demo/generateSamples";
+import { generateSamples } from "../../../src/devtools/generateSamples";
 import { convertDicomBytes } from "../../../src/core/dicom/convert";
 import { defaultConvertOptions } from "../../../src/core/dicom/types";
 import { discover } from "../../../src/core/pipeline/discover";

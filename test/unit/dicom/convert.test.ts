@@ -11,7 +11,7 @@ import { PNG } from "pngjs";
 import { convertDicomBytes } from "../../../src/core/dicom/convert";
 import { decodeToUint8 } from "../../../src/core/dicom/decode";
 import { defaultConvertOptions } from "../../../src/core/dicom/types";
-import { writeDicom, writeDicomAsync, type DicomWriteSpec } from "../../../src/core/dicom/writer";
+import { writeDicom, writeDicomAsync, type DicomWriteSpec } from "../../../src/devtools/dicomWriter";
 
 const VALUES = [200, 0, 355, 101, 4000, 150, 354, 100, 227, 355, 300];
 /** clip(v, 100, 355) - 100, by hand. */

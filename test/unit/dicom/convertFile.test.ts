@@ -13,7 +13,7 @@ import { PNG } from "pngjs";
 import { convertDicomBytes } from "../../../src/core/dicom/convert";
 import { convertDicomFile } from "../../../src/core/dicom/convertFile";
 import { defaultConvertOptions, type ConvertOutcome } from "../../../src/core/dicom/types";
-import { writeDicom, type DicomWriteSpec } from "../../../src/core/dicom/writer";
+import { writeDicom, type DicomWriteSpec } from "../../../src/devtools/dicomWriter";
 import { dataSetStart, writeDeflateBomb, withoutOffsetTable } from "../helpers/hostileDicom";
 import { loadManifest } from "../helpers/sharedDicom";
 

@@ -9,7 +9,7 @@ import { convertDicomBytes } from "../../../src/core/dicom/convert";
 import { parseDicomBytes } from "../../../src/core/dicom/parse";
 import { decodeFirstFrame, type FrameValues } from "../../../src/core/dicom/pixels";
 import { defaultConvertOptions } from "../../../src/core/dicom/types";
-import { writeDicom, writeDicomAsync, type DicomWriteSpec } from "../../../src/core/dicom/writer";
+import { writeDicom, writeDicomAsync, type DicomWriteSpec } from "../../../src/devtools/dicomWriter";
 import { encodeTestJpeg, idctFloat, type TestJpegMode } from "../helpers/jpegEncoder";
 import { encodeLosslessJpeg } from "../helpers/losslessJpegEncoder";
 

@@ -2,7 +2,7 @@
 import * as assert from "node:assert/strict";
 import { test } from "node:test";
 import { looksLikeDicom } from "../../../src/core/dicom/sniff";
-import { writeDicom } from "../../../src/core/dicom/writer";
+import { writeDicom } from "../../../src/devtools/dicomWriter";
 
 const image = { rows: 2, columns: 2, bitsAllocated: 16 as const, pixels: [1, 2, 3, 4] };
 const head = (b: Uint8Array): Uint8Array => b.subarray(0, 512);

@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as zlib from "node:zlib";
-import { writeDicom, type DicomWriteSpec } from "../../../src/core/dicom/writer";
+import { writeDicom, type DicomWriteSpec } from "../../../src/devtools/dicomWriter";
 
 const MB = 1024 * 1024;
 

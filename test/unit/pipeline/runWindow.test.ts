@@ -6,7 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { defaultConvertOptions } from "../../../src/core/dicom/types";
-import { writeDicom } from "../../../src/core/dicom/writer";
+import { writeDicom } from "../../../src/devtools/dicomWriter";
 import { runEmbedding } from "../../../src/core/pipeline/run";
 import { startSimulator, type SimulatorHandle } from "../../../src/core/simulator/server";
 import { captureLogger, clientFor, endpointFor, readEmbeddings, workerScript } from "./runHelpers";

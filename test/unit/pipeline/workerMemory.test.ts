@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { defaultConvertOptions } from "../../../src/core/dicom/types";
-import { writeDicom } from "../../../src/core/dicom/writer";
+import { writeDicom } from "../../../src/devtools/dicomWriter";
 import type { FileConversion } from "../../../src/core/pipeline/types";
 import { WorkerPool } from "../../../src/core/pipeline/workerPool";
 import { manyElements } from "../helpers/hostileDicom";

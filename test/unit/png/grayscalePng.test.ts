@@ -14,7 +14,7 @@ import type { CliContext } from "../../../src/cli/context";
 import { ProgressLine } from "../../../src/cli/progressLine";
 import { convertDicomBytes } from "../../../src/core/dicom/convert";
 import { defaultConvertOptions } from "../../../src/core/dicom/types";
-import { writeDicom } from "../../../src/core/dicom/writer";
+import { writeDicom } from "../../../src/devtools/dicomWriter";
 import { encodePng, encodeRgbPng, PNG_FILTER_ADAPTIVE } from "../../../src/core/png/encodePng";
 
 /** IHDR fields read straight from the bytes: width, height, bit depth, colour type. */

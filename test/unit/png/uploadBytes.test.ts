@@ -10,7 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { defaultConvertOptions } from "../../../src/core/dicom/types";
-import { writeDicom } from "../../../src/core/dicom/writer";
+import { writeDicom } from "../../../src/devtools/dicomWriter";
 import { runEmbedding } from "../../../src/core/pipeline/run";
 import type { UploadInfo } from "../../../src/core/pipeline/uploadStats";
 import { ResumeKeys } from "../../../src/core/results/resumeKey";

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { convertDicomBytes } from "../../../src/core/dicom/convert";
 import { defaultConvertOptions } from "../../../src/core/dicom/types";
-import { writeDicom } from "../../../src/core/dicom/writer";
+import { writeDicom } from "../../../src/devtools/dicomWriter";
 import { encodePng } from "../../../src/core/png/encodePng";
 import { startSimulator, type SimulatorHandle } from "../../../src/core/simulator/server";
 

@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { basicAuth, DicomwebClient, DicomwebError, type InstanceRef } from "../../../../src/core/sources/dicomweb/client";
 import { parseDicomwebUrl } from "../../../../src/core/sources/dicomweb/url";
-import { writeDicom, writeDicomAsync, type DicomWriteSpec } from "../../../../src/core/dicom/writer";
+import { writeDicom, writeDicomAsync, type DicomWriteSpec } from "../../../../src/devtools/dicomWriter";
 import { startOrthanc, type OrthancServer } from "../../helpers/orthanc";
 
 const root = "1.2.826.0.1.3680043.8.498.77";

@@ -13,7 +13,7 @@ import * as path from "node:path";
 import { runEmbedding } from "../../../../src/core/pipeline/run";
 import type { RunOptions } from "../../../../src/core/pipeline/types";
 import { defaultConvertOptions } from "../../../../src/core/dicom/types";
-import { writeDicom } from "../../../../src/core/dicom/writer";
+import { writeDicom } from "../../../../src/devtools/dicomWriter";
 import { startSimulator, type SimulatorHandle } from "../../../../src/core/simulator/server";
 import { startOrthanc, type OrthancServer } from "../../helpers/orthanc";
 import { captureLogger, clientFor, endpointFor, readEmbeddings, readFailures, workerScript } from "../../pipeline/runHelpers";

@@ -3,7 +3,7 @@
  * Each function returns stored values (before any rescale) for one image.
  */
 
-import { seededRandom } from "../util/random";
+import { seededRandom } from "../core/util/random";
 
 export { seededRandom };
 

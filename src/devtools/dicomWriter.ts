@@ -12,9 +12,9 @@
  * JPEG 2000 and JPEG baseline through the cornerstone WASM encoders.
  */
 import * as zlib from "node:zlib";
-import { encodeRleFrame } from "./rle";
-import { TS } from "./transferSyntax";
-import { concatBytes } from "../util/bytes";
+import { encodeRleFrame } from "../core/dicom/rle";
+import { TS } from "../core/dicom/transferSyntax";
+import { concatBytes } from "../core/util/bytes";
 
 export type WriterTransferSyntax = "implicitLE" | "explicitLE" | "explicitBE" | "deflated" | "rle" | "jpegLs" | "jpegLsNear" | "j2k" | "j2kLossy" | "jpegBaseline";
 

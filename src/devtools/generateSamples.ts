@@ -6,7 +6,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { writeDicomAsync, type DicomWriteSpec, type WriterTransferSyntax } from "../dicom/writer";
+import { writeDicomAsync, type DicomWriteSpec, type WriterTransferSyntax } from "./dicomWriter";
 import { brainMrSlice, chestCtSlice, chestRadiographMono1, headCtSlice, hotIronPalette, paletteIndices, rgbToYbrFull, seededRandom, ultrasoundRgb } from "./phantoms";
 
 /** Bump when the generated data changes, so that an old demo folder is regenerated. */

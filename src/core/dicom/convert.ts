@@ -54,6 +54,23 @@ function isNonImageClass(sopClassUid: string): boolean {
 	return !noImageKind(sopClassUid).startsWith("an object");
 }
 
+/**
+ * A colour picture whose every pixel has R = G = B (an ultrasound or a screenshot stored as RGB but
+ * gray, say) as one channel: its gray PNG decodes to exactly the same RGB and is about a third of the
+ * size. Undefined when any pixel has colour.
+ */
+export function grayOfEqualChannels(data: Uint8Array, channels: number): Uint8Array | undefined {
+	if (channels !== 3) return undefined;
+	const n = data.length / 3;
+	for (let i = 0, j = 0; i < n; i++, j += 3) {
+		const r = data[j]!;
+		if (data[j + 1] !== r || data[j + 2] !== r) return undefined;
+	}
+	const gray = new Uint8Array(n);
+	for (let i = 0, j = 0; i < n; i++, j += 3) gray[i] = data[j]!;
+	return gray;
+}
+
 function hasPixelData(parsed: ParsedDicom): boolean {
 	const e = parsed.dataSet.elements;
 	return Boolean(e["x7fe00010"] ?? e["x7fe00008"] ?? e["x7fe00009"]);
@@ -103,7 +120,9 @@ export async function convertDicomBytes(bytes: Uint8Array, options: ConvertOptio
 	} catch (e) {
 		return { kind: "failed", stage: "window", error: errorText(e), meta };
 	}
-	const image = { data: windowed.data, width: frame.width, height: frame.height, channels: frame.channels };
+	// Gray PNGs (unless RGB is asked for): also for colour images that hold no colour at all.
+	const gray = options.grayscalePng !== false ? grayOfEqualChannels(windowed.data, frame.channels) : undefined;
+	const image = gray ? { data: gray, width: frame.width, height: frame.height, channels: 1 as const } : { data: windowed.data, width: frame.width, height: frame.height, channels: frame.channels };
 	try {
 		const png = encodePng(image.data, image.width, image.height, image.channels, convertPngOptions(image.channels, options.grayscalePng !== false, options.pngCompressionLevel));
 		const warnings = [...parsed.warnings, ...frame.warnings];

@@ -158,6 +158,42 @@ void describe("convertDicomBytes: PNG mode", () => {
 		assert.deepEqual(Buffer.from(gray.png), Buffer.from(rgb.png));
 	});
 
+	// An RGB DICOM whose pixels are all R = G = B (ultrasound or screen captures stored as RGB, say).
+	const grayAsRgb = (colouredPixel?: number) =>
+		writeDicom({
+			rows,
+			columns,
+			bitsAllocated: 8,
+			samplesPerPixel: 3,
+			pixels: Array.from({ length: rows * columns * 3 }, (_, i) => {
+				const p = Math.floor(i / 3);
+				const v = ((p * 37) % 251) ^ (p >> 6);
+				return p === colouredPixel && i % 3 === 1 ? (v + 1) & 0xff : v;
+			}),
+			modality: "US",
+		});
+
+	void it("an RGB DICOM without any colour is sent as a grayscale PNG that decodes to exactly the RGB picture (--rgb keeps RGB)", async () => {
+		const file = grayAsRgb();
+		const gray = await convertDicomBytes(file, { ...defaultConvertOptions, thumbnailSize: 16 });
+		const rgb = await convertDicomBytes(file, { ...defaultConvertOptions, thumbnailSize: 16, grayscalePng: false });
+		if (gray.kind !== "image" || rgb.kind !== "image") return assert.fail("did not convert");
+		assert.equal(ihdr(gray.png).colourType, 0);
+		assert.equal(ihdr(gray.thumbnail!).colourType, 0);
+		assert.equal(ihdr(rgb.png).colourType, 2);
+		assert.deepEqual(rgba(gray.png).data, rgba(rgb.png).data);
+		assert.ok(gray.png.byteLength < rgb.png.byteLength * 0.6, `gray ${gray.png.byteLength} B vs RGB ${rgb.png.byteLength} B`);
+	});
+
+	void it("one coloured pixel keeps the picture RGB", async () => {
+		const out = await convertDicomBytes(grayAsRgb(rows * columns - 1), defaultConvertOptions);
+		if (out.kind !== "image") return assert.fail("did not convert");
+		assert.equal(ihdr(out.png).colourType, 2);
+		const px = rgba(out.png).data;
+		const last = 4 * (rows * columns - 1);
+		assert.notEqual(px[last], px[last + 1], "the coloured pixel survives");
+	});
+
 	void it("CLI convert writes grayscale PNGs by default, RGB with --rgb (real worker threads)", async () => {
 		const input = path.join(tmp, "in");
 		fs.mkdirSync(input, { recursive: true });

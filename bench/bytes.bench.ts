@@ -15,18 +15,8 @@ import { defaultConvertOptions } from "../src/core/dicom/types";
 import { imagePayloadBytes } from "../src/core/endpoint/payload";
 import { encodePng, PNG_FILTER_ADAPTIVE } from "../src/core/png/encodePng";
 import { seedIdat, seedPngBytes, seedRequestBytes } from "./seedPng";
+import { readManifest, sharedDir, type Table } from "./sharedFiles";
 import { generatedSets } from "./syntheticImages";
-
-interface Table {
-	title: string;
-	columns: string[];
-	rows: (string | number)[][];
-}
-
-function sharedDir(): string | undefined {
-	const candidates = [process.env["MEDIMAGEINSIGHT_DICOM_DIR"], path.resolve(__dirname, "..", "..", "..", "shared", "dicom"), path.resolve(process.cwd(), "..", "shared", "dicom")];
-	return candidates.find((c): c is string => !!c && fs.existsSync(path.join(c, "reference", "manifest.json")));
-}
 
 /** A .npy file's uint8 data and shape (C order, as the reference writes it). */
 function readNpyUint8(file: string): { data: Uint8Array; shape: number[] } {
@@ -48,11 +38,6 @@ function batched(sizes: number[], batch: number, body: (s: number[]) => number):
 	let n = 0;
 	for (let i = 0; i < sizes.length; i += batch) n += body(sizes.slice(i, i + batch));
 	return n;
-}
-
-interface ManifestEntry {
-	path: string;
-	reference: { ok: boolean; output_npy?: string; output_png?: string };
 }
 
 /** True when our PNG decodes (pngjs) to exactly the reference's uint8 array, gray replicated to RGB. */
@@ -89,9 +74,8 @@ function idatOf(png: Buffer): Buffer {
 }
 
 async function sharedFiles(dir: string): Promise<Table[]> {
-	const manifest = JSON.parse(fs.readFileSync(path.join(dir, "reference", "manifest.json"), "utf8")) as { files: ManifestEntry[] };
 	const groups = new Map<string, { images: number; seedReal: number[]; seedEmu: number[]; ours: number[]; oursRgb: number[]; same: number; exactIdat: number }>();
-	for (const e of manifest.files) {
+	for (const e of readManifest(dir)) {
 		if (!e.reference.ok || !e.reference.output_npy || !e.reference.output_png) continue;
 		const ref = readNpyUint8(path.join(dir, e.reference.output_npy));
 		const bytes = new Uint8Array(fs.readFileSync(path.join(dir, e.path)));

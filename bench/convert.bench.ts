@@ -13,18 +13,8 @@ import { defaultConvertOptions, type ConvertOptions } from "../src/core/dicom/ty
 import { encodePng, encodeRgbPng } from "../src/core/png/encodePng";
 import { windowToUint8 } from "../src/core/imaging/window";
 import { seedStageSeconds } from "./seedStages";
+import { readManifest, sharedDir, type ManifestEntry, type Table } from "./sharedFiles";
 import { generatedSets } from "./syntheticImages";
-
-interface Table {
-	title: string;
-	columns: string[];
-	rows: (string | number)[][];
-}
-
-function sharedDir(): string | undefined {
-	const candidates = [process.env["MEDIMAGEINSIGHT_DICOM_DIR"], path.resolve(__dirname, "..", "..", "..", "shared", "dicom"), path.resolve(process.cwd(), "..", "shared", "dicom")];
-	return candidates.find((c): c is string => !!c && fs.existsSync(path.join(c, "reference", "manifest.json")));
-}
 
 function median(xs: number[]): number {
 	const s = [...xs].sort((a, b) => a - b);
@@ -62,12 +52,6 @@ async function timeFiles(files: Uint8Array[], passes: number, options: ConvertOp
 
 function row(name: string, r: Timing): (string | number)[] {
 	return [name, r.images, +(r.images / r.seconds).toFixed(1), +(r.images / r.cpuSeconds).toFixed(1), +(r.bytes / 1e6 / r.seconds).toFixed(1), +median(r.perImage).toFixed(2)];
-}
-
-interface ManifestEntry {
-	path: string;
-	transfer_syntax_uid?: string | null;
-	reference: { ok: boolean; seconds_median?: number };
 }
 
 /** Short names of the transfer syntaxes, for grouping. */
@@ -197,11 +181,11 @@ export async function run(): Promise<Table[]> {
 	};
 	const dir = sharedDir();
 	if (dir) {
-		const manifest = JSON.parse(fs.readFileSync(path.join(dir, "reference", "manifest.json"), "utf8")) as { files: ManifestEntry[] };
-		const files = manifest.files.filter((f) => f.reference.ok).map((f) => new Uint8Array(fs.readFileSync(path.join(dir, f.path))));
+		const manifest = readManifest(dir);
+		const files = manifest.filter((f) => f.reference.ok).map((f) => new Uint8Array(fs.readFileSync(path.join(dir, f.path))));
 		await timeFiles(files, 1, defaultConvertOptions); // warm up: load the WASM codecs once
 		await measure(`../shared/dicom: ${files.length} ok files × 3 passes`, files, 3);
-		tables.push(await versusReference(dir, manifest.files));
+		tables.push(await versusReference(dir, manifest));
 	} else {
 		console.warn("!!!!!! ../shared/dicom not found: real-file benchmark skipped !!!!!!");
 	}

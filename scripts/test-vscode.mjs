@@ -5,8 +5,9 @@
 //   (b) a UI test: the .vsix installed into code-server, the Explorer context menu, the progress
 //       notification, screenshots in docs/screenshots/.
 //   (d) "bigui": the results view, opened from the palette, on the CLI demo run and on a generated
-//       10,000-image run: counts, scrolling, sorting, neighbours, the map, and how responsive the
-//       workbench and the extension host stay while the panel loads.
+//       10,000-image run: counts, scrolling, sorting, neighbours, the map (PCA at once, then UMAP), and
+//       how responsive the workbench and the extension host stay while the panel loads; the Runs view
+//       (its rows, click to open, context menu, Reveal in Explorer, Delete Results with confirmation).
 // Options: --only=vsix,inhost,ui,bigui   --grep=<mocha grep>   --keep (leave temp folders)
 //          --vsix=<file> (test that package instead of building one).
 // MII_DEBUG_PROBES=1 prints each extension-host probe of the "bigui" part.
@@ -694,6 +695,7 @@ async function checkResultsPanel(page, name, outDir, expect, shot) {
 	for (let i = 0; i < 3; i++) baseline.push((await extHostRoundTrip(page))?.ms ?? hostProbeGuardMs);
 	await showResultsFromPalette(page, outDir);
 	const t0 = Date.now();
+	const captions = recordCaptions(view);
 	const stop = await startProbes(page);
 	let probes;
 	try {
@@ -746,6 +748,8 @@ async function checkResultsPanel(page, name, outDir, expect, shot) {
 		painted > 2000 && legend.join() === wantLegend.join(),
 		`${painted} painted pixels; legend ${legend.join(", ")}${legend.join() === wantLegend.join() ? "" : `, expected ${wantLegend.join(", ")}`}`,
 	);
+	// What the map showed then (for the check that UMAP replaces it later).
+	const firstMap = { caption: (await view.locator(".map-view .caption").first().textContent()) ?? "", cells: await mapCells(view) };
 	if (shot) await page.screenshot({ path: shot.replace(/\.png$/, "-map.png") });
 
 	await view.locator('button[data-tab="images"]').click();
@@ -825,7 +829,55 @@ async function checkResultsPanel(page, name, outDir, expect, shot) {
 	record(`bigui[${name}]: selecting a row shows its nearest neighbours`, ok, detail);
 	await sleep(500);
 	if (shot) await page.screenshot({ path: shot });
-	return { timings, probes, baseline };
+	return { timings, probes, baseline, firstMap, captions: await captions };
+}
+
+/**
+ * Records every text the map's caption shows in the panel's page (a MutationObserver installed as soon
+ * as the caption exists); resolves when installed. Read the list with `captionsSeen(view)`.
+ */
+async function recordCaptions(view) {
+	const deadline = Date.now() + 120_000;
+	while (Date.now() < deadline) {
+		const ok = await view
+			.locator(".map-view .caption")
+			.first()
+			.evaluate(
+				(el) => {
+					if (!window.__miiCaptions) {
+						window.__miiCaptions = [el.textContent];
+						new MutationObserver(() => window.__miiCaptions.push(el.textContent)).observe(el, { childList: true, characterData: true, subtree: true });
+					}
+					return true;
+				},
+				undefined,
+				{ timeout: 500 },
+			)
+			.catch(() => false);
+		if (ok) return true;
+		await sleep(100);
+	}
+	return false;
+}
+
+async function captionsSeen(view) {
+	return view.locator(".map-view .caption").first().evaluate(() => window.__miiCaptions ?? [], undefined, { timeout: 5_000 }).catch(() => []);
+}
+
+/** Which cells of a 24 × 24 grid over the map canvas hold painted pixels: a fingerprint of the layout. */
+async function mapCells(view) {
+	return view.locator(".map-canvas").evaluate((c) => {
+		const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+		const g = 24;
+		const cells = new Array(g * g).fill(0);
+		for (let y = 0; y < c.height; y++) {
+			for (let x = 0; x < c.width; x++) {
+				const i = 4 * (y * c.width + x);
+				if (Math.abs(d[i] - d[0]) + Math.abs(d[i + 1] - d[1]) + Math.abs(d[i + 2] - d[2]) > 40) cells[Math.floor((y * g) / c.height) * g + Math.floor((x * g) / c.width)] = 1;
+			}
+		}
+		return cells.join("");
+	});
 }
 
 async function runBigUi() {
@@ -855,6 +907,12 @@ async function runBigUi() {
 	const big = await writeLargeResults(bigOut, { count: 10_000, failures: 12, thumbnailsFrom: demoOut });
 	const bigMb = statSync(join(bigOut, "embeddings.jsonl")).size / 1e6;
 	console.log(`[bigui] wrote 10,000 embeddings (${bigMb.toFixed(0)} MB of embeddings.jsonl, ${big.thumbnails} thumbnails) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+	// A third, small run for the Runs view: against a (made-up) Azure endpoint, no failures; the one Delete Results removes.
+	const azureOut = join(ws, "older", "azure-ct");
+	const azure = await writeLargeResults(azureOut, { count: 60, failures: 0, seed: 7 });
+	const azureInfo = JSON.parse(readFileSync(join(azureOut, "run.json"), "utf8"));
+	azureInfo.endpoint = { ...azureInfo.endpoint, url: "https://ct-lab.westeurope.inference.ml.azure.com/score", simulated: false };
+	writeFileSync(join(azureOut, "run.json"), JSON.stringify(azureInfo, null, "\t"));
 
 	await walkInstalledWorkbench("bigui", { ws, rowLabel: "results-10k", what: "the results-view walk-through completed", recordInstall: false }, async (page, shots) => {
 
@@ -881,7 +939,7 @@ async function runBigUi() {
 		}
 
 		const skipped = big.failurePaths.filter((p) => p.startsWith("reports/")).length;
-		await checkResultsPanel(
+		const bigPanel = await checkResultsPanel(
 			page,
 			"10k",
 			bigOut,
@@ -896,7 +954,266 @@ async function runBigUi() {
 			},
 			join(shots, "results-10k.png"),
 		);
+		// The captions the 10k panel's map showed so far (its page is discarded when another editor hides it).
+		const captions10k = await captionsSeen(viewOf(page));
+
+		// The Runs view (while UMAP of the 10,000 images runs in the host), then the image-level map again.
+		const latest = (file) => {
+			const m = new Map();
+			if (existsSync(file)) for (const l of readFileSync(file, "utf8").split("\n").filter(Boolean)) m.set(JSON.parse(l).path, JSON.parse(l).stage);
+			return m;
+		};
+		const demoStages = [...latest(join(demoOut, "failures.jsonl"))].filter(([p]) => !demoPaths.includes(p));
+		const bigStages = [...latest(join(bigOut, "failures.jsonl"))].filter(([p]) => !big.paths.includes(p));
+		const runs = [];
+		if (demo.status === 0 && demoPaths.length > 0) {
+			runs.push({ label: "results", outDir: demoOut, embedded: demoPaths.length, failed: demoStages.filter(([, st]) => st !== "skipped").length, skipped: demoStages.filter(([, st]) => st === "skipped").length, simulated: true });
+		}
+		runs.push({ label: "results-10k", outDir: bigOut, embedded: big.paths.length, failed: bigStages.filter(([, st]) => st !== "skipped").length, skipped: bigStages.filter(([, st]) => st === "skipped").length, simulated: true, date: "Nov 25, 2026" });
+		runs.push({ label: "azure-ct", outDir: azureOut, embedded: azure.paths.length, failed: 0, skipped: 0, simulated: false, host: "ct-lab.westeurope.inference.ml.azure.com", date: "Nov 25, 2026" });
+		await checkRunsView(page, shots, runs);
+
+		// Back to the 10k panel: PCA came first, and UMAP (10,000 points in a host worker) replaces it.
+		await page.locator(".tabs-container .tab", { hasText: "results-10k" }).first().click();
+		const view = viewOf(page);
+		await view.locator('button[data-tab="map"]').click({ timeout: 60_000 });
+		const umapCaption = view.locator(".map-view .caption", { hasText: /^UMAP of the embeddings/ });
+		let umapAfter;
+		const waitStart = Date.now();
+		try {
+			await umapCaption.first().waitFor({ timeout: 900_000 }); // hang guard: 10,000 points took 40–280 s on the shared machine
+			umapAfter = Math.round((Date.now() - waitStart) / 1000);
+		} catch {
+			/* recorded below */
+		}
+		await sleep(800);
+		// The PCA caption says that UMAP is coming (10,000 points: UMAP is still running when the page gets ready).
+		const pcaAt = captions10k.findIndex((c) => /^PCA of the embeddings: the two axes explain [\d.]+ % of the variance\. PCA shown; the UMAP map replaces it when ready…$/.test(c ?? ""));
+		const umapAt = captions10k.findIndex((c) => /^UMAP/.test(c ?? ""));
+		record(
+			"bigui[10k]: the image-level map shows PCA at once (caption: explained variance, UMAP coming), UMAP only later",
+			bigPanel.captions === true && pcaAt >= 0 && (umapAt < 0 || umapAt > pcaAt) && /^PCA of the embeddings/.test(bigPanel.firstMap.caption),
+			`captions seen: ${captions10k.map((c) => JSON.stringify(c)).join(" → ")}; at the map check: ${JSON.stringify(bigPanel.firstMap.caption)}`,
+		);
+		const cells = umapAfter !== undefined ? await mapCells(view) : "";
+		const painted = umapAfter !== undefined ? await paintedPixels(view) : 0;
+		let changed = 0;
+		let occupied = 0;
+		for (let i = 0; i < cells.length; i++) {
+			if (cells[i] === "1" || bigPanel.firstMap.cells[i] === "1") occupied++;
+			if (cells[i] !== bigPanel.firstMap.cells[i]) changed++;
+		}
+		const legend = (await view.locator(".legend-item").allTextContents()).map((x) => x.replace(/\s+/g, " ").trim()).sort();
+		const wantLegend = [...countBy(big.cluster.map((c) => largeRunClusters[c].modality))].map(([m, n]) => `${m} (${n})`).sort();
+		record(
+			"bigui[10k]: the UMAP map replaces the PCA map at image level: caption says UMAP, 10,000 points drawn in a new layout, same legend",
+			umapAfter !== undefined && painted > 2000 && occupied > 0 && changed / occupied > 0.2 && legend.join() === wantLegend.join(),
+			umapAfter === undefined
+				? "no UMAP caption within the hang guard"
+				: `UMAP caption (information: after ${umapAfter} s more once the Runs view was done); ${painted} painted pixels; ${changed} of ${occupied} occupied grid cells differ from the PCA map; legend ${legend.join(", ")}`,
+		);
+		await page.screenshot({ path: join(shots, "results-10k-umap.png") });
 	});
+}
+
+/** The row of the Runs view labelled `label`. */
+function runsRow(page, label) {
+	const exact = new RegExp(`^${label.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`);
+	return page
+		.locator(".pane", { has: page.locator(".pane-header", { hasText: "Runs" }) })
+		.locator(".monaco-list-row")
+		.filter({ has: page.locator(".label-name", { hasText: exact }) });
+}
+
+async function runsRows(page) {
+	return page
+		.locator(".pane", { has: page.locator(".pane-header", { hasText: "Runs" }) })
+		.locator(".monaco-list-row")
+		.evaluateAll((els) =>
+			els
+				.sort((a, b) => Number(a.getAttribute("data-index")) - Number(b.getAttribute("data-index")))
+				.map((e) => {
+					const label = e.querySelector(".monaco-icon-label");
+					const icon = e.querySelector(".custom-view-tree-node-item-icon");
+					return {
+						label: e.querySelector(".label-name")?.textContent ?? "",
+						description: e.querySelector(".label-description")?.textContent ?? "",
+						icon: [...(icon?.classList ?? [])].find((c) => c.startsWith("codicon-")) ?? "",
+						// The file decoration's badge is drawn by a ::after rule on the label.
+						badge: label ? getComputedStyle(label, "::after").content.replace(/^"|"$/g, "").replace(/^none$|^normal$/, "") : "",
+					};
+				}),
+		);
+}
+
+/** Right-click a Runs row; returns the context menu's item texts (the menu stays open). */
+async function runsContextMenu(page, label) {
+	await runsRow(page, label).first().click({ button: "right" });
+	const items = page.locator(".context-view .action-item");
+	await items.first().waitFor({ timeout: 10_000 });
+	await page.waitForTimeout(300);
+	return (await items.allInnerTexts()).map((x) => x.trim()).filter(Boolean);
+}
+
+/**
+ * The Runs view: `runs` (newest first) as the test wrote them = [{ label, outDir, embedded, failed,
+ * skipped, simulated, host?, date? }]; the last one is deleted.
+ */
+async function checkRunsView(page, shots, runs) {
+	await page.locator('.activitybar .action-label[aria-label^="MedImageInsight"]').first().click();
+	// Until the tree has its rows the view shows its welcome text.
+	await runsRow(page, runs[runs.length - 1].label).first().waitFor({ timeout: 60_000 });
+	await page.waitForTimeout(500);
+	let rows = await runsRows(page);
+	const problems = [];
+	if (rows.map((r) => r.label).join() !== runs.map((r) => r.label).join()) problems.push(`rows ${rows.map((r) => r.label).join(", ")}, expected ${runs.map((r) => r.label).join(", ")} (newest first)`);
+	for (const want of runs) {
+		const row = rows.find((r) => r.label === want.label);
+		if (!row) continue;
+		const parts = row.description.split(" · ");
+		const expectParts = [`${want.embedded} images`, ...(want.failed > 0 ? [`${want.failed} failed`] : [])];
+		const okCounts = parts.slice(0, expectParts.length).join() === expectParts.join() && !/failed/.test(parts.slice(expectParts.length).join());
+		const okEndpoint = parts[parts.length - 1] === (want.simulated ? "Simulation" : want.host);
+		const okDate = want.date ? parts[expectParts.length]?.startsWith(want.date) : /\b20\d\d\b/.test(parts[expectParts.length] ?? "");
+		const okBadge = row.badge === (want.simulated ? "S" : "");
+		const okIcon = row.icon === (want.failed > 0 ? "codicon-warning" : "codicon-pass");
+		if (!(okCounts && okEndpoint && okDate && okBadge && okIcon)) problems.push(`${want.label}: "${row.description}" badge "${row.badge}" ${row.icon}`);
+	}
+	record(
+		"bigui[runs]: the Runs view lists the runs newest first with counts, date, endpoint (Simulation badged S) and state icon",
+		problems.length === 0,
+		problems.join("; ") || rows.map((r) => `${r.label}: ${r.description} [${r.badge || "no badge"}, ${r.icon}]`).join(" | "),
+	);
+
+	// A wider side bar for the picture; the tooltip of the first run gives its details.
+	const sash = await page.locator(".monaco-sash.vertical:not(.disabled)").evaluateAll((els) =>
+		els.map((e) => e.getBoundingClientRect()).find((r) => r.x > 150 && r.x < 700 && r.height > 300),
+	);
+	if (sash) {
+		await page.mouse.move(sash.x + sash.width / 2, 400);
+		await page.mouse.down();
+		await page.mouse.move(sash.x + 150, 400, { steps: 5 });
+		await page.mouse.move(620, 400, { steps: 5 });
+		await page.mouse.up();
+	}
+	// The tooltip of the last row (it opens below the row: the rows above stay readable in the picture).
+	const last = runs[runs.length - 1];
+	await runsRow(page, last.label).first().hover();
+	const hover = page.locator(".workbench-hover, .monaco-hover", { hasText: "Folder:" });
+	let tip = "";
+	try {
+		await hover.first().waitFor({ timeout: 10_000 });
+		tip = (await hover.first().innerText()).replace(/\s+/g, " ");
+	} catch {
+		/* recorded below */
+	}
+	await page.screenshot({ path: join(shots, "runs-view.png") });
+	record(
+		"bigui[runs]: a run's tooltip gives its folder, counts and endpoint",
+		tip.includes(`Folder: ${last.outDir}`) && tip.includes(`Embedded: ${last.embedded} · Failed: ${last.failed} · Skipped: ${last.skipped}`) && tip.includes(last.simulated ? "Endpoint: Simulation (not MedImageInsight)" : `Endpoint: ${last.host}`),
+		tip.slice(0, 300),
+	);
+	await page.mouse.move(900, 850);
+
+	// A click opens that run's results.
+	const first = runs[0];
+	await runsRow(page, first.label).first().click();
+	const tab = page.locator(".tabs-container .tab.active", { hasText: `Results: ${first.label}` });
+	let opened = "";
+	try {
+		await tab.first().waitFor({ timeout: 30_000 });
+		const view = page.frameLocator("iframe.webview.ready >> visible=true").frameLocator("iframe#active-frame");
+		await view.locator(".stat.embedded .stat-value", { hasText: String(first.embedded) }).first().waitFor({ timeout: 60_000 });
+		await view.locator("body", { hasText: first.outDir }).first().waitFor({ timeout: 10_000 });
+		opened = `tab "${(await tab.first().innerText()).trim()}", ${first.embedded} embedded, output ${first.outDir}`;
+	} catch (e) {
+		opened = "";
+		record("bigui[runs]: clicking a run opens its results", false, String(e.message).split("\n")[0]);
+	}
+	if (opened) {
+		record("bigui[runs]: clicking a run opens its results", true, opened);
+		// Its image-level map, once UMAP has replaced PCA (a few hundred images: seconds), without the side bar.
+		const view = page.frameLocator("iframe.webview.ready >> visible=true").frameLocator("iframe#active-frame");
+		await view.locator('button[data-tab="map"]').click();
+		let umap = false;
+		try {
+			await view.locator(".map-view .caption", { hasText: /^UMAP of the embeddings/ }).first().waitFor({ timeout: 300_000 });
+			umap = true;
+		} catch {
+			/* recorded below */
+		}
+		await runPaletteCommand(page, "View: Toggle Primary Side Bar Visibility");
+		await sleep(1000);
+		const painted = await paintedPixels(view);
+		await page.screenshot({ path: join(shots, "umap-images.png") });
+		await runPaletteCommand(page, "View: Toggle Primary Side Bar Visibility");
+		record(`bigui[runs]: the opened run's map turns to UMAP at image level and draws its ${first.embedded} points`, umap && painted > 1000, `caption ${umap ? "UMAP" : "not UMAP"}; ${painted} painted pixels`);
+	}
+	await page.locator(".tabs-container .tab.active .tab-actions .action-label").first().click().catch(() => {});
+	await page.waitForTimeout(500);
+
+	// The context menu: Retry Failed only where files failed; Reveal in Explorer selects the folder in the Explorer.
+	const withFailures = runs.find((r) => r.failed > 0);
+	const clean = runs[runs.length - 1];
+	const menuFailed = withFailures ? await runsContextMenu(page, withFailures.label) : [];
+	if (withFailures) await page.keyboard.press("Escape");
+	const menuClean = await runsContextMenu(page, clean.label);
+	await page.keyboard.press("Escape");
+	const base = ["Open Results", "Reveal in Explorer", "Delete Results…"];
+	record(
+		"bigui[runs]: the context menu offers Open Results, Reveal in Explorer, Delete Results…, and Retry Failed only for a run with failed files",
+		withFailures !== undefined && base.every((x) => menuFailed.includes(x) && menuClean.includes(x)) && menuFailed.includes("Retry Failed") && !menuClean.includes("Retry Failed"),
+		`${withFailures?.label}: ${menuFailed.join(", ")} | ${clean.label}: ${menuClean.join(", ")}`,
+	);
+	const revealed = runs.find((r) => r.label === "results-10k") ?? runs[0];
+	await runsContextMenu(page, revealed.label);
+	await page.locator(".context-view .action-item", { hasText: "Reveal in Explorer" }).first().click();
+	let selected = false;
+	try {
+		await page.locator(`.explorer-folders-view .monaco-list-row.selected[aria-label="${revealed.label}"]`).first().waitFor({ timeout: 15_000 });
+		selected = true;
+	} catch {
+		/* recorded below */
+	}
+	record("bigui[runs]: Reveal in Explorer shows the run's folder selected in the Explorer", selected);
+	await page.locator('.activitybar .action-label[aria-label^="MedImageInsight"]').first().click();
+	await runsRow(page, clean.label).first().waitFor({ timeout: 15_000 });
+
+	// Delete Results… asks first: Cancel keeps everything; confirming removes the folder and its row.
+	const dialog = page.locator(".monaco-dialog-box");
+	const askDelete = async () => {
+		await runsContextMenu(page, clean.label);
+		await page.locator(".context-view .action-item", { hasText: "Delete Results…" }).first().click();
+		await dialog.first().waitFor({ timeout: 15_000 });
+		return (await dialog.first().innerText()).replace(/\s+/g, " ");
+	};
+	const question = await askDelete();
+	await dialog.first().locator(".monaco-button", { hasText: "Cancel" }).click();
+	await dialog.first().waitFor({ state: "hidden", timeout: 10_000 });
+	await page.waitForTimeout(1500);
+	const keptAfterCancel = existsSync(join(clean.outDir, "embeddings.jsonl")) && existsSync(join(clean.outDir, "run.json")) && (await runsRow(page, clean.label).count()) === 1;
+	record(
+		"bigui[runs]: Delete Results… asks for confirmation (the folder, what goes, what stays) and Cancel deletes nothing",
+		question.includes(`Delete the MedImageInsight results in ${clean.outDir}?`) && /Your DICOM files are not touched/.test(question) && keptAfterCancel,
+		`${question.slice(0, 200)}; after Cancel the folder and row ${keptAfterCancel ? "are kept" : "are GONE"}`,
+	);
+	await askDelete();
+	await page.screenshot({ path: join(shots, "runs-delete-confirm.png") });
+	await dialog.first().locator(".monaco-button", { hasText: "Delete Results" }).click();
+	let rowGone = false;
+	try {
+		await runsRow(page, clean.label).first().waitFor({ state: "detached", timeout: 30_000 });
+		rowGone = true;
+	} catch {
+		/* recorded below */
+	}
+	rows = await runsRows(page);
+	const others = runs.slice(0, -1);
+	record(
+		"bigui[runs]: confirming Delete Results removes the run's folder and its row; the other runs stay",
+		rowGone && !existsSync(clean.outDir) && rows.map((r) => r.label).join() === others.map((r) => r.label).join() && others.every((r) => existsSync(join(r.outDir, "embeddings.jsonl"))),
+		`folder ${existsSync(clean.outDir) ? "still there" : "removed"}; rows now ${rows.map((r) => r.label).join(", ")}`,
+	);
 }
 
 try {

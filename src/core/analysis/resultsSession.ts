@@ -63,6 +63,8 @@ export class ResultsSession implements Disposable {
 	private readonly lifetime = new AbortController();
 	private map: { coords: Float32Array; explained: number[]; method: "pca" | "umap" } | undefined;
 	private mapStarted = false;
+	/** The image map is being computed (PCA, then UMAP): a page that gets ready meanwhile is told so. */
+	private mapBusy = false;
 	private labels: { labels: string[]; result: ZeroShotResult } | undefined;
 	private query: { text: string; scores: Float32Array } | undefined;
 	private outliers: OutlierResult | undefined;
@@ -281,7 +283,8 @@ export class ResultsSession implements Disposable {
 			this.send({ type: "failures", start, items: f.slice(start, start + pageSize) });
 		}
 		if (this.map) this.sendMap();
-		else if (this.mapStarted) this.send({ type: "busy", task: "map", busy: true });
+		// Also with the PCA map sent: the page then says that UMAP replaces it when ready.
+		if (this.mapBusy) this.send({ type: "busy", task: "map", busy: true });
 		if (this.labels) this.sendLabels();
 		if (this.query) this.send({ type: "query", text: this.query.text, scores: copyBuffer(this.query.scores) });
 		if (this.outliers) this.sendOutliers(this.outliers);
@@ -293,6 +296,7 @@ export class ResultsSession implements Disposable {
 	}
 
 	private async computeMap(): Promise<void> {
+		this.mapBusy = true;
 		this.send({ type: "busy", task: "map", busy: true });
 		try {
 			const r = await pca(this.model.vectors, this.model.dim, 2, { maxIterations: 12, sampleRows: 3000, yielder: createYielder(this.lifetime.signal) });
@@ -311,6 +315,7 @@ export class ResultsSession implements Disposable {
 			this.deps.logger.error(`Results view: the map failed: ${(e as Error).message}`);
 			this.send({ type: "error", task: "map", message: (e as Error).message });
 		} finally {
+			this.mapBusy = false;
 			this.send({ type: "busy", task: "map", busy: false });
 		}
 	}

@@ -260,55 +260,15 @@ function paethGrayRow(out: Uint8Array, o: number, cur: Uint8Array, prev: Uint8Ar
 	}
 }
 
-/**
- * Adaptive filtering of gray rows: one loop computes the cost of all five filters (sum of absolute
- * signed residuals, from a table), then the cheapest is written. Ties go to the lower filter type,
- * as in writeRow.
- */
+/** Adaptive filtering of gray rows: each row with the filter cheapestFilter picks (Paeth through its gray fast path). */
 function filterGrayAdaptive(data: Uint8Array, width: number, height: number, out: Uint8Array): Uint8Array {
 	const zero = new Uint8Array(width);
-	const cost = COST;
 	let o = 0;
 	for (let y = 0; y < height; y++) {
 		const s = y * width;
 		const prev = y > 0 ? data.subarray(s - width, s) : zero;
 		const cur = data.subarray(s, s + width);
-		let c0 = 0;
-		let c1 = 0;
-		let c2 = 0;
-		let c3 = 0;
-		let c4 = 0;
-		// Every ADAPTIVE_STEP-th pixel (from the second): the neighbours come from the arrays.
-		for (let x = 1; x < width; x += ADAPTIVE_STEP) {
-			const v = cur[x] as number;
-			const a = cur[x - 1] as number;
-			const b = prev[x] as number;
-			const c = prev[x - 1] as number;
-			const pa = b > c ? b - c : c - b;
-			const pb = a > c ? a - c : c - a;
-			const p = a + b - 2 * c;
-			const pc = p < 0 ? -p : p;
-			c0 += cost[v] as number;
-			c1 += cost[(v - a) & 0xff] as number;
-			c2 += cost[(v - b) & 0xff] as number;
-			c3 += cost[(v - ((a + b) >> 1)) & 0xff] as number;
-			c4 += cost[(v - (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 0xff] as number;
-		}
-		let type = 0;
-		let best = c0;
-		if (c1 < best) {
-			best = c1;
-			type = 1;
-		}
-		if (c2 < best) {
-			best = c2;
-			type = 2;
-		}
-		if (c3 < best) {
-			best = c3;
-			type = 3;
-		}
-		if (c4 < best) type = 4;
+		const type = cheapestFilter(cur, prev, 1);
 		if (type === 4) paethGrayRow(out, o, cur, prev);
 		else filterRow(out, o, cur, prev, type, 1);
 		o += width + 1;
@@ -334,9 +294,9 @@ function filterRgb(data: Uint8Array, width: number, height: number, filter: numb
 }
 
 /**
- * The filter type (0–4) with the smallest estimated cost for one row, `bpp` bytes per pixel: the
- * sum of absolute signed residuals over every ADAPTIVE_STEP-th byte (libpng's heuristic, sampled).
- * Ties go to the lower type.
+ * The filter type (0–4) with the smallest estimated cost for one row, `bpp` bytes per pixel: one loop
+ * sums the absolute signed residuals of all five filters (from a table) over every ADAPTIVE_STEP-th
+ * byte from the second pixel (libpng's heuristic, sampled). Ties go to the lower type, as in writeRow.
  */
 function cheapestFilter(cur: Uint8Array, prev: Uint8Array, bpp: number): number {
 	const cost = COST;

@@ -137,6 +137,50 @@ void test("the webview gets the PCA map first, then the UMAP map; a closed sessi
 	assert.ok(!sent2.some((m) => m.type === "map" && m.method === "umap"));
 });
 
+void test("a page that gets ready while UMAP runs gets the PCA map and is told that UMAP is still coming", async () => {
+	const dim = 16;
+	const vectors = clustered(40, dim, 2);
+	const model: ResultsModel = {
+		outDir: "/out",
+		rows: Array.from({ length: 40 }, (_, i) => ({ path: `i${i}.dcm`, sha256: "", key: "", sopInstanceUid: `${i}`, seriesInstanceUid: "s", studyInstanceUid: "t", modality: "CT", time: "" })),
+		dim,
+		vectors,
+		failures: [],
+		problems: [],
+	};
+	const sent: ToWebview[] = [];
+	// UMAP (a real worker) starts only when the test lets it, so the page is surely ready before it ends.
+	let umapAsked!: () => void;
+	const asked = new Promise<void>((r) => (umapAsked = r));
+	let go!: () => void;
+	const gate = new Promise<void>((r) => (go = r));
+	const session = new ResultsSession(model, {
+		post: (m) => sent.push(m),
+		strings: defaultStrings,
+		logger: nullLogger,
+		thumbnailUri: () => undefined,
+		embedTexts: async () => ({ embeddings: [] }),
+		onAction: async () => undefined,
+		hasNpy: false,
+		layoutUmap: async (v, d, signal) => {
+			umapAsked();
+			await gate;
+			return runUmapInWorker(worker, v, d, signal, { seed: 3 });
+		},
+	});
+	// As the panel does: the map starts before the page is ready; the PCA map is done when UMAP is asked for.
+	session.start();
+	await asked;
+	session.receive({ type: "ready" });
+	const mapsAndBusy = () => sent.filter((m) => m.type === "map" || (m.type === "busy" && m.task === "map")).map((m) => (m.type === "map" ? m.method : `busy ${(m as { busy: boolean }).busy}`));
+	assert.deepEqual(mapsAndBusy(), ["pca", "busy true"], "the PCA map, and that the map is still busy (the page adds: UMAP replaces it when ready)");
+	go();
+	const deadline = Date.now() + 120_000;
+	while (!sent.some((m) => m.type === "busy" && m.task === "map" && !m.busy) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+	assert.deepEqual(mapsAndBusy(), ["pca", "busy true", "umap", "busy false"]);
+	session.dispose();
+});
+
 void test("the Series tab's data: series rows, neighbours by series embedding, outlier scores and a series CSV", async () => {
 	// Three series: A (0°, 10°), B (20°), C (90°, 100°) in 2-D; A's mean is 5°.
 	const deg = [0, 10, 20, 90, 100];

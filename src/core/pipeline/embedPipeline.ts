@@ -140,7 +140,7 @@ export class EmbedPipeline {
 	private batchesInFlight = 0;
 	/** Images being sent, by key: an identical image converted meanwhile waits for it instead of being sent too. */
 	private readonly sending = new Map<string, Deferred>();
-	/** Recorded paths being processed, by any call: another item with the same path waits for it. */
+	/** Recorded paths being processed, by any call (the last claim): another item with the same path waits for it. */
 	private readonly pathsInFlight = new Map<string, Promise<void>>();
 	/** Sends under way (they settle without rejecting). */
 	private readonly sends = new Set<Promise<void>>();
@@ -326,24 +326,30 @@ export class EmbedPipeline {
 		signal.throwIfAborted();
 	}
 
-	/** @internal Another item with this recorded path being processed now, if any. */
-	inFlight(p: string): Promise<void> | undefined {
-		return this.pathsInFlight.get(p);
+	/**
+	 * @internal Claims a recorded path for one item: resolves (with the release to call when the
+	 * item has ended) once no earlier item with that path is being processed, by any call.
+	 */
+	async claimPath(p: string, signal: AbortSignal): Promise<() => void> {
+		const earlier = this.pathsInFlight.get(p);
+		const mine = deferred();
+		this.pathsInFlight.set(p, mine.promise);
+		const release = () => {
+			mine.resolve();
+			if (this.pathsInFlight.get(p) === mine.promise) this.pathsInFlight.delete(p);
+		};
+		if (earlier) {
+			let onAbort: (() => void) | undefined;
+			await Promise.race([earlier, new Promise<void>((r) => signal.addEventListener("abort", (onAbort = () => r()), { once: true }))]);
+			if (onAbort) signal.removeEventListener("abort", onAbort);
+		}
+		return release;
 	}
 
-	/** @internal Runs an item's conversion and what follows; the path is "in flight" until it ends. */
+	/** @internal Runs an item's conversion and what follows (bounded by waitForRoom before). */
 	startItem(job: Job, item: Exclude<WorkItem, { kind: "skipped" }>, stamp: FileStamp): Promise<void> {
 		this.converting++;
-		const life = this.convertAndQueue(job, item, stamp);
-		const settled = life.then(
-			() => undefined,
-			() => undefined,
-		);
-		this.pathsInFlight.set(item.path, settled);
-		void settled.then(() => {
-			if (this.pathsInFlight.get(item.path) === settled) this.pathsInFlight.delete(item.path);
-		});
-		return life;
+		return this.convertAndQueue(job, item, stamp);
 	}
 
 	private wake(): void {
@@ -615,37 +621,46 @@ class Job {
 		return { counts: { ...this.counts }, failureReasons, ...(fatal ? { fatal } : {}), cancelled: this.userSignal.aborted && !fatal };
 	}
 
-	/** One item from the source: stamp, resume check, then conversion (bounded) or its record. */
+	/**
+	 * One item from the source: stamp, resume check, then conversion (bounded) or its record. An
+	 * item whose path another item is processing (this call or another) waits for it first, so that
+	 * a path is recorded once, and is then found done by its stamp.
+	 */
 	private async take(item: WorkItem): Promise<void> {
 		const pipeline = this.pipeline;
 		const signal = this.signal;
-		this.pipeline.count(this, "found");
-		const earlierRun = pipeline.inFlight(item.path);
-		if (earlierRun) await Promise.race([earlierRun, new Promise<void>((r) => signal.addEventListener("abort", () => r(), { once: true }))]);
-		if (signal.aborted) return;
-		const { stamp, failure } = await stampWorkItem(item);
-		if (failure) {
-			await this.recordFailure(stamp, failure.stage, failure.error);
-			return;
-		}
-		const earlier = pipeline.recorder.statusOf(stamp);
-		if (earlier) {
-			pipeline.count(this, earlier === "embedded" ? "alreadyDone" : "skipped");
-			pipeline.report();
-			return;
-		}
-		if (item.kind === "skipped") {
-			await this.recordFailure(stamp, "skipped", item.reason);
-			return;
-		}
+		pipeline.count(this, "found");
+		const release = await pipeline.claimPath(item.path, signal);
+		let handedOver = false;
 		try {
-			await pipeline.waitForRoom(signal);
-		} catch (e) {
 			if (signal.aborted) return;
-			throw e;
+			const { stamp, failure } = await stampWorkItem(item);
+			if (failure) {
+				await this.recordFailure(stamp, failure.stage, failure.error);
+				return;
+			}
+			const earlier = pipeline.recorder.statusOf(stamp);
+			if (earlier) {
+				pipeline.count(this, earlier === "embedded" ? "alreadyDone" : "skipped");
+				pipeline.report();
+				return;
+			}
+			if (item.kind === "skipped") {
+				await this.recordFailure(stamp, "skipped", item.reason);
+				return;
+			}
+			try {
+				await pipeline.waitForRoom(signal);
+			} catch (e) {
+				if (signal.aborted) return;
+				throw e;
+			}
+			this.track(pipeline.startItem(this, item, stamp).finally(release));
+			handedOver = true;
+			pipeline.report();
+		} finally {
+			if (!handedOver) release();
 		}
-		this.track(pipeline.startItem(this, item, stamp));
-		pipeline.report();
 	}
 
 	private sourceFailed(e: unknown): void {

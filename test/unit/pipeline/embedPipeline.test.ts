@@ -253,6 +253,36 @@ void describe("EmbedPipeline: many process() calls on one open pipeline", { skip
 		}
 		assert.equal(readEmbeddings(out).length, 0);
 	});
+
+	void it("close() stops a call still running (its requests aborted, not awaited), releases the lock, and refuses further calls", async () => {
+		const slow = await startSimulator({ key, latencyMs: 20_000 });
+		const out = path.join(tmpRoot, "out-close");
+		const logger = captureLogger();
+		const client = clientFor(endpointFor(slow.url), key, logger);
+		const pipeline = await EmbedPipeline.open(options(out, slow.url), { embedder: client, workerScript, logger });
+		let r;
+		try {
+			const running = pipeline.process(
+				images.slice(0, 4).map((n) => file(input, n)),
+				never,
+			);
+			const deadline = Date.now() + 60_000;
+			while (slow.stats.inFlight === 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10));
+			assert.ok(slow.stats.inFlight > 0, "a request is in flight");
+			await pipeline.close();
+			r = await running;
+			// Every answer takes 20 s: a close that returned before one was delivered did not wait for it.
+			assert.equal(slow.stats.rows, 0, "close waited for an answer of the slow endpoint");
+		} finally {
+			await pipeline.close();
+			client.dispose();
+			await slow.close();
+		}
+		assert.equal(r.fatal?.code, "closed");
+		assert.equal(r.counts.embedded, 0);
+		assert.equal(fs.existsSync(path.join(out, ".run.lock")), false);
+		await assert.rejects(pipeline.process([], never), /closed/);
+	});
 });
 
 void describe("Convert stage", { skip: !haveSharedDicom("Converter") }, () => {

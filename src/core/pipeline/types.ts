@@ -96,3 +96,21 @@ export interface FileConversion {
 	size: number;
 	outcome: import("../dicom/types").ConvertOutcome;
 }
+
+/** One unit of work from a Source: a file on disk, or a DICOMweb instance. `path` is the recorded path. */
+export type WorkItem =
+	/** A local file: the pipeline stats it (size, mtime, inode) itself when it takes it. */
+	| { kind: "file"; path: string; absPath: string }
+	/** A DICOMweb instance, retrieved (WADO-RS) by the pipeline. */
+	| { kind: "dicomweb"; path: string; ref: import("../sources/dicomweb/types").InstanceRef }
+	/** Not processed, with the reason (a symbolic link not followed): recorded as skipped, stamped with the link's own stat. */
+	| { kind: "skipped"; path: string; absPath: string; reason: string };
+
+/** A file a Source looked at and ignored (not DICOM, junk): only counted. */
+export interface IgnoredItem {
+	kind: "ignored";
+	absPath?: string;
+}
+
+/** What a Source yields. */
+export type SourceItem = WorkItem | IgnoredItem;

@@ -394,7 +394,7 @@ export async function runStatus(queueUrl: string, options: { outDir?: string } =
 			if (!run || (wanted && run.meta.outDir !== wanted)) continue;
 			const queue = runQueue(queueUrl, id);
 			try {
-				runs.push(await snapshot(queue, run, workers.filter((w) => w.runs.includes(id)).length));
+				runs.push(await snapshot(queue, run, workers.filter((w) => w.runs.includes(id) || w.runs.includes("*")).length));
 			} finally {
 				await queue.close().catch(() => undefined);
 			}

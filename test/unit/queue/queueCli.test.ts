@@ -10,6 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { SimulatorHandle } from "../../../src/core/simulator/server";
+import { startOrthanc, type OrthancServer } from "../helpers/orthanc";
 import { startRedis, type RedisServer } from "../helpers/redis";
 import { sharedDicomDir } from "../helpers/sharedDicom";
 import { lineCount, maxInAnyWindow, readJsonl, redisKeysHolding, repo, runCli, startCli, stopWorker, waitFor, writeCorpus, type Proc } from "./queueHelpers";
@@ -253,5 +254,51 @@ void describe("distributed runs: submit, workers, merge (real Redis, simulated e
 		const help = await runCli(["--help"]);
 		assert.match(help.stderr, /submit <paths…> --queue/);
 		assert.match(help.stderr, /worker --queue/);
+	});
+});
+
+void describe("distributed runs from DICOMweb: jobs carry instance references (real Orthanc)", { skip: !fs.existsSync("/usr/bin/redis-server") && process.getuid?.() !== 0 }, () => {
+	let orthanc: OrthancServer | undefined;
+	after(async () => orthanc?.stop());
+
+	void it("workers retrieve the instances themselves (basic auth from their own environment): every instance once, the same vector as the file from disk", async () => {
+		assert.ok(redis, "redis-server started");
+		const password = "orthanc-pw-3e1c";
+		orthanc = await startOrthanc({ users: { alice: password } });
+		if (!orthanc) return; // skipped loudly by the helper
+		const input = path.join(tmp, "dicomweb-files");
+		const files = writeCorpus(input, 6, 9);
+		for (const f of files) await orthanc.upload(fs.readFileSync(path.join(input, f)));
+		const sim = await simulator({ calls: 100, periodSeconds: 1, latencyMs: 0 });
+		const dwEnv = { ...env, MEDIMAGEINSIGHT_DICOMWEB_USER: "alice", MEDIMAGEINSIGHT_DICOMWEB_PASSWORD: password };
+		try {
+			const out = path.join(tmp, "dicomweb-out");
+			// The jobs hold instance references only; the workers retrieve each instance from Orthanc themselves.
+			const workers = ["d1", "d2"].map((id) => startCli(workerArgs(redis!.url, id), dwEnv));
+			let r;
+			try {
+				r = await runCli(["submit", `${orthanc.dicomweb}/studies`, "--queue", redis.url, "--endpoint", sim.url, "--out", out, "--rate", "100/1", "--batch-size", "2", "--job-size", "2", "--wait"], dwEnv);
+			} finally {
+				for (const w of workers) await stopWorker(w);
+			}
+			assert.equal(r.code, 0, r.stderr);
+			const rows = readJsonl(path.join(out, "embeddings.jsonl"));
+			assert.equal(rows.length, files.length);
+			assert.equal(new Set(rows.map((x) => x["sopInstanceUid"])).size, files.length);
+			for (const row of rows) {
+				assert.match(String(row["path"]), /^[\d.]+\/[\d.]+\/[\d.]+$/);
+				assert.equal(row["sourceUrl"], orthanc.dicomweb);
+			}
+			// The same images embedded from disk: the same bytes (sha256) and the same vectors.
+			const local = path.join(tmp, "dicomweb-local");
+			const l = await runCli(["embed", input, "--endpoint", sim.url, "--out", local, "--rate", "100/1", "--workers", "1"], env);
+			assert.equal(l.code, 0, l.stderr);
+			const fromDisk = new Map(readJsonl(path.join(local, "embeddings.jsonl")).map((x) => [x["sha256"], JSON.stringify(x["embedding"])]));
+			for (const row of rows) assert.equal(JSON.stringify(row["embedding"]), fromDisk.get(row["sha256"]), `vector of ${String(row["path"])}`);
+			// The password went nowhere near Redis.
+			assert.deepEqual((await redisKeysHolding(redis.url, password)).holding, []);
+		} finally {
+			await sim.close();
+		}
 	});
 });

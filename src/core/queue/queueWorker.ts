@@ -102,7 +102,9 @@ function message(e: unknown): string {
 class RunSlot {
 	private pipeline: Promise<EmbedPipeline> | undefined;
 	private client: EndpointClient | undefined;
-	readonly done: DoneIndex;
+	private done: DoneIndex | undefined;
+	/** This worker's part of the run's output folder (known once the pipeline is open). */
+	private part: string | undefined;
 	readonly worker: Worker<RunJobData>;
 	/** Aborted when the worker stops: jobs running are put back on the queue. */
 	readonly stop = new AbortController();
@@ -114,7 +116,6 @@ class RunSlot {
 		private readonly host: QueueWorker,
 	) {
 		const o = host.options;
-		this.done = new DoneIndex(meta.outDir, meta.config, o.id);
 		const stallMs = (o.stallSeconds ?? 30) * 1000;
 		this.worker = new Worker<RunJobData>(queueNameOf(meta.runId), (job, token) => this.process(job, token), {
 			connection: bullConnection(o.queueUrl),
@@ -144,7 +145,10 @@ class RunSlot {
 				// An endpoint-wide pause: no worker takes new jobs of this run until it is over (BullMQ's limiter is per queue).
 				if (s.state === "paused") void this.worker.rateLimit(Math.max(1000, s.resumeAt - Date.now())).catch(() => undefined);
 			});
-			const partDir = path.join(this.meta.outDir, partsFolder, o.id);
+			// Another run of this worker may write to the same output folder (other settings): each has its own part.
+			this.part = this.host.claimPart(this.meta.outDir, this.meta.runId);
+			this.done = new DoneIndex(this.meta.outDir, this.meta.config, this.part);
+			const partDir = path.join(this.meta.outDir, partsFolder, this.part);
 			const pipeline = await EmbedPipeline.open(
 				{
 					inputs: this.meta.inputs,
@@ -199,11 +203,12 @@ class RunSlot {
 			return this.requeue(job, token, 10_000, message(e));
 		}
 		// Items another worker (or an earlier run) has done already: not sent again.
-		await this.done.refresh();
+		const done = this.done!;
+		await done.refresh();
 		const counts: JobCounts = { items: items.length, embedded: 0, alreadyDone: 0, failed: 0, skipped: 0 };
 		const work: WorkItem[] = [];
 		for (const item of items) {
-			const status = doneElsewhere(this.done, item);
+			const status = doneElsewhere(done, item);
 			if (status === "embedded") counts.alreadyDone++;
 			else if (status === "skipped") counts.skipped++;
 			else work.push(toWorkItem(item));
@@ -300,6 +305,7 @@ class RunSlot {
 		this.stop.abort();
 		const p = await this.pipeline?.catch(() => undefined);
 		await p?.close().catch(() => undefined);
+		if (this.part) this.host.releasePart(this.meta.outDir, this.part);
 		this.client?.dispose();
 	}
 }
@@ -349,6 +355,7 @@ export class QueueWorker {
 	private heartbeat: NodeJS.Timeout | undefined;
 	private stopping = false;
 	private fatalError: RunFatal | undefined;
+	private stoppedByFatal = false;
 	private resolveStopped!: (v: { fatal?: RunFatal }) => void;
 	/** Resolves when the worker has stopped (close(), or a fatal error of its own). */
 	readonly stopped = new Promise<{ fatal?: RunFatal }>((r) => (this.resolveStopped = r));
@@ -380,7 +387,7 @@ export class QueueWorker {
 		if (this.stopping) return;
 		const active = new Set(await this.redis.smembers(redisKeys.activeRuns));
 		for (const runId of active) {
-			if (this.slots.has(runId) || (this.options.runIds && !this.options.runIds.includes(runId))) continue;
+			if (this.slots.has(runId) || this.refused.has(runId) || (this.options.runIds && !this.options.runIds.includes(runId))) continue;
 			const run = await readRunRecord(this.redis, runId);
 			if (!run || this.stopping) continue;
 			this.options.logger.info(`Taking jobs of run ${runId} → ${run.meta.outDir}`);
@@ -404,13 +411,45 @@ export class QueueWorker {
 		}
 	}
 
-	/** Records a fatal error of this worker for a run; one that stops the worker closes it. */
+	/** Part folder names in use by this worker's runs, per output folder. */
+	private readonly parts = new Map<string, Set<string>>();
+
+	/** A part name for a run writing to `outDir`: the worker id, or `<id>~<run id>` when another of its runs uses that. */
+	claimPart(outDir: string, runId: string): string {
+		const used = this.parts.get(outDir) ?? new Set<string>();
+		this.parts.set(outDir, used);
+		const name = used.has(this.options.id) ? `${this.options.id}~${runId}` : this.options.id;
+		used.add(name);
+		return name;
+	}
+
+	releasePart(outDir: string, name: string): void {
+		this.parts.get(outDir)?.delete(name);
+	}
+
+	/** Runs this worker stopped taking (a fatal error of its own for them: a refused key, an unreachable endpoint). */
+	private readonly refused = new Set<string>();
+
+	/**
+	 * Records a fatal error of this worker for a run (for `status` and `submit --wait`). One that says
+	 * this worker cannot work on the run makes it leave the run (its jobs stay queued for others); a
+	 * worker left with no run it can work on stops.
+	 */
 	async fatal(runId: string, code: string, why: string): Promise<void> {
 		const fatal: RunFatal = { code, message: redactUrlsIn(why), worker: this.options.id, time: new Date().toISOString() };
 		this.options.logger.error(`Run ${runId}: ${fatal.message}`);
 		await recordFatal(this.redis, runId, fatal).catch(() => undefined);
-		if (stopsWorker(code) && !this.fatalError) {
-			this.fatalError = fatal;
+		if (!stopsWorker(code) || this.refused.has(runId)) return;
+		this.refused.add(runId);
+		this.fatalError ??= fatal;
+		const slot = this.slots.get(runId);
+		this.slots.delete(runId);
+		// Not awaited: the job that reports this is still running inside the slot.
+		void slot?.close();
+		const active = await this.redis.smembers(redisKeys.activeRuns).catch(() => [] as string[]);
+		const workable = active.filter((id) => !this.refused.has(id) && (!this.options.runIds || this.options.runIds.includes(id)));
+		if (this.slots.size === 0 && workable.length === 0) {
+			this.stoppedByFatal = true;
 			void this.close();
 		}
 	}
@@ -425,6 +464,7 @@ export class QueueWorker {
 		this.slots.clear();
 		await this.redis.del(redisKeys.worker(this.options.id)).catch(() => undefined);
 		this.redis.disconnect();
-		this.resolveStopped(this.fatalError ? { fatal: this.fatalError } : {});
+		// Exit 2 only when the worker stopped because it could work on no run.
+		this.resolveStopped(this.fatalError && this.stoppedByFatal ? { fatal: this.fatalError } : {});
 	}
 }

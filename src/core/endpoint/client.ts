@@ -19,7 +19,7 @@ import type { Logger } from "../util/logger";
 import { redactUrl } from "../util/redactUrl";
 import { timerDelay } from "../util/timers";
 import { describeConnectionError } from "./connectionError";
-import { CallRateLimiter } from "./rateLimiter";
+import { CallRateLimiter, type RequestLimiter } from "./rateLimiter";
 import { buildPayload, payloadBytes, splitByPayload, type PayloadRow } from "./payload";
 import { MalformedResponseError, parseEmbeddingResponse, type ParsedEmbeddings } from "./response";
 import { AttemptError, classifyHttpFailure, isRetryable, retryPolicy } from "./retryPolicy";
@@ -34,6 +34,17 @@ import {
 	type TextEmbeddings,
 	type TokenProvider,
 } from "./types";
+import type { SharedQuota } from "../queue/sharedQuota";
+
+/** Options of an EndpointClient beyond its settings. */
+export interface EndpointClientOptions {
+	/**
+	 * The quota shared by every process of a distributed run (src/core/queue/sharedQuota.ts): calls per
+	 * period and requests in flight are counted in Redis, and an endpoint-wide pause holds every worker.
+	 * The client does not dispose it. Without it the limits are this client's own.
+	 */
+	quota?: SharedQuota | undefined;
+}
 
 type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
@@ -52,6 +63,11 @@ function loadPRetry(): Promise<PRetryModule> {
 function abortReason(signal: AbortSignal): unknown {
 	return signal.reason ?? new DOMException("The operation was aborted.", "AbortError");
 }
+
+/** How often a worker of a shared quota looks whether another worker's pause ended. */
+const sharedPollMs = 500;
+/** How much longer than the pause itself the shared pause and probe keys live (a dead worker's expire). */
+const sharedPauseSlackMs = 10_000;
 
 /** What `request` returns when it did not send because a pause began while it waited. */
 const notSent = Symbol("not sent");
@@ -108,7 +124,12 @@ export class EndpointClient implements ImageEmbedder {
 	private readonly emitter = new Emitter<ClientStatus>();
 	readonly onDidChangeStatus: Event<ClientStatus> = this.emitter.event;
 
-	private readonly limiter: CallRateLimiter;
+	private readonly limiter: RequestLimiter;
+	private readonly quota: SharedQuota | undefined;
+	/** The local pause was taken over from the shared one (another worker paused): it ends when that one does. */
+	private pauseFromShared = false;
+	/** Shared pause writes not yet acknowledged by Redis. */
+	private sharedWrites: Promise<void> | undefined;
 	/** Current adaptive concurrency and the requests holding a slot. */
 	private concurrency: number;
 	private inFlight = 0;
@@ -139,6 +160,7 @@ export class EndpointClient implements ImageEmbedder {
 		private readonly tokens: TokenProvider,
 		private readonly logger: Logger,
 		private readonly fetchImpl: FetchLike = fetch,
+		options: EndpointClientOptions = {},
 	) {
 		if (!/^https?:\/\//i.test(settings.url)) throw new FatalEndpointError("config", `The endpoint URL must start with https:// (or http:// for a local endpoint): "${redactUrl(settings.url)}".`);
 		if (/^https?:\/\/[^/?#]*@/i.test(settings.url)) throw new FatalEndpointError("config", `The endpoint URL must not hold a user name or password (${redactUrl(settings.url)}): the key is sent as a header.`);
@@ -149,7 +171,8 @@ export class EndpointClient implements ImageEmbedder {
 			throw new FatalEndpointError("config", "The rate limit needs at least 1 call per period and a period above 0 s.");
 		}
 		this.concurrency = settings.maxConcurrentRequests;
-		this.limiter = new CallRateLimiter(settings.rateLimit);
+		this.quota = options.quota;
+		this.limiter = this.quota?.limiter ?? new CallRateLimiter(settings.rateLimit, settings.maxConcurrentRequests);
 	}
 
 	get status(): ClientStatus {
@@ -231,7 +254,7 @@ export class EndpointClient implements ImageEmbedder {
 	dispose(): void {
 		this.fatal ??= new DOMException("The endpoint client was disposed.", "AbortError");
 		this.wake();
-		this.limiter.stop();
+		if (!this.quota) this.limiter.stop();
 		this.emitter.dispose();
 	}
 
@@ -346,10 +369,13 @@ export class EndpointClient implements ImageEmbedder {
 	private async request(body: string, rowCount: number, field: "image_features" | "text_features", signal: AbortSignal, expectedDim: number | undefined, probe: boolean): Promise<ParsedEmbeddings | AttemptError | typeof notSent> {
 		await this.acquireSlot(signal);
 		const startedAt = Date.now();
+		let endRequest: (() => void) | undefined;
 		try {
 			const token = await this.tokens.getToken(signal);
-			await this.rateToken(signal);
-			// While it waited for a slot and a rate token the client may have paused: then only the probe goes.
+			endRequest = await this.rateToken(signal);
+			// While it waited for a slot and a rate token the client (or, with a shared quota, another
+			// worker) may have paused: then only the probe goes.
+			if (!probe && this.quota) await this.syncShared(this.quota);
 			if (!probe && (this.paused || Date.now() < this.holdUntil)) return notSent;
 			const headers: Record<string, string> = { "Content-Type": "application/json", Authorization: `Bearer ${token}` };
 			if (this.settings.deployment) headers["azureml-model-deployment"] = this.settings.deployment;
@@ -413,6 +439,10 @@ export class EndpointClient implements ImageEmbedder {
 			}
 			return this.noteFailure(failure, startedAt);
 		} finally {
+			// A pause or hold this answer caused reaches Redis before the slot goes to another worker.
+			const end = endRequest;
+			if (end && this.sharedWrites) void this.sharedWrites.finally(end);
+			else end?.();
 			this.releaseSlot();
 		}
 	}
@@ -441,6 +471,7 @@ export class EndpointClient implements ImageEmbedder {
 	private noteFailure(e: AttemptError, startedAt: number): AttemptError {
 		if (e.retryAfterMs !== undefined && (e.kind === "overload" || e.kind === "server")) {
 			this.holdUntil = Math.max(this.holdUntil, Date.now() + Math.min(e.retryAfterMs, this.settings.maxRetryDelayMs));
+			this.shared((q) => q.setHold(this.holdUntil));
 		}
 		if (e.kind === "refusal" && e.status === 429) {
 			// Rate-limit 429s despite our limiter: one is network jitter; two within two windows mean the
@@ -487,6 +518,8 @@ export class EndpointClient implements ImageEmbedder {
 		if (this.paused) return;
 		const resumeAt = Math.min(deadline, now + this.boundedDelay(retryAfterMs));
 		this.paused = { reason, resumeAt };
+		this.pauseFromShared = false;
+		this.publishPause();
 		this.logger.warn(`Paused: ${reason}. Probing again at ${new Date(resumeAt).toISOString()}.`);
 		this.fireStatus();
 		this.wake();
@@ -502,6 +535,8 @@ export class EndpointClient implements ImageEmbedder {
 		}
 		const resumeAt = Math.min(since + this.settings.maxPauseMs, now + this.boundedDelay(e.retryAfterMs));
 		this.paused = { reason: `endpoint refusing requests: ${e.message}`, resumeAt };
+		this.pauseFromShared = false;
+		this.publishPause(true);
 		this.logger.info(`Probe refused (${e.message}); next probe at ${new Date(resumeAt).toISOString()}.`);
 		this.fireStatus();
 		this.wake();
@@ -509,18 +544,68 @@ export class EndpointClient implements ImageEmbedder {
 
 	private endProbe(): void {
 		this.probeInFlight = false;
+		this.shared((q) => q.releaseProbe());
 		this.wake();
 	}
 
-	private resume(): void {
-		this.probeInFlight = false;
+	/** The probe was answered (or, with `shared`, another worker's was): the pause ends. */
+	private resume(fromShared = false): void {
+		if (!fromShared) {
+			this.probeInFlight = false;
+			if (this.paused || this.holdUntil > 0) this.shared((q) => q.clearPause());
+		}
+		this.pauseFromShared = false;
 		if (this.paused) {
-			this.logger.info("Endpoint accepts requests again: resuming.");
+			this.logger.info(fromShared ? "Endpoint accepts requests again (another worker's probe was answered): resuming." : "Endpoint accepts requests again: resuming.");
 			this.paused = undefined;
 			this.holdUntil = 0;
 			this.fireStatus();
 		}
 		this.wake();
+	}
+
+	// ---- the pause shared with other workers (SharedQuota) ----
+
+	/** Runs a shared-quota update in the background; a Redis failure only costs the sharing, never the request. */
+	private shared(update: (quota: SharedQuota) => Promise<void>): void {
+		if (!this.quota) return;
+		const write = update(this.quota).catch((e: unknown) => this.logger.debug(`Shared pause update failed: ${e instanceof Error ? e.message : String(e)}`));
+		const all = Promise.all([this.sharedWrites, write]).then(() => {
+			if (this.sharedWrites === all) this.sharedWrites = undefined;
+		});
+		this.sharedWrites = all;
+	}
+
+	/** Tells every worker about this client's pause; `probeDone` also frees the probe claim. */
+	private publishPause(probeDone = false): void {
+		const paused = this.paused;
+		if (!paused) return;
+		const since = this.refusalSince ?? Date.now();
+		this.shared(async (q) => {
+			await q.setPause({ reason: paused.reason, resumeAt: paused.resumeAt, since }, this.settings.requestTimeoutMs + sharedPauseSlackMs);
+			if (probeDone) await q.releaseProbe();
+		});
+	}
+
+	/** Takes over the pause and Retry-After hold of other workers, and ends a taken-over pause that ended there. */
+	private async syncShared(quota: SharedQuota): Promise<void> {
+		const { pause, holdUntil } = await quota.readPause();
+		if (holdUntil !== undefined && holdUntil > this.holdUntil) this.holdUntil = holdUntil;
+		if (pause) {
+			this.refusalSince = Math.min(this.refusalSince ?? pause.since, pause.since);
+			if (!this.paused) {
+				this.paused = { reason: pause.reason, resumeAt: pause.resumeAt };
+				this.pauseFromShared = true;
+				this.logger.warn(`Paused by another worker: ${pause.reason}. Probing again at ${new Date(pause.resumeAt).toISOString()}.`);
+				this.fireStatus();
+				this.wake();
+			} else if (pause.resumeAt > this.paused.resumeAt && !this.probeInFlight) {
+				this.paused = { reason: pause.reason, resumeAt: pause.resumeAt };
+				this.fireStatus();
+			}
+		} else if (this.paused && this.pauseFromShared && !this.probeInFlight) {
+			this.resume(true);
+		}
 	}
 
 	private setFatal(e: FatalEndpointError): void {
@@ -536,13 +621,25 @@ export class EndpointClient implements ImageEmbedder {
 		for (;;) {
 			if (this.fatal !== undefined) throw this.fatal;
 			signal.throwIfAborted();
+			if (this.quota) {
+				await this.syncShared(this.quota);
+				if (this.fatal !== undefined) throw this.fatal;
+			}
 			const now = Date.now();
 			if (this.paused) {
 				if (!this.probeInFlight && now >= this.paused.resumeAt) {
 					this.probeInFlight = true;
+					// With a shared quota one worker probes for all; the others wait for its answer.
+					if (this.quota && !(await this.quota.claimProbe(this.settings.requestTimeoutMs + sharedPauseSlackMs))) {
+						this.probeInFlight = false;
+						await this.waitForChange(sharedPollMs, signal);
+						continue;
+					}
 					return true;
 				}
-				await this.waitForChange(this.probeInFlight ? undefined : this.paused.resumeAt - now, signal);
+				const untilProbe = this.probeInFlight ? undefined : this.paused.resumeAt - now;
+				// Another worker may end the pause: look again now and then.
+				await this.waitForChange(this.quota ? Math.min(untilProbe ?? sharedPollMs, sharedPollMs) : untilProbe, signal);
 				continue;
 			}
 			if (now < this.holdUntil) {
@@ -619,11 +716,24 @@ export class EndpointClient implements ImageEmbedder {
 	}
 
 	/** A slot in the shared rate limit; an abort stops waiting. After dispose, rejects with the dispose reason. */
-	private async rateToken(signal: AbortSignal): Promise<void> {
+	private async rateToken(signal: AbortSignal): Promise<() => void> {
+		// A shared limiter outlives the client: dispose (or a fatal error) stops this client's wait for it.
+		const wait = new AbortController();
+		const onAbort = () => wait.abort(abortReason(signal));
+		const onChange = () => {
+			if (this.fatal !== undefined) wait.abort(this.fatal);
+			else this.wakers.add(onChange);
+		};
+		signal.addEventListener("abort", onAbort, { once: true });
+		this.wakers.add(onChange);
 		try {
-			await this.limiter.acquire(signal);
+			// Held until the answer is read: the request timeout, plus time to read the body.
+			return await this.limiter.acquire(wait.signal, this.settings.requestTimeoutMs + 10_000);
 		} catch (e) {
 			throw this.fatal ?? e;
+		} finally {
+			signal.removeEventListener("abort", onAbort);
+			this.wakers.delete(onChange);
 		}
 	}
 

@@ -25,18 +25,17 @@ import { EndpointClient } from "../endpoint/client";
 import type { TokenProvider } from "../endpoint/types";
 import { EmbedPipeline, type ProcessResult } from "../pipeline/embedPipeline";
 import type { RunOptions, WorkItem } from "../pipeline/types";
-import { mergeParts, partsFolder } from "../results/mergeParts";
-import { readLines } from "../results/jsonLines";
+import { partsFolder } from "../results/mergeParts";
 import { sourceId } from "../results/resumeKey";
-import { recordedEndpoint } from "../results/runInfo";
-import { resultFiles, type FailureRecord } from "../results/types";
 import type { Logger } from "../util/logger";
 import { redactUrlsIn } from "../util/redactUrl";
 import { DoneIndex } from "./doneIndex";
 import { scheduleMergeIfDrained, runQueue } from "./queueRun";
 import { bullConnection, connectRedis } from "./redisConnection";
 import { bullPrefix, queueNameOf, redisKeys } from "./runKeys";
-import { countJob, raiseGeneration, readRunRecord, recordFatal } from "./runRecord";
+import { countJob, readRunRecord, recordFatal } from "./runRecord";
+import { mergeRun } from "./runMerge";
+import { createSharedQuota, type SharedQuota } from "./sharedQuota";
 import type { ItemJobData, JobCounts, MergeJobData, QueueItem, QueueRunMeta, RunFatal, RunJobData, RunMergeSummary } from "./types";
 
 export interface QueueWorkerOptions {
@@ -102,6 +101,7 @@ function message(e: unknown): string {
 class RunSlot {
 	private pipeline: Promise<EmbedPipeline> | undefined;
 	private client: EndpointClient | undefined;
+	private quota: SharedQuota | undefined;
 	private done: DoneIndex | undefined;
 	/** This worker's part of the run's output folder (known once the pipeline is open). */
 	private part: string | undefined;
@@ -140,7 +140,15 @@ class RunSlot {
 		this.pipeline ??= (async () => {
 			const o = this.host.options;
 			const { tokens, dicomweb } = await o.credentials(this.meta);
-			this.client = new EndpointClient(this.meta.endpoint, tokens, o.logger, undefined);
+			// Calls per period, requests in flight and the endpoint-wide pause, counted in Redis across every worker.
+			this.quota ??= await createSharedQuota({
+				redisUrl: o.queueUrl,
+				endpointUrl: this.meta.endpoint.url,
+				rate: this.meta.endpoint.rateLimit,
+				maxConcurrentRequests: this.meta.endpoint.maxConcurrentRequests,
+				logger: o.logger,
+			});
+			this.client = new EndpointClient(this.meta.endpoint, tokens, o.logger, undefined, { quota: this.quota });
 			this.client.onDidChangeStatus((s) => {
 				// An endpoint-wide pause: no worker takes new jobs of this run until it is over (BullMQ's limiter is per queue).
 				if (s.state === "paused") void this.worker.rateLimit(Math.max(1000, s.resumeAt - Date.now())).catch(() => undefined);
@@ -233,66 +241,9 @@ class RunSlot {
 	}
 
 	private async merge(data: MergeJobData): Promise<RunMergeSummary> {
-		const o = this.host.options;
-		const redis = this.host.redis;
-		const run = await readRunRecord(redis, this.meta.runId);
-		if (!run) throw new Error(`run ${this.meta.runId} has no record in Redis`);
-		const started = run.submittedAt || Date.parse(this.meta.createdAt);
-		try {
-			const merged = await mergeParts(this.meta.outDir, {
-				logger: o.logger,
-				run: {
-					startedAt: new Date(started).toISOString(),
-					endedAt: new Date().toISOString(),
-					durationMs: Date.now() - started,
-					imagesPerSecond: Math.round((run.done.embedded * 1000 * 100) / Math.max(1, Date.now() - started)) / 100,
-					inputs: this.meta.inputs.map(redactUrlsIn),
-					outDir: this.meta.outDir,
-					retryFailedOnly: false,
-					workers: 0,
-					endpoint: recordedEndpoint(this.meta.endpoint, this.meta.simulated),
-					convert: {
-						pngCompressionLevel: this.meta.convert.pngCompressionLevel,
-						thumbnailSize: this.meta.convert.thumbnailSize,
-						maxPixels: this.meta.convert.maxPixels,
-						grayscalePng: this.meta.convert.grayscalePng !== false,
-					},
-					config: this.meta.config,
-					counts: { found: run.found, ignored: run.ignored, alreadyDone: run.done.alreadyDone + run.alreadyDoneAtSubmit },
-					cancelled: run.cancelledGeneration >= data.generation,
-					queue: { runId: this.meta.runId, queue: this.meta.queue, jobs: run.jobs },
-				},
-			});
-			const summary: RunMergeSummary = {
-				generation: data.generation,
-				embedded: merged.embedded,
-				failed: merged.failed,
-				skipped: merged.skipped,
-				duplicates: merged.duplicates,
-				parts: merged.parts,
-				rows: merged.exports.rows,
-				dim: merged.exports.dim,
-				time: new Date().toISOString(),
-				failureReasons: await failureReasons(this.meta.outDir),
-			};
-			await redis.hset(redisKeys.run(this.meta.runId), "merge", JSON.stringify(summary));
-			await redis.hdel(redisKeys.run(this.meta.runId), "mergeError");
-			await raiseGeneration(redis, this.meta.runId, "mergedGeneration", data.generation);
-			// Finished unless a newer submission began meanwhile.
-			await redis.eval(
-				"if redis.call('HGET', KEYS[1], 'generation') == ARGV[1] then redis.call('SREM', KEYS[2], ARGV[2]) end return 0",
-				2,
-				redisKeys.run(this.meta.runId),
-				redisKeys.activeRuns,
-				String(data.generation),
-				this.meta.runId,
-			);
-			o.onEvent?.({ type: "merged", runId: this.meta.runId, summary });
-			return summary;
-		} catch (e) {
-			await redis.hset(redisKeys.run(this.meta.runId), "mergeError", message(e)).catch(() => undefined);
-			throw e;
-		}
+		const summary = await mergeRun(this.host.redis, this.meta, data.generation, this.host.options.logger);
+		this.host.options.onEvent?.({ type: "merged", runId: this.meta.runId, summary });
+		return summary;
 	}
 
 	/** Stops taking jobs; jobs running are put back on the queue; the pipeline and the quota are closed. */
@@ -307,6 +258,7 @@ class RunSlot {
 		await p?.close().catch(() => undefined);
 		if (this.part) this.host.releasePart(this.meta.outDir, this.part);
 		this.client?.dispose();
+		await this.quota?.dispose().catch(() => undefined);
 	}
 }
 
@@ -328,23 +280,6 @@ function toWorkItem(item: QueueItem): WorkItem {
 		case "skipped":
 			return { kind: "skipped", path: item.path, absPath: item.absPath, reason: item.reason };
 	}
-}
-
-/** Failed images of the merged folder by reason, commonest first (at most 10). */
-async function failureReasons(outDir: string): Promise<{ reason: string; count: number }[]> {
-	const counts = new Map<string, number>();
-	for await (const line of readLines(path.join(outDir, resultFiles.failures))) {
-		try {
-			const f = JSON.parse(line.bytes.toString("utf8")) as Partial<FailureRecord>;
-			if (f.stage !== "skipped" && typeof f.error === "string") counts.set(f.error, (counts.get(f.error) ?? 0) + 1);
-		} catch {
-			// not a record
-		}
-	}
-	return [...counts]
-		.map(([reason, count]) => ({ reason: redactUrlsIn(reason), count }))
-		.sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason))
-		.slice(0, 10);
 }
 
 export class QueueWorker {

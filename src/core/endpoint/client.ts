@@ -34,7 +34,7 @@ import {
 	type TextEmbeddings,
 	type TokenProvider,
 } from "./types";
-import type { SharedQuota } from "../queue/sharedQuota";
+import type { SharedPauseState, SharedQuota } from "../queue/sharedQuota";
 
 /** Options of an EndpointClient beyond its settings. */
 export interface EndpointClientOptions {
@@ -375,7 +375,9 @@ export class EndpointClient implements ImageEmbedder {
 			endRequest = await this.rateToken(signal);
 			// While it waited for a slot and a rate token the client (or, with a shared quota, another
 			// worker) may have paused: then only the probe goes.
-			if (!probe && this.quota) await this.syncShared(this.quota);
+			// (The last known shared state, kept current by Redis pub/sub: no round trip between the rate
+			// slot and the request, which would blur the spacing.)
+			if (!probe && this.quota) this.applyShared(this.quota.sharedState());
 			if (!probe && (this.paused || Date.now() < this.holdUntil)) return notSent;
 			const headers: Record<string, string> = { "Content-Type": "application/json", Authorization: `Bearer ${token}` };
 			if (this.settings.deployment) headers["azureml-model-deployment"] = this.settings.deployment;
@@ -589,7 +591,10 @@ export class EndpointClient implements ImageEmbedder {
 
 	/** Takes over the pause and Retry-After hold of other workers, and ends a taken-over pause that ended there. */
 	private async syncShared(quota: SharedQuota): Promise<void> {
-		const { pause, holdUntil } = await quota.readPause();
+		this.applyShared(await quota.readPause());
+	}
+
+	private applyShared({ pause, holdUntil }: { pause?: SharedPauseState; holdUntil?: number }): void {
 		if (holdUntil !== undefined && holdUntil > this.holdUntil) this.holdUntil = holdUntil;
 		if (pause) {
 			this.refusalSince = Math.min(this.refusalSince ?? pause.since, pause.since);

@@ -19,6 +19,7 @@ import type { Logger } from "../util/logger";
 import { redactUrl } from "../util/redactUrl";
 import { timerDelay } from "../util/timers";
 import { describeConnectionError } from "./connectionError";
+import { AdaptiveConcurrency } from "./adaptiveConcurrency";
 import { CallRateLimiter, type RequestLimiter } from "./rateLimiter";
 import { buildPayload, payloadBytes, splitByPayload, type PayloadRow } from "./payload";
 import { MalformedResponseError, parseEmbeddingResponse, type ParsedEmbeddings } from "./response";
@@ -34,7 +35,7 @@ import {
 	type TextEmbeddings,
 	type TokenProvider,
 } from "./types";
-import type { SharedQuota } from "../queue/sharedQuota";
+import type { SharedPauseState, SharedQuota } from "../queue/sharedQuota";
 
 /** Options of an EndpointClient beyond its settings. */
 export interface EndpointClientOptions {
@@ -130,15 +131,9 @@ export class EndpointClient implements ImageEmbedder {
 	private pauseFromShared = false;
 	/** Shared pause writes not yet acknowledged by Redis. */
 	private sharedWrites: Promise<void> | undefined;
-	/** Current adaptive concurrency and the requests holding a slot. */
-	private concurrency: number;
-	private inFlight = 0;
-	private readonly slotWaiters: { resolve: () => void }[] = [];
-	private successRun = 0;
-	private lastDecreaseAt = 0;
+	/** Requests in flight: adaptive (AIMD) on p-limit. */
+	private readonly slots: AdaptiveConcurrency;
 	private lastRateLimitAt = -Infinity;
-	/** The concurrency at which the endpoint last said "Too many pending requests". */
-	private overloadedAt = Infinity;
 
 	/** Endpoint-wide refusal: when the current streak of refusals started (reset by any success). */
 	private refusalSince: number | undefined;
@@ -170,7 +165,7 @@ export class EndpointClient implements ImageEmbedder {
 		if (!(settings.rateLimit.calls >= 1) || !(settings.rateLimit.periodSeconds > 0)) {
 			throw new FatalEndpointError("config", "The rate limit needs at least 1 call per period and a period above 0 s.");
 		}
-		this.concurrency = settings.maxConcurrentRequests;
+		this.slots = new AdaptiveConcurrency(settings.maxConcurrentRequests, logger, () => this.fireStatus());
 		this.quota = options.quota;
 		this.limiter = this.quota?.limiter ?? new CallRateLimiter(settings.rateLimit, settings.maxConcurrentRequests);
 	}
@@ -178,7 +173,7 @@ export class EndpointClient implements ImageEmbedder {
 	get status(): ClientStatus {
 		return this.paused
 			? { state: "paused", reason: this.paused.reason, resumeAt: this.paused.resumeAt }
-			: { state: "running", inFlight: this.inFlight, concurrency: this.concurrency };
+			: { state: "running", inFlight: this.slots.inFlight, concurrency: this.slots.concurrency };
 	}
 
 	async embedImages(items: EmbedRequestItem[], callerSignal: AbortSignal, options: EmbedOptions = {}): Promise<EmbedItemResult[]> {
@@ -367,7 +362,10 @@ export class EndpointClient implements ImageEmbedder {
 
 	/** Takes a slot and a rate token, sends, classifies. Refusals and successes update the shared state. */
 	private async request(body: string, rowCount: number, field: "image_features" | "text_features", signal: AbortSignal, expectedDim: number | undefined, probe: boolean): Promise<ParsedEmbeddings | AttemptError | typeof notSent> {
-		await this.acquireSlot(signal);
+		return this.slots.run(signal, () => this.requestInSlot(body, rowCount, field, signal, expectedDim, probe));
+	}
+
+	private async requestInSlot(body: string, rowCount: number, field: "image_features" | "text_features", signal: AbortSignal, expectedDim: number | undefined, probe: boolean): Promise<ParsedEmbeddings | AttemptError | typeof notSent> {
 		const startedAt = Date.now();
 		let endRequest: (() => void) | undefined;
 		try {
@@ -375,7 +373,9 @@ export class EndpointClient implements ImageEmbedder {
 			endRequest = await this.rateToken(signal);
 			// While it waited for a slot and a rate token the client (or, with a shared quota, another
 			// worker) may have paused: then only the probe goes.
-			if (!probe && this.quota) await this.syncShared(this.quota);
+			// (The last known shared state, kept current by Redis pub/sub: no round trip between the rate
+			// slot and the request, which would blur the spacing.)
+			if (!probe && this.quota) this.applyShared(this.quota.sharedState());
 			if (!probe && (this.paused || Date.now() < this.holdUntil)) return notSent;
 			const headers: Record<string, string> = { "Content-Type": "application/json", Authorization: `Bearer ${token}` };
 			if (this.settings.deployment) headers["azureml-model-deployment"] = this.settings.deployment;
@@ -443,24 +443,13 @@ export class EndpointClient implements ImageEmbedder {
 			const end = endRequest;
 			if (end && this.sharedWrites) void this.sharedWrites.finally(end);
 			else end?.();
-			this.releaseSlot();
 		}
 	}
 
 	private noteSuccess(): void {
 		this.contacted = true;
 		this.refusalSince = undefined;
-		this.successRun++;
-		// Additive increase: +1 after 2×concurrency successes in a row; ten times slower when the next
-		// step reaches the level that last overloaded the endpoint.
-		const patience = this.concurrency + 1 >= this.overloadedAt ? 20 : 2;
-		if (this.concurrency < this.settings.maxConcurrentRequests && this.successRun >= patience * this.concurrency) {
-			this.concurrency++;
-			this.successRun = 0;
-			this.logger.debug(`Endpoint keeps up: concurrency raised to ${this.concurrency}.`);
-			this.pumpSlots();
-			this.fireStatus();
-		}
+		this.slots.noteSuccess();
 	}
 
 	/** How long to honour a server's Retry-After: at most `maxRetryDelayMs` (an absurd value must not stall the run). */
@@ -484,16 +473,9 @@ export class EndpointClient implements ImageEmbedder {
 			this.lastRateLimitAt = now;
 		}
 		if (retryPolicy.endpointWide.has(e.kind)) {
-			this.successRun = 0;
 			this.refusalSince ??= Date.now();
-			if (e.kind === "overload" && startedAt >= this.lastDecreaseAt && this.concurrency > 1) {
-				this.overloadedAt = this.concurrency;
-				// One decrease per wave: requests started before the last decrease do not count again.
-				this.concurrency = Math.max(1, Math.floor(this.concurrency / 2));
-				this.lastDecreaseAt = Date.now();
-				this.logger.info(`Endpoint has too many pending requests: concurrency lowered to ${this.concurrency}.`);
-				this.fireStatus();
-			}
+			if (e.kind === "overload") this.slots.noteOverload(startedAt);
+			else this.slots.noteRefusal();
 			const streakMs = Date.now() - this.refusalSince;
 			if (!this.paused && e.kind === "refusal" && e.retryAfterMs !== undefined && e.retryAfterMs > 0) {
 				// The endpoint says when to come back: the whole client waits (a pause, counted against maxPauseMs).
@@ -589,7 +571,10 @@ export class EndpointClient implements ImageEmbedder {
 
 	/** Takes over the pause and Retry-After hold of other workers, and ends a taken-over pause that ended there. */
 	private async syncShared(quota: SharedQuota): Promise<void> {
-		const { pause, holdUntil } = await quota.readPause();
+		this.applyShared(await quota.readPause());
+	}
+
+	private applyShared({ pause, holdUntil }: { pause?: SharedPauseState; holdUntil?: number }): void {
 		if (holdUntil !== undefined && holdUntil > this.holdUntil) this.holdUntil = holdUntil;
 		if (pause) {
 			this.refusalSince = Math.min(this.refusalSince ?? pause.since, pause.since);
@@ -678,42 +663,6 @@ export class EndpointClient implements ImageEmbedder {
 	}
 
 	// ---- concurrency and rate ----
-
-	private async acquireSlot(signal: AbortSignal): Promise<void> {
-		if (this.inFlight < this.concurrency && this.slotWaiters.length === 0) {
-			this.inFlight++;
-			this.fireStatus();
-			return;
-		}
-		await new Promise<void>((resolve, reject) => {
-			const waiter = {
-				resolve: () => {
-					signal.removeEventListener("abort", onAbort);
-					resolve();
-				},
-			};
-			const onAbort = () => {
-				const i = this.slotWaiters.indexOf(waiter);
-				if (i >= 0) this.slotWaiters.splice(i, 1);
-				reject(abortReason(signal));
-			};
-			this.slotWaiters.push(waiter);
-			signal.addEventListener("abort", onAbort, { once: true });
-		});
-	}
-
-	private releaseSlot(): void {
-		this.inFlight--;
-		this.pumpSlots();
-		this.fireStatus();
-	}
-
-	private pumpSlots(): void {
-		while (this.inFlight < this.concurrency && this.slotWaiters.length > 0) {
-			this.inFlight++;
-			this.slotWaiters.shift()?.resolve();
-		}
-	}
 
 	/** A slot in the shared rate limit; an abort stops waiting. After dispose, rejects with the dispose reason. */
 	private async rateToken(signal: AbortSignal): Promise<() => void> {

@@ -42,13 +42,20 @@ export interface SharedPauseState {
 	since: number;
 }
 
+export interface SharedState {
+	pause?: SharedPauseState;
+	holdUntil?: number;
+}
+
 export interface SharedQuota {
 	/** The hash of the endpoint that names the Redis keys. */
 	readonly id: string;
 	/** Calls per period and requests in flight, counted in Redis. */
 	readonly limiter: RequestLimiter;
-	/** The shared pause and Retry-After hold (undefined when none, or when Redis does not answer soon). */
-	readPause(): Promise<{ pause?: SharedPauseState; holdUntil?: number }>;
+	/** The shared pause and Retry-After hold, read from Redis now (none when Redis does not answer soon). */
+	readPause(): Promise<SharedState>;
+	/** The last known shared pause and hold, without a round trip (kept current through Redis pub/sub, and read again every second). */
+	sharedState(): SharedState;
 	/** Pauses every worker until `resumeAt`; the key lives `ttlMs` longer than that. */
 	setPause(pause: SharedPauseState, ttlMs: number): Promise<void>;
 	/** No request from any worker before `until` (a Retry-After). */
@@ -288,15 +295,14 @@ export async function createSharedQuota(options: SharedQuotaOptions): Promise<Sh
 	const limiter = new SharedLimiter(base, `mii-${id}`, options.rate, options.maxConcurrentRequests, logger);
 	await limiter.ready();
 	const key = (name: string) => `mii:quota:${id}:${name}`;
+	const channel = key("events");
 	let disposed = false;
+	let known: SharedState = {};
 
-	const quota: SharedQuota = {
-		id,
-		limiter,
-		async readPause() {
-			if (disposed) return {};
-			const read = base.mget(key("pause"), key("hold")).then(([pause, hold]): { pause?: SharedPauseState; holdUntil?: number } => {
-				const out: { pause?: SharedPauseState; holdUntil?: number } = {};
+	const read = (): Promise<SharedState> =>
+		withTimeout(
+			base.mget(key("pause"), key("hold")).then(([pause, hold]): SharedState => {
+				const out: SharedState = {};
 				if (pause) {
 					try {
 						const p = JSON.parse(pause) as SharedPauseState;
@@ -307,14 +313,39 @@ export async function createSharedQuota(options: SharedQuotaOptions): Promise<Sh
 				}
 				const h = Number(hold);
 				if (hold && Number.isFinite(h)) out.holdUntil = h;
+				known = out;
 				return out;
-			});
-			return withTimeout(read, readTimeoutMs, {});
+			}),
+			readTimeoutMs,
+			known,
+		);
+	/** Tells every worker that the pause state changed (they read it again). */
+	const announce = () => base.publish(channel, "changed").then(() => undefined);
+
+	// Every change is announced on a channel; a poll every second covers a lost message or a reconnect.
+	const subscriber = base.duplicate({ lazyConnect: false });
+	subscriber.on("error", () => undefined);
+	subscriber.on("message", () => void read());
+	await subscriber.subscribe(channel);
+	await read();
+	const poll = setInterval(() => void read(), 1000);
+	poll.unref();
+
+	const quota: SharedQuota = {
+		id,
+		limiter,
+		async readPause() {
+			if (disposed) return {};
+			return read();
+		},
+		sharedState() {
+			return known;
 		},
 		async setPause(pause, ttlMs) {
 			if (disposed) return;
 			const ttl = Math.max(1, Math.ceil(pause.resumeAt - Date.now() + ttlMs));
-			await withTimeout(base.set(key("pause"), JSON.stringify(pause), "PX", ttl).then(() => undefined), readTimeoutMs, undefined);
+			known = { ...known, pause };
+			await withTimeout(base.set(key("pause"), JSON.stringify(pause), "PX", ttl).then(announce), readTimeoutMs, undefined);
 		},
 		async setHold(until) {
 			if (disposed) return;
@@ -322,7 +353,8 @@ export async function createSharedQuota(options: SharedQuotaOptions): Promise<Sh
 			if (ttl <= 0) return;
 			// Only ever later: a shorter Retry-After from another worker does not shorten the hold.
 			const script = "local cur = tonumber(redis.call('get', KEYS[1]) or '0') if tonumber(ARGV[1]) > cur then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) end return 1";
-			await withTimeout(base.eval(script, 1, key("hold"), String(until), String(ttl)).then(() => undefined), readTimeoutMs, undefined);
+			if (until > (known.holdUntil ?? 0)) known = { ...known, holdUntil: until };
+			await withTimeout(base.eval(script, 1, key("hold"), String(until), String(ttl)).then(announce), readTimeoutMs, undefined);
 		},
 		async claimProbe(ttlMs) {
 			if (disposed) return true;
@@ -338,12 +370,15 @@ export async function createSharedQuota(options: SharedQuotaOptions): Promise<Sh
 		},
 		async clearPause() {
 			if (disposed) return;
-			await withTimeout(base.del(key("pause"), key("hold"), key("probe")).then(() => undefined), readTimeoutMs, undefined);
+			known = {};
+			await withTimeout(base.del(key("pause"), key("hold"), key("probe")).then(announce), readTimeoutMs, undefined);
 		},
 		async dispose() {
 			if (disposed) return;
 			disposed = true;
+			clearInterval(poll);
 			limiter.stop();
+			subscriber.disconnect();
 			await base.quit().catch(() => base.disconnect());
 		},
 	};

@@ -54,6 +54,18 @@ async function runWorkers(n: number, base: Omit<QuotaWorkerConfig, "first" | "co
 	}
 }
 
+/** The most arrivals the server saw in any window of `periodMs` (a window (t - period, t], as the simulator counts). */
+function maxInAnyWindow(times: number[], periodMs: number): number {
+	const t = [...times].sort((a, b) => a - b);
+	let most = 0;
+	let lo = 0;
+	for (let hi = 0; hi < t.length; hi++) {
+		while ((t[lo] as number) <= (t[hi] as number) - periodMs) lo++;
+		most = Math.max(most, hi - lo + 1);
+	}
+	return most;
+}
+
 void describe("shared quota through Redis (several processes, one endpoint)", { timeout: 240_000 }, () => {
 	let redis: RedisServer | undefined;
 	before(async () => {
@@ -61,6 +73,35 @@ void describe("shared quota through Redis (several processes, one endpoint)", { 
 	});
 	after(async () => {
 		await redis?.stop();
+	});
+
+	void it("three workers together never exceed the calls per period at the endpoint, cause no 429, and respect the shared in-flight cap", async (t) => {
+		if (!redis) return t.skip("redis-server is not installed");
+		// 33 requests against 30 per 30 s: the 31st may only arrive a full period after the 1st. (A long
+		// period on purpose: the client's margin is 1 % of it, far above the scheduling jitter of a
+		// loaded machine; with a 1 s period the 50 ms margin is within that noise.)
+		const rate = { calls: 30, periodSeconds: 30 };
+		const sim = await startSimulator({ key, rate, latencyMs: 40, capacity: 64 });
+		try {
+			const reports = await runWorkers(3, { redisUrl: redis.url, endpointUrl: sim.url, rate, sharedMaxConcurrent: 2, settings: { maxConcurrentRequests: 4 } }, 11);
+			const logs = reports.map((r) => `${JSON.stringify(r.statuses)}\n${r.log.join("\n")}`).join("\n----\n");
+			for (const r of reports) assert.deepEqual(r.failed, [], logs);
+			assert.equal(reports.reduce((s, r) => s + r.ok, 0), 33);
+			const t0 = sim.stats.log[0]?.t ?? 0;
+			const arrivals = `arrivals (ms, status): ${sim.stats.log.map((e) => `${e.t - t0}:${e.status}`).join(" ")}`;
+			assert.equal(sim.stats.rejected429, 0, `a 429 caused by our own rate; ${arrivals}`);
+			assert.equal(sim.stats.requests, 33, `one request per image, nothing sent twice; ${arrivals}`);
+			const most = maxInAnyWindow(sim.stats.log.map((e) => e.t), 30_000);
+			assert.ok(most <= 30, `the endpoint saw ${most} requests within one period (limit 30); ${arrivals}`);
+			// The same from the workers' side: when their requests left the shared limiter (one machine, one clock).
+			const grants = reports.flatMap((r) => r.grants);
+			assert.equal(grants.length, 33);
+			assert.ok(maxInAnyWindow(grants, 30_000) <= 30);
+			// Each worker alone may have 4 in flight; all together at most the shared 2.
+			assert.ok(sim.stats.inFlightMax <= 2, `${sim.stats.inFlightMax} requests were in flight at once (shared limit 2)`);
+		} finally {
+			await sim.close();
+		}
 	});
 
 	void it("an endpoint-wide 503 seen by one worker pauses all of them; one probes for all", async (t) => {

@@ -6,7 +6,7 @@
 import { EndpointClient } from "../../../src/core/endpoint/client";
 import { keyTokenProvider } from "../../../src/core/endpoint/auth";
 import type { EmbedItemResult, EndpointSettings } from "../../../src/core/endpoint/types";
-import { createSharedQuota } from "../../../src/core/queue/sharedQuota";
+import { createSharedQuota, type SharedQuota } from "../../../src/core/queue/sharedQuota";
 import { captureLogger, fastSettings, makePng } from "../endpoint/helpers";
 
 export interface QuotaWorkerConfig {
@@ -30,6 +30,8 @@ export interface QuotaWorkerReport {
 	paused: boolean;
 	pausedByOther: boolean;
 	log: string[];
+	/** When each rate slot was granted (ms since epoch): the moment a request left the shared limiter. */
+	grants: number[];
 }
 
 async function main(): Promise<void> {
@@ -37,13 +39,30 @@ async function main(): Promise<void> {
 	const { logger, lines } = captureLogger();
 	const quota = await createSharedQuota({ redisUrl: config.redisUrl, endpointUrl: config.endpointUrl, rate: config.rate, maxConcurrentRequests: config.sharedMaxConcurrent, logger });
 	const statuses: Record<string, number> = {};
+	const grants: number[] = [];
+	// The shared limiter, watched: it records when each slot is granted.
+	const watched: SharedQuota = {
+		...quota,
+		limiter: {
+			acquire: (signal, holdMs) =>
+				quota.limiter.acquire(signal, holdMs).then((release) => {
+					grants.push(Date.now());
+					return release;
+				}),
+			get window() {
+				return quota.limiter.window;
+			},
+			widen: () => quota.limiter.widen(),
+			stop: () => quota.limiter.stop(),
+		},
+	};
 	const countingFetch = async (input: string, init: RequestInit): Promise<Response> => {
 		const res = await fetch(input, init);
 		statuses[res.status] = (statuses[res.status] ?? 0) + 1;
 		return res;
 	};
 	const settings = fastSettings(config.endpointUrl, { rateLimit: config.rate, batchSize: 1, ...config.settings });
-	const client = new EndpointClient(settings, keyTokenProvider(async () => process.env["MEDIMAGEINSIGHT_API_KEY"] ?? ""), logger, countingFetch, { quota });
+	const client = new EndpointClient(settings, keyTokenProvider(async () => process.env["MEDIMAGEINSIGHT_API_KEY"] ?? ""), logger, countingFetch, { quota: watched });
 	let paused = false;
 	client.onDidChangeStatus((s) => {
 		if (s.state === "paused") paused = true;
@@ -68,6 +87,7 @@ async function main(): Promise<void> {
 		statuses,
 		paused,
 		pausedByOther: lines.some((l) => l.includes("Paused by another worker")),
+		grants,
 		log: lines.filter((l) => !l.startsWith("trace") && !l.startsWith("debug")).slice(-40),
 	};
 	process.send?.({ report }, undefined, {}, () => process.exit(0));

@@ -16,10 +16,12 @@
 import { setMaxListeners } from "node:events";
 import { Emitter, type Event } from "../util/events";
 import type { Logger } from "../util/logger";
+import { readBodyCapped } from "../util/readBody";
 import { redactUrl } from "../util/redactUrl";
 import { timerDelay } from "../util/timers";
 import { describeConnectionError } from "./connectionError";
 import { AdaptiveConcurrency } from "./adaptiveConcurrency";
+import { PauseGate } from "./pauseGate";
 import { CallRateLimiter, type RequestLimiter } from "./rateLimiter";
 import { buildPayload, payloadBytes, splitByPayload, type PayloadRow } from "./payload";
 import { MalformedResponseError, parseEmbeddingResponse, type ParsedEmbeddings } from "./response";
@@ -35,7 +37,7 @@ import {
 	type TextEmbeddings,
 	type TokenProvider,
 } from "./types";
-import type { SharedPauseState, SharedQuota } from "../queue/sharedQuota";
+import type { SharedQuota } from "../queue/sharedQuota";
 
 /** Options of an EndpointClient beyond its settings. */
 export interface EndpointClientOptions {
@@ -65,61 +67,8 @@ function abortReason(signal: AbortSignal): unknown {
 	return signal.reason ?? new DOMException("The operation was aborted.", "AbortError");
 }
 
-/** How often a worker of a shared quota looks whether another worker's pause ended. */
-const sharedPollMs = 500;
-/** How much longer than the pause itself the shared pause and probe keys live (a dead worker's expire). */
-const sharedPauseSlackMs = 10_000;
-
 /** What `request` returns when it did not send because a pause began while it waited. */
 const notSent = Symbol("not sent");
-
-type BodyRead = { ok: true; text: string } | { ok: false; bytes: number };
-
-/**
- * Reads a response body as a stream, at most `cap` bytes: above that (or when Content-Length says so)
- * it stops reading, cancels the body and reports how many bytes it had seen. Nothing large is held.
- */
-async function readBodyCapped(res: Response, cap: number): Promise<BodyRead> {
-	const declared = Number(res.headers.get("content-length"));
-	if (Number.isFinite(declared) && declared > cap) {
-		await res.body?.cancel().catch(() => undefined);
-		return { ok: false, bytes: declared };
-	}
-	if (!res.body) return { ok: true, text: "" };
-	const reader = res.body.getReader();
-	const chunks: Uint8Array[] = [];
-	let total = 0;
-	for (;;) {
-		const { done, value } = await reader.read();
-		if (done) break;
-		total += value.byteLength;
-		if (total > cap) {
-			await reader.cancel().catch(() => undefined);
-			return { ok: false, bytes: total };
-		}
-		chunks.push(value);
-	}
-	return { ok: true, text: Buffer.concat(chunks).toString("utf8") };
-}
-
-/** Like readBodyCapped, but a body above `cap` is cut there (for the snippet of an error answer). */
-async function readBodyPrefix(res: Response, cap: number): Promise<string> {
-	if (!res.body) return "";
-	const reader = res.body.getReader();
-	const chunks: Uint8Array[] = [];
-	let total = 0;
-	for (;;) {
-		const { done, value } = await reader.read();
-		if (done) break;
-		chunks.push(value);
-		total += value.byteLength;
-		if (total >= cap) {
-			await reader.cancel().catch(() => undefined);
-			break;
-		}
-	}
-	return Buffer.concat(chunks).subarray(0, cap).toString("utf8");
-}
 
 export class EndpointClient implements ImageEmbedder {
 	private readonly emitter = new Emitter<ClientStatus>();
@@ -127,27 +76,17 @@ export class EndpointClient implements ImageEmbedder {
 
 	private readonly limiter: RequestLimiter;
 	private readonly quota: SharedQuota | undefined;
-	/** The local pause was taken over from the shared one (another worker paused): it ends when that one does. */
-	private pauseFromShared = false;
-	/** Shared pause writes not yet acknowledged by Redis. */
-	private sharedWrites: Promise<void> | undefined;
+	/** Endpoint-wide refusal → pause and probe; Retry-After holds; the fatal stop. */
+	private readonly gate: PauseGate;
 	/** Requests in flight: adaptive (AIMD) on p-limit. */
 	private readonly slots: AdaptiveConcurrency;
 	private lastRateLimitAt = -Infinity;
 
-	/** Endpoint-wide refusal: when the current streak of refusals started (reset by any success). */
-	private refusalSince: number | undefined;
-	private paused: { reason: string; resumeAt: number } | undefined;
-	private probeInFlight = false;
-	/** No request leaves before this time (a Retry-After received by any request). */
-	private holdUntil = 0;
-	private fatal: unknown;
 	/** Whether any request has succeeded; until then connection failures stop the run after a few quick attempts. */
 	private contacted = false;
 	private firstContactFailures = 0;
 	/** The vector length of the first answer accepted; every later answer must match it. */
 	private acceptedDim: number | undefined;
-	private readonly wakers = new Set<() => void>();
 	private readonly derivedSignals = new WeakMap<AbortSignal, AbortSignal>();
 
 	constructor(
@@ -167,12 +106,14 @@ export class EndpointClient implements ImageEmbedder {
 		}
 		this.slots = new AdaptiveConcurrency(settings.maxConcurrentRequests, logger, () => this.fireStatus());
 		this.quota = options.quota;
+		this.gate = new PauseGate(settings, logger, this.quota, () => this.fireStatus());
 		this.limiter = this.quota?.limiter ?? new CallRateLimiter(settings.rateLimit, settings.maxConcurrentRequests);
 	}
 
 	get status(): ClientStatus {
-		return this.paused
-			? { state: "paused", reason: this.paused.reason, resumeAt: this.paused.resumeAt }
+		const paused = this.gate.pause;
+		return paused
+			? { state: "paused", reason: paused.reason, resumeAt: paused.resumeAt }
 			: { state: "running", inFlight: this.slots.inFlight, concurrency: this.slots.concurrency };
 	}
 
@@ -247,8 +188,7 @@ export class EndpointClient implements ImageEmbedder {
 	}
 
 	dispose(): void {
-		this.fatal ??= new DOMException("The endpoint client was disposed.", "AbortError");
-		this.wake();
+		this.gate.fail(new DOMException("The endpoint client was disposed.", "AbortError"), true);
 		if (!this.quota) this.limiter.stop();
 		this.emitter.dispose();
 	}
@@ -296,7 +236,7 @@ export class EndpointClient implements ImageEmbedder {
 					maxTimeout: this.settings.maxRetryDelayMs,
 					randomize: true,
 					signal,
-					shouldRetry: (err) => !signal.aborted && this.fatal === undefined && isRetryable(err, err.attemptNumber),
+					shouldRetry: (err) => !signal.aborted && this.gate.fatal === undefined && isRetryable(err, err.attemptNumber),
 					onFailedAttempt: (err) => {
 						if (err instanceof AttemptError && isRetryable(err, err.attemptNumber) && err.retriesLeft > 0 && !signal.aborted) {
 							this.logger.debug(`Request of ${group.length} rows failed (${err.message}); attempt ${err.attemptNumber} of ${this.settings.retries}, retrying.`);
@@ -306,11 +246,11 @@ export class EndpointClient implements ImageEmbedder {
 				});
 			} catch (e) {
 				if (signal.aborted) throw abortReason(signal);
-				if (this.fatal !== undefined) throw this.fatal;
+				if (this.gate.fatal !== undefined) throw this.gate.fatal;
 				if (e instanceof AttemptError && retryPolicy.endpointWide.has(e.kind)) {
 					// Not this group's fault: the endpoint refuses everyone. Pause, then send it again.
-					this.enterPause(`endpoint refusing requests: ${e.message}`, e.retryAfterMs);
-					if (this.fatal !== undefined) throw this.fatal;
+					this.gate.enterPause(`endpoint refusing requests: ${e.message}`, e.retryAfterMs);
+					if (this.gate.fatal !== undefined) throw this.gate.fatal;
 					continue;
 				}
 				throw e;
@@ -321,29 +261,29 @@ export class EndpointClient implements ImageEmbedder {
 	/** One request through every layer. While paused, the request may be the probe; a refused probe waits again. */
 	private async attempt(body: string, rowCount: number, field: "image_features" | "text_features", signal: AbortSignal, expectedDim: number | undefined): Promise<ParsedEmbeddings> {
 		for (;;) {
-			const probe = await this.passGate(signal);
+			const probe = await this.gate.pass(signal);
 			let outcome: ParsedEmbeddings | AttemptError | typeof notSent;
 			try {
 				outcome = await this.request(body, rowCount, field, signal, expectedDim, probe);
 			} catch (e) {
-				if (probe) this.endProbe();
-				if (e instanceof FatalEndpointError) this.setFatal(e);
+				if (probe) this.gate.endProbe();
+				if (e instanceof FatalEndpointError) this.gate.fail(e);
 				throw e;
 			}
 			if (outcome === notSent) continue; // a pause began while it waited for a slot: back to the gate
 			if (outcome instanceof AttemptError && !this.contacted && (outcome.kind === "unreachable" || outcome.kind === "network")) {
 				// Nothing has ever worked: a few quick attempts, then say why instead of minutes of backoff.
-				if (probe) this.endProbe();
+				if (probe) this.gate.endProbe();
 				this.firstContactFailures++;
 				if (outcome.connection) this.logger.warn(`${outcome.connection.message} (${outcome.connection.detail})`);
 				if (this.firstContactFailures >= retryPolicy.firstContactAttempts) {
 					const why = outcome.connection?.message ?? `Cannot reach the endpoint at ${redactUrl(this.settings.url)}: ${outcome.message}. Check the URL.`;
 					const fatal = new FatalEndpointError("unreachable", why);
-					this.setFatal(fatal);
+					this.gate.fail(fatal);
 					throw fatal;
 				}
-				await this.waitForChange(retryPolicy.firstContactDelayMs * this.firstContactFailures, signal);
-				if (this.fatal !== undefined) throw this.fatal;
+				await this.gate.waitForChange(retryPolicy.firstContactDelayMs * this.firstContactFailures, signal);
+				if (this.gate.fatal !== undefined) throw this.gate.fatal;
 				continue;
 			}
 			if (!probe) {
@@ -351,10 +291,10 @@ export class EndpointClient implements ImageEmbedder {
 				return outcome;
 			}
 			if (outcome instanceof AttemptError && retryPolicy.endpointWide.has(outcome.kind)) {
-				this.probeRefused(outcome);
+				this.gate.probeRefused(outcome);
 				continue;
 			}
-			this.resume();
+			this.gate.resume();
 			if (outcome instanceof AttemptError) throw outcome;
 			return outcome;
 		}
@@ -373,10 +313,7 @@ export class EndpointClient implements ImageEmbedder {
 			endRequest = await this.rateToken(signal);
 			// While it waited for a slot and a rate token the client (or, with a shared quota, another
 			// worker) may have paused: then only the probe goes.
-			// (The last known shared state, kept current by Redis pub/sub: no round trip between the rate
-			// slot and the request, which would blur the spacing.)
-			if (!probe && this.quota) this.applyShared(this.quota.sharedState());
-			if (!probe && (this.paused || Date.now() < this.holdUntil)) return notSent;
+			if (!probe && this.gate.closedNow()) return notSent;
 			const headers: Record<string, string> = { "Content-Type": "application/json", Authorization: `Bearer ${token}` };
 			if (this.settings.deployment) headers["azureml-model-deployment"] = this.settings.deployment;
 			// The request's own signal: aborted by the caller's, or by the timeout. (Not AbortSignal.any: in
@@ -404,9 +341,10 @@ export class EndpointClient implements ImageEmbedder {
 						request.abort(new DOMException("response body too large", "AbortError"));
 						return this.noteFailure(new AttemptError("malformed", `malformed response: the body is larger than ${cap} bytes (the most ${rowCount} row(s) may take); it was not read further`, status), startedAt);
 					}
-					text = read.text;
+					text = read.bytes.toString("utf8");
 				} else {
-					text = await readBodyPrefix(res, retryPolicy.errorBodyBytes);
+					const snippet = await readBodyCapped(res, retryPolicy.errorBodyBytes, { truncate: true });
+					text = snippet.ok ? snippet.bytes.toString("utf8") : "";
 					request.abort(new DOMException("error body read", "AbortError"));
 				}
 			} catch (e) {
@@ -434,33 +372,25 @@ export class EndpointClient implements ImageEmbedder {
 			}
 			const failure = classifyHttpFailure(status, responseHeaders, text, token, this.settings.url);
 			if (failure instanceof FatalEndpointError) {
-				this.setFatal(failure);
+				this.gate.fail(failure);
 				throw failure;
 			}
 			return this.noteFailure(failure, startedAt);
 		} finally {
 			// A pause or hold this answer caused reaches Redis before the slot goes to another worker.
-			const end = endRequest;
-			if (end && this.sharedWrites) void this.sharedWrites.finally(end);
-			else end?.();
+			if (endRequest) this.gate.afterSharedWrites(endRequest);
 		}
 	}
 
 	private noteSuccess(): void {
 		this.contacted = true;
-		this.refusalSince = undefined;
+		this.gate.noteSuccess();
 		this.slots.noteSuccess();
-	}
-
-	/** How long to honour a server's Retry-After: at most `maxRetryDelayMs` (an absurd value must not stall the run). */
-	private boundedDelay(retryAfterMs: number | undefined): number {
-		return Math.min(Math.max(retryAfterMs ?? this.settings.maxRetryDelayMs, this.settings.minRetryDelayMs), this.settings.maxRetryDelayMs);
 	}
 
 	private noteFailure(e: AttemptError, startedAt: number): AttemptError {
 		if (e.retryAfterMs !== undefined && (e.kind === "overload" || e.kind === "server")) {
-			this.holdUntil = Math.max(this.holdUntil, Date.now() + Math.min(e.retryAfterMs, this.settings.maxRetryDelayMs));
-			this.shared((q) => q.setHold(this.holdUntil));
+			this.gate.hold(e.retryAfterMs);
 		}
 		if (e.kind === "refusal" && e.status === 429) {
 			// Rate-limit 429s despite our limiter: one is network jitter; two within two windows mean the
@@ -473,193 +403,11 @@ export class EndpointClient implements ImageEmbedder {
 			this.lastRateLimitAt = now;
 		}
 		if (retryPolicy.endpointWide.has(e.kind)) {
-			this.refusalSince ??= Date.now();
 			if (e.kind === "overload") this.slots.noteOverload(startedAt);
 			else this.slots.noteRefusal();
-			const streakMs = Date.now() - this.refusalSince;
-			if (!this.paused && e.kind === "refusal" && e.retryAfterMs !== undefined && e.retryAfterMs > 0) {
-				// The endpoint says when to come back: the whole client waits (a pause, counted against maxPauseMs).
-				this.enterPause(`endpoint refusing requests: ${e.message}`, e.retryAfterMs);
-			} else if (!this.paused && streakMs > this.settings.maxRetryDelayMs * 2) {
-				this.enterPause(`endpoint refusing requests for ${Math.round(streakMs / 1000)} s: ${e.message}`, e.retryAfterMs);
-			}
+			this.gate.noteRefusal(e);
 		}
 		return e;
-	}
-
-	// ---- pause, probe, resume ----
-
-	private enterPause(reason: string, retryAfterMs: number | undefined): void {
-		const now = Date.now();
-		this.refusalSince ??= now;
-		const deadline = this.refusalSince + this.settings.maxPauseMs;
-		if (now >= deadline) {
-			this.setFatal(new FatalEndpointError("paused-too-long", `The endpoint has refused requests for ${Math.round((now - this.refusalSince) / 1000)} s (longer than the allowed ${Math.round(this.settings.maxPauseMs / 1000)} s); the run stops. Last answer: ${reason}`));
-			return;
-		}
-		if (this.paused) return;
-		const resumeAt = Math.min(deadline, now + this.boundedDelay(retryAfterMs));
-		this.paused = { reason, resumeAt };
-		this.pauseFromShared = false;
-		this.publishPause();
-		this.logger.warn(`Paused: ${reason}. Probing again at ${new Date(resumeAt).toISOString()}.`);
-		this.fireStatus();
-		this.wake();
-	}
-
-	private probeRefused(e: AttemptError): void {
-		this.probeInFlight = false;
-		const now = Date.now();
-		const since = this.refusalSince ?? now;
-		if (now - since >= this.settings.maxPauseMs) {
-			this.setFatal(new FatalEndpointError("paused-too-long", `The endpoint has refused requests for ${Math.round((now - since) / 1000)} s (longer than the allowed ${Math.round(this.settings.maxPauseMs / 1000)} s); the run stops. Last answer: ${e.message}`));
-			return;
-		}
-		const resumeAt = Math.min(since + this.settings.maxPauseMs, now + this.boundedDelay(e.retryAfterMs));
-		this.paused = { reason: `endpoint refusing requests: ${e.message}`, resumeAt };
-		this.pauseFromShared = false;
-		this.publishPause(true);
-		this.logger.info(`Probe refused (${e.message}); next probe at ${new Date(resumeAt).toISOString()}.`);
-		this.fireStatus();
-		this.wake();
-	}
-
-	private endProbe(): void {
-		this.probeInFlight = false;
-		this.shared((q) => q.releaseProbe());
-		this.wake();
-	}
-
-	/** The probe was answered (or, with `shared`, another worker's was): the pause ends. */
-	private resume(fromShared = false): void {
-		if (!fromShared) {
-			this.probeInFlight = false;
-			if (this.paused || this.holdUntil > 0) this.shared((q) => q.clearPause());
-		}
-		this.pauseFromShared = false;
-		if (this.paused) {
-			this.logger.info(fromShared ? "Endpoint accepts requests again (another worker's probe was answered): resuming." : "Endpoint accepts requests again: resuming.");
-			this.paused = undefined;
-			this.holdUntil = 0;
-			this.fireStatus();
-		}
-		this.wake();
-	}
-
-	// ---- the pause shared with other workers (SharedQuota) ----
-
-	/** Runs a shared-quota update in the background; a Redis failure only costs the sharing, never the request. */
-	private shared(update: (quota: SharedQuota) => Promise<void>): void {
-		if (!this.quota) return;
-		const write = update(this.quota).catch((e: unknown) => this.logger.debug(`Shared pause update failed: ${e instanceof Error ? e.message : String(e)}`));
-		const all = Promise.all([this.sharedWrites, write]).then(() => {
-			if (this.sharedWrites === all) this.sharedWrites = undefined;
-		});
-		this.sharedWrites = all;
-	}
-
-	/** Tells every worker about this client's pause; `probeDone` also frees the probe claim. */
-	private publishPause(probeDone = false): void {
-		const paused = this.paused;
-		if (!paused) return;
-		const since = this.refusalSince ?? Date.now();
-		this.shared(async (q) => {
-			await q.setPause({ reason: paused.reason, resumeAt: paused.resumeAt, since }, this.settings.requestTimeoutMs + sharedPauseSlackMs);
-			if (probeDone) await q.releaseProbe();
-		});
-	}
-
-	/** Takes over the pause and Retry-After hold of other workers, and ends a taken-over pause that ended there. */
-	private async syncShared(quota: SharedQuota): Promise<void> {
-		this.applyShared(await quota.readPause());
-	}
-
-	private applyShared({ pause, holdUntil }: { pause?: SharedPauseState; holdUntil?: number }): void {
-		if (holdUntil !== undefined && holdUntil > this.holdUntil) this.holdUntil = holdUntil;
-		if (pause) {
-			this.refusalSince = Math.min(this.refusalSince ?? pause.since, pause.since);
-			if (!this.paused) {
-				this.paused = { reason: pause.reason, resumeAt: pause.resumeAt };
-				this.pauseFromShared = true;
-				this.logger.warn(`Paused by another worker: ${pause.reason}. Probing again at ${new Date(pause.resumeAt).toISOString()}.`);
-				this.fireStatus();
-				this.wake();
-			} else if (pause.resumeAt > this.paused.resumeAt && !this.probeInFlight) {
-				this.paused = { reason: pause.reason, resumeAt: pause.resumeAt };
-				this.fireStatus();
-			}
-		} else if (this.paused && this.pauseFromShared && !this.probeInFlight) {
-			this.resume(true);
-		}
-	}
-
-	private setFatal(e: FatalEndpointError): void {
-		if (this.fatal !== undefined) return;
-		this.fatal = e;
-		this.logger.error(e.message);
-		this.paused = undefined;
-		this.wake();
-	}
-
-	/** Waits while paused or held by a Retry-After; returns true when this request is the probe. */
-	private async passGate(signal: AbortSignal): Promise<boolean> {
-		for (;;) {
-			if (this.fatal !== undefined) throw this.fatal;
-			signal.throwIfAborted();
-			if (this.quota) {
-				await this.syncShared(this.quota);
-				if (this.fatal !== undefined) throw this.fatal;
-			}
-			const now = Date.now();
-			if (this.paused) {
-				if (!this.probeInFlight && now >= this.paused.resumeAt) {
-					this.probeInFlight = true;
-					// With a shared quota one worker probes for all; the others wait for its answer.
-					if (this.quota && !(await this.quota.claimProbe(this.settings.requestTimeoutMs + sharedPauseSlackMs))) {
-						this.probeInFlight = false;
-						await this.waitForChange(sharedPollMs, signal);
-						continue;
-					}
-					return true;
-				}
-				const untilProbe = this.probeInFlight ? undefined : this.paused.resumeAt - now;
-				// Another worker may end the pause: look again now and then.
-				await this.waitForChange(this.quota ? Math.min(untilProbe ?? sharedPollMs, sharedPollMs) : untilProbe, signal);
-				continue;
-			}
-			if (now < this.holdUntil) {
-				await this.waitForChange(this.holdUntil - now, signal);
-				continue;
-			}
-			return false;
-		}
-	}
-
-	private wake(): void {
-		const wakers = [...this.wakers];
-		this.wakers.clear();
-		for (const w of wakers) w();
-	}
-
-	/** Resolves on the next state change, after `ms` (if given), or rejects when `signal` aborts. */
-	private waitForChange(ms: number | undefined, signal: AbortSignal): Promise<void> {
-		return new Promise((resolve, reject) => {
-			let timer: NodeJS.Timeout | undefined;
-			const done = () => {
-				if (timer) clearTimeout(timer);
-				signal.removeEventListener("abort", onAbort);
-				this.wakers.delete(done);
-				resolve();
-			};
-			const onAbort = () => {
-				if (timer) clearTimeout(timer);
-				this.wakers.delete(done);
-				reject(abortReason(signal));
-			};
-			if (ms !== undefined) timer = setTimeout(done, timerDelay(ms));
-			this.wakers.add(done);
-			signal.addEventListener("abort", onAbort, { once: true });
-		});
 	}
 
 	// ---- concurrency and rate ----
@@ -669,20 +417,16 @@ export class EndpointClient implements ImageEmbedder {
 		// A shared limiter outlives the client: dispose (or a fatal error) stops this client's wait for it.
 		const wait = new AbortController();
 		const onAbort = () => wait.abort(abortReason(signal));
-		const onChange = () => {
-			if (this.fatal !== undefined) wait.abort(this.fatal);
-			else this.wakers.add(onChange);
-		};
 		signal.addEventListener("abort", onAbort, { once: true });
-		this.wakers.add(onChange);
+		const unwatch = this.gate.onFail((reason) => wait.abort(reason));
 		try {
 			// Held until the answer is read: the request timeout, plus time to read the body.
 			return await this.limiter.acquire(wait.signal, this.settings.requestTimeoutMs + 10_000);
 		} catch (e) {
-			throw this.fatal ?? e;
+			throw this.gate.fatal ?? e;
 		} finally {
 			signal.removeEventListener("abort", onAbort);
-			this.wakers.delete(onChange);
+			unwatch();
 		}
 	}
 

@@ -7,7 +7,9 @@
  *   429s) plus a margin for network and timer jitter (1 %, at least 50 ms). Any `calls + 1`
  *   consecutive requests then span at least one window, so a server that counts arrivals in ANY
  *   window of the period never sees more than `calls`; a long run gets period / window ≈ 99 % of it;
- * - `reservoir` (= calls, refilled every window) caps each window as well;
+ * - `reservoir` (= calls, refilled every period) caps each period as well; it is refilled a little
+ *   more often than minTime lets `calls` requests go (the refill is checked every 50 ms), so the
+ *   spacing, not the reservoir, sets the pace;
  * - `maxConcurrent` counts the requests in flight: a request holds its Bottleneck job from the moment
  *   it may leave until its answer is read (`acquire` returns the release).
  * The same options on a Redis datastore (src/core/queue/sharedQuota.ts) share those very limits
@@ -53,7 +55,7 @@ export function bottleneckLimits(rate: Rate, maxConcurrent: number | undefined, 
 		// Whole milliseconds (Redis' scripts need integers), rounded up: never closer than the window allows.
 		minTime: Math.ceil(window / rate.calls),
 		reservoir: rate.calls,
-		reservoirRefreshInterval: Math.ceil(window),
+		reservoirRefreshInterval: Math.ceil(rate.periodSeconds * 1000),
 		reservoirRefreshAmount: rate.calls,
 		maxConcurrent: maxConcurrent ?? null,
 	};
@@ -106,7 +108,8 @@ export class CallRateLimiter implements RequestLimiter {
 		private readonly rate: Rate,
 		private readonly maxConcurrent?: number,
 	) {
-		this.bottleneck = new Bottleneck(bottleneckLimits(rate, maxConcurrent));
+		// heartbeatInterval: how often the reservoir refill is checked (Bottleneck's default is 250 ms).
+		this.bottleneck = new Bottleneck({ ...bottleneckLimits(rate, maxConcurrent), heartbeatInterval: 50 } as Bottleneck.ConstructorOptions);
 	}
 
 	/** See windowMs. */
@@ -125,8 +128,7 @@ export class CallRateLimiter implements RequestLimiter {
 	widen(): number {
 		if (this.widenFactor < 1.1) {
 			this.widenFactor = Math.min(1.1, this.widenFactor * 1.02);
-			const { minTime, reservoirRefreshInterval } = bottleneckLimits(this.rate, this.maxConcurrent, this.widenFactor);
-			this.bottleneck.updateSettings({ minTime, reservoirRefreshInterval });
+			this.bottleneck.updateSettings({ minTime: bottleneckLimits(this.rate, this.maxConcurrent, this.widenFactor).minTime });
 		}
 		return this.window;
 	}

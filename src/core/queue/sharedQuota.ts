@@ -164,7 +164,7 @@ class SharedLimiter implements RequestLimiter {
 			// Idle state leaves Redis after six hours; running slots are freed by their own expirations.
 			timeout: 6 * 3600_000,
 			// How often each member ticks the shared state (reservoir refills, expired slots).
-			heartbeatInterval: 250,
+			heartbeatInterval: 100,
 		} as Bottleneck.ConstructorOptions);
 		const member: Member = { bottleneck, connection, held: 0, retired: false, replaced: new AbortController() };
 		bottleneck.on("error", (e: unknown) => this.onError(member, e));

@@ -2,11 +2,12 @@
  * `medimageinsight status --queue URL [--out DIR]`: the runs on a queue, their jobs and images, and
  * the workers that are alive.
  */
-import { runStatus, type QueueRunStatus } from "../core/queue/queueRun";
+import { QueueRunError, runStatus, type QueueRunStatus } from "../core/queue/queueRun";
 import { redactRedisUrl } from "../core/queue/redisConnection";
 import { parseCommand, stringOption } from "./args";
 import type { CliContext } from "./context";
 import { queueOption } from "./submitCommand";
+import { UsageError } from "./usageError";
 
 export const statusHelp = `Usage: medimageinsight status --queue redis://HOST:PORT[/DB] [--out DIR]
 
@@ -51,7 +52,14 @@ export async function statusCommand(argv: string[], ctx: CliContext): Promise<nu
 	}
 	const queueUrl = queueOption("status", p);
 	const out = stringOption(p, "out");
-	const { runs, workers } = await runStatus(queueUrl, out ? { outDir: out } : {});
+	let found;
+	try {
+		found = await runStatus(queueUrl, out ? { outDir: out } : {});
+	} catch (e) {
+		if (e instanceof QueueRunError) throw new UsageError(`status: ${e.message}`);
+		throw e;
+	}
+	const { runs, workers } = found;
 	if (runs.length === 0) ctx.say(out ? `No run on ${redactRedisUrl(queueUrl)} writes to ${out}.` : `No runs on ${redactRedisUrl(queueUrl)}.`);
 	for (const r of runs) for (const line of describeRun(r)) ctx.say(line);
 	ctx.say(workers.length === 0 ? "No worker is alive." : `${workers.length} worker(s) alive:`);

@@ -210,8 +210,6 @@ export async function submitCommand(argv: string[], ctx: CliContext): Promise<nu
 		result = await submitRun(options, ctx.signal);
 	} catch (e) {
 		if (e instanceof QueueRunError || e instanceof DicomwebUrlError || (e instanceof DicomwebError && e.fatal)) throw new UsageError(`submit: ${e.message}`);
-		const code = (e as NodeJS.ErrnoException).code;
-		if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EHOSTUNREACH") throw new UsageError(`submit: cannot reach Redis at ${redactRedisUrl(queueUrl)} (${code})`);
 		throw e;
 	} finally {
 		ctx.progress.clear();

@@ -6,7 +6,7 @@
 import { entraTokenProvider, keyTokenProvider } from "../core/endpoint/auth";
 import type { TokenProvider } from "../core/endpoint/types";
 import { checkWorkerId, defaultWorkerId, QueueWorker, WorkerConfigError } from "../core/queue/queueWorker";
-import { redactRedisUrl } from "../core/queue/redisConnection";
+import { redactRedisUrl, RedisUnreachableError } from "../core/queue/redisConnection";
 import type { QueueRunMeta } from "../core/queue/types";
 import type { RunOptions } from "../core/pipeline/types";
 import { intOption, parseCommand, stringOption, type Parsed } from "./args";
@@ -125,8 +125,7 @@ export async function workerCommand(argv: string[], ctx: CliContext): Promise<nu
 			},
 		});
 	} catch (e) {
-		const code = (e as NodeJS.ErrnoException).code;
-		if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EHOSTUNREACH") throw new UsageError(`worker: cannot reach Redis at ${redactRedisUrl(queueUrl)} (${code})`);
+		if (e instanceof RedisUnreachableError || e instanceof WorkerConfigError) throw new UsageError(`worker: ${e.message}`);
 		throw e;
 	}
 	ctx.say(`Worker ${id} taking jobs from ${redactRedisUrl(queueUrl)}${runIds?.length ? ` (runs ${runIds.join(", ")})` : ""}. Ctrl+C to stop.`);

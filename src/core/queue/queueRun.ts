@@ -29,7 +29,7 @@ import { isDicomwebInput, parseDicomwebUrl } from "../sources/dicomweb/url";
 import type { Logger } from "../util/logger";
 import { redactUrl } from "../util/redactUrl";
 import { DoneIndex } from "./doneIndex";
-import { bullConnection, connectRedis, redactRedisUrl } from "./redisConnection";
+import { bullConnection, connectRedis, ensureRedisReachable, redactRedisUrl, RedisUnreachableError } from "./redisConnection";
 import { bullPrefix, jobIdOf, mergeJobIdOf, queueNameOf, redisKeys, runIdOf } from "./runKeys";
 import { mergeRun } from "./runMerge";
 import { liveWorkers, raiseGeneration, readRunRecord, type RunRecord } from "./runRecord";
@@ -86,6 +86,16 @@ export class QueueRunError extends Error {
 	constructor(message: string) {
 		super(message);
 		this.name = "QueueRunError";
+	}
+}
+
+/** Redis must answer before a run is touched (a wrong address is said at once, as a QueueRunError). */
+async function reachable(queueUrl: string): Promise<void> {
+	try {
+		await ensureRedisReachable(queueUrl);
+	} catch (e) {
+		if (e instanceof RedisUnreachableError) throw new QueueRunError(e.message);
+		throw e;
 	}
 }
 
@@ -244,6 +254,7 @@ export async function submitRun(options: SubmitRunOptions, signal: AbortSignal):
 	await fs.promises.mkdir(outDir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
 		throw new QueueRunError(`Cannot create the output folder ${outDir}: ${e.code ?? e.message}`);
 	});
+	await reachable(options.queueUrl);
 	const redis = connectRedis(options.queueUrl);
 	const queue = runQueue(options.queueUrl, runId);
 	try {
@@ -392,6 +403,7 @@ async function snapshot(queue: Queue<RunJobData>, run: RunRecord, workers: numbe
 
 /** Every run on the queue (latest first), or only the run(s) writing to `outDir`. */
 export async function runStatus(queueUrl: string, options: { outDir?: string } = {}): Promise<{ runs: QueueRunStatus[]; workers: Awaited<ReturnType<typeof liveWorkers>> }> {
+	await reachable(queueUrl);
 	const redis = connectRedis(queueUrl);
 	try {
 		const ids = await redis.zrevrange(redisKeys.runs, 0, -1);
@@ -430,6 +442,7 @@ export interface QueueRunSummary {
  * running, or `signal` stops the watch. Calls `onProgress` about twice a second.
  */
 export async function watchRun(queueUrl: string, runId: string, onProgress: (s: QueueRunStatus) => void, signal: AbortSignal, pollMs = 500): Promise<QueueRunSummary> {
+	await reachable(queueUrl);
 	const redis = connectRedis(queueUrl);
 	const queue = runQueue(queueUrl, runId);
 	try {
@@ -460,6 +473,7 @@ export async function watchRun(queueUrl: string, runId: string, onProgress: (s: 
 
 /** Removes the run's waiting and delayed jobs; returns how many were removed. Jobs being processed finish. */
 export async function cancelRun(queueUrl: string, runId: string): Promise<number> {
+	await reachable(queueUrl);
 	const redis = connectRedis(queueUrl);
 	const queue = runQueue(queueUrl, runId);
 	try {

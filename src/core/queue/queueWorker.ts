@@ -31,7 +31,7 @@ import type { Logger } from "../util/logger";
 import { redactUrlsIn } from "../util/redactUrl";
 import { DoneIndex } from "./doneIndex";
 import { scheduleMergeIfDrained, runQueue } from "./queueRun";
-import { bullConnection, connectRedis } from "./redisConnection";
+import { bullConnection, connectRedis, ensureRedisReachable } from "./redisConnection";
 import { bullPrefix, queueNameOf, redisKeys } from "./runKeys";
 import { countJob, readRunRecord, recordFatal } from "./runRecord";
 import { mergeRun } from "./runMerge";
@@ -303,6 +303,7 @@ export class QueueWorker {
 	/** Connects and starts taking jobs. */
 	static async start(options: QueueWorkerOptions): Promise<QueueWorker> {
 		checkWorkerId(options.id);
+		await ensureRedisReachable(options.queueUrl);
 		const w = new QueueWorker(options);
 		await w.redis.ping();
 		await w.beat();

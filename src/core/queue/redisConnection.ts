@@ -67,3 +67,29 @@ export function connectRedis(url: string, options: { lazy?: boolean } = {}): Red
 export function bullConnection(url: string): RedisOptions {
 	return { ...redisOptions(url), maxRetriesPerRequest: null, retryStrategy: (times) => Math.min(2000, 100 * times) };
 }
+
+/** Redis does not answer at the queue URL. */
+export class RedisUnreachableError extends Error {
+	constructor(message: string) {
+		super(message);
+		this.name = "RedisUnreachableError";
+	}
+}
+
+/**
+ * Checks that Redis answers at `url` within `timeoutMs` (one PING, no retries), so that a wrong
+ * address or a Redis that is down is said at once instead of waiting forever for a reconnection.
+ */
+export async function ensureRedisReachable(url: string, timeoutMs = 5000): Promise<void> {
+	const probe = new Redis({ ...redisOptions(url), lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+	probe.on("error", () => undefined);
+	try {
+		await probe.connect();
+		await probe.ping();
+	} catch (e) {
+		const why = e instanceof Error ? e.message : String(e);
+		throw new RedisUnreachableError(`Cannot reach Redis at ${redactRedisUrl(url)}: ${why}`);
+	} finally {
+		probe.disconnect();
+	}
+}

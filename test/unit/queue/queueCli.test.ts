@@ -236,7 +236,7 @@ void describe("distributed runs: submit, workers, merge (real Redis, simulated e
 		}
 	});
 
-	void it("refuses a key on the command line, an endpoint URL with a credential and a bad queue URL (exit 2, nothing echoed)", async () => {
+	void it("refuses a key on the command line, an endpoint URL with a credential, a bad queue URL and an unreachable Redis (exit 2, nothing echoed)", async () => {
 		const input = path.join(tmp, "usage-in");
 		fs.mkdirSync(input, { recursive: true });
 		const base = ["submit", input, "--out", path.join(tmp, "usage-out")];
@@ -252,6 +252,16 @@ void describe("distributed runs: submit, workers, merge (real Redis, simulated e
 		assert.match(badQueue.stderr, /redis:\/\//);
 		const worker = await runCli(["worker", "--queue", "redis://127.0.0.1:1", "--id", "../escape"]);
 		assert.equal(worker.code, 2);
+		// Redis not there: said at once (exit 2), not waited for.
+		for (const args of [
+			[...base, "--queue", "redis://127.0.0.1:1", "--endpoint", "http://127.0.0.1:1/score"],
+			["status", "--queue", "redis://127.0.0.1:1"],
+			["worker", "--queue", "redis://127.0.0.1:1"],
+		]) {
+			const r = await runCli(args, env, 60_000);
+			assert.equal(r.code, 2, `${args[0]}: ${r.stderr}`);
+			assert.match(r.stderr, /Cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
+		}
 		const help = await runCli(["--help"]);
 		assert.match(help.stderr, /submit <paths…> --queue/);
 		assert.match(help.stderr, /worker --queue/);

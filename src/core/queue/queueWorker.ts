@@ -88,9 +88,14 @@ export function checkWorkerId(id: string): string {
 	return id;
 }
 
-/** Fatal codes of a run that say this worker cannot work at all (as opposed to an endpoint that refuses for too long). */
+/**
+ * Fatal codes that say this worker cannot work on the run (a refused key or DICOMweb credentials, an
+ * unreachable endpoint, an unwritable part), as opposed to an endpoint that refused for too long,
+ * after which the job is simply tried again later. (Jobs hold instance references, never listings,
+ * so a "dicomweb" fatal here is a refusal of this worker's credentials or a redirect.)
+ */
 function stopsWorker(code: string): boolean {
-	return code !== "paused-too-long" && code !== "dicomweb";
+	return code !== "paused-too-long";
 }
 
 function message(e: unknown): string {

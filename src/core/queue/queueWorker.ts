@@ -133,12 +133,21 @@ class RunSlot {
 			autorun: true,
 		});
 		this.worker.on("error", (e) => o.logger.warn(`Queue worker (run ${meta.runId}): ${message(e)}`));
-		this.worker.on("completed", () => void host.afterJob(meta.runId).catch((e: unknown) => o.logger.warn(`Cannot check whether run ${meta.runId} is done: ${message(e)}`)));
+		this.worker.on("completed", () => void this.afterJob().catch((e: unknown) => o.logger.warn(`Cannot check whether run ${meta.runId} is done: ${message(e)}`)));
 		this.worker.on("failed", (job, e) => {
 			if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) o.logger.error(`Job ${job.id ?? ""} of run ${meta.runId} failed for good: ${message(e)}`);
-			void host.afterJob(meta.runId).catch(() => undefined);
+			void this.afterJob().catch(() => undefined);
 		});
 		this.worker.on("stalled", (jobId) => o.logger.warn(`Job ${jobId} of run ${meta.runId} stalled (its worker stopped answering); it runs again.`));
+	}
+
+	/** The run's queue, for adding its merge job (one connection, kept while the slot is open). */
+	private queue: ReturnType<typeof runQueue> | undefined;
+
+	/** After every job: the run's merge job, when this was the last job of the submission. */
+	private async afterJob(): Promise<void> {
+		this.queue ??= runQueue(this.host.options.queueUrl, this.meta.runId);
+		await scheduleMergeIfDrained(this.host.redis, this.queue, this.meta.runId);
 	}
 
 	private async open(): Promise<EmbedPipeline> {
@@ -264,6 +273,7 @@ class RunSlot {
 		if (this.part) this.host.releasePart(this.meta.outDir, this.part);
 		this.client?.dispose();
 		await this.quota?.dispose().catch(() => undefined);
+		await this.queue?.close().catch(() => undefined);
 	}
 }
 
@@ -339,16 +349,6 @@ export class QueueWorker {
 				this.slots.delete(runId);
 				await slot.close();
 			}
-		}
-	}
-
-	/** After every job: the run's merge, when this was its last job. */
-	async afterJob(runId: string): Promise<void> {
-		const queue = runQueue(this.options.queueUrl, runId);
-		try {
-			await scheduleMergeIfDrained(this.redis, queue, runId);
-		} finally {
-			await queue.close().catch(() => undefined);
 		}
 	}
 

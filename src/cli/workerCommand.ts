@@ -27,7 +27,8 @@ dies loses nothing: its jobs are taken over by the others after --stall-seconds.
 Runs until Ctrl+C or SIGTERM; the jobs it holds then go back on the queue.
 
 The endpoint key is read from ${apiKeyVariable} (runs submitted with --auth entra use Microsoft
-Entra ID), DICOMweb credentials from the variables "embed --help" lists. Nothing secret goes to Redis.
+Entra ID), DICOMweb credentials from the variables "embed --help" lists. Nothing secret goes to Redis;
+but a worker sends its key to the endpoint of the runs it takes: keep Redis private, or use --endpoint.
 
 Options:
   --queue URL          Redis, e.g. redis://127.0.0.1:6379                          [required]
@@ -35,7 +36,9 @@ Options:
   --jobs N             jobs of a run processed at once (default 4)
   --workers N          conversion threads (default: cores - 1, at least 1)
   --stall-seconds S    a job whose worker stops answering for S seconds goes to another (default 30)
-  --run ID             only this run (repeatable via comma: ID1,ID2; default: every run on the queue)
+  --run ID             only this run (several: ID1,ID2; default: every run on the queue)
+  --endpoint URL       only runs sent to this endpoint (several: URL1,URL2). Whoever can write to
+                       Redis can queue a run: this keeps your key and images from going elsewhere
   --verbose            log details to stderr
 Exit status: 0 stopped, 2 usage or configuration error (such as no key, or a key the endpoint
 refuses: the jobs stay queued for other workers).`;
@@ -70,6 +73,7 @@ export async function workerCommand(argv: string[], ctx: CliContext): Promise<nu
 		workers: { type: "string" },
 		"stall-seconds": { type: "string" },
 		run: { type: "string" },
+		endpoint: { type: "string" },
 		verbose: { type: "boolean" },
 	});
 	if (p.values["help"]) {
@@ -88,6 +92,11 @@ export async function workerCommand(argv: string[], ctx: CliContext): Promise<nu
 		?.split(",")
 		.map((s) => s.trim())
 		.filter(Boolean);
+	const endpoints = stringOption(p, "endpoint")
+		?.split(",")
+		.map((s) => s.trim())
+		.filter(Boolean);
+	for (const e of endpoints ?? []) if (!/^https?:\/\/[^\s/]+/i.test(e)) throw new UsageError(`worker: --endpoint must be http(s) URLs (got "${e}")`);
 	const conversionWorkers = intOption(p, "workers", 1, 64);
 	const totals = { jobs: 0, embedded: 0, alreadyDone: 0, failed: 0, skipped: 0 };
 	let worker: QueueWorker;
@@ -102,6 +111,7 @@ export async function workerCommand(argv: string[], ctx: CliContext): Promise<nu
 			credentials: workerCredentials(),
 			stallSeconds: intOption(p, "stall-seconds", 2, 3600, 30),
 			...(runIds?.length ? { runIds } : {}),
+			...(endpoints?.length ? { endpoints } : {}),
 			onEvent: (e) => {
 				switch (e.type) {
 					case "run-opened":

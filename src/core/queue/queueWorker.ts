@@ -58,6 +58,11 @@ export interface QueueWorkerOptions {
 	pollMs?: number;
 	/** Only these runs (default: every active run). */
 	runIds?: readonly string[];
+	/**
+	 * Only runs whose endpoint is one of these URLs (default: any). Whoever can write to Redis can put a
+	 * run there; this keeps a worker's key and images from going to an endpoint it was not meant for.
+	 */
+	endpoints?: readonly string[];
 	onEvent?: (e: QueueWorkerEvent) => void;
 }
 
@@ -277,6 +282,14 @@ class RunSlot {
 	}
 }
 
+function sameUrl(a: string, b: string): boolean {
+	try {
+		return new URL(a).href === new URL(b).href;
+	} catch {
+		return a === b;
+	}
+}
+
 function doneElsewhere(done: DoneIndex, item: QueueItem): "embedded" | "skipped" | undefined {
 	if (item.kind === "file") return done.statusOf(item.path, item.size, item.mtimeMs, sourceId(item.absPath, item.ino));
 	if (item.kind === "dicomweb") {
@@ -341,6 +354,11 @@ export class QueueWorker {
 			if (this.slots.has(runId) || this.refused.has(runId) || (this.options.runIds && !this.options.runIds.includes(runId))) continue;
 			const run = await readRunRecord(this.redis, runId);
 			if (!run || this.stopping) continue;
+			if (this.options.endpoints && !this.options.endpoints.some((e) => sameUrl(e, run.meta.endpoint.url))) {
+				if (!this.refused.has(runId)) this.options.logger.warn(`Not taking run ${runId}: its endpoint ${redactUrlsIn(run.meta.endpoint.url)} is not one this worker was started for (--endpoint).`);
+				this.refused.add(runId);
+				continue;
+			}
 			this.options.logger.info(`Taking jobs of run ${runId} → ${run.meta.outDir}`);
 			this.slots.set(runId, new RunSlot(run.meta, this));
 		}

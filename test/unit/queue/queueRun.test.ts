@@ -24,7 +24,7 @@ import { QueueWorker } from "../../../src/core/queue/queueWorker";
 import { startSimulator } from "../../../src/core/simulator/server";
 import { startRedis, type RedisServer } from "../helpers/redis";
 import { workerScript } from "../pipeline/runHelpers";
-import { writeCorpus } from "./queueHelpers";
+import { waitFor, writeCorpus } from "./queueHelpers";
 
 let redis: RedisServer | undefined;
 let tmp = "";
@@ -185,7 +185,7 @@ void describe("queueRun (real Redis)", { skip: !fs.existsSync("/usr/bin/redis-se
 		await assert.rejects(cancelRun(redis.url, "no-such-run"), /No run no-such-run/);
 	});
 
-	void it("watchRun follows a run to its end with a worker (in this process): progress, then the merged summary; the output folder has every image once", async () => {
+	void it("a worker started for another endpoint leaves the run alone; watchRun follows it to its end with a worker (in this process): progress, then the merged summary; every image once", async () => {
 		assert.ok(redis, "redis-server started");
 		const key = "queue-run-test-key";
 		const sim = await startSimulator({ port: 0, key, latencyMs: 20 });
@@ -195,6 +195,25 @@ void describe("queueRun (real Redis)", { skip: !fs.existsSync("/usr/bin/redis-se
 		let worker: QueueWorker | undefined;
 		try {
 			const r = await submitRun(options(input, out, { endpoint: { ...defaultEndpointSettings, url: sim.url, batchSize: 2, rateLimit: { calls: 100, periodSeconds: 1 } } }), new AbortController().signal);
+			// A worker started for another endpoint does not take the run (its key would go to this one).
+			const warnings: string[] = [];
+			const other = await QueueWorker.start({
+				queueUrl: redis.url,
+				id: "other-endpoint",
+				workerScript,
+				logger: { ...nullLogger, warn: (m: string) => warnings.push(m) },
+				credentials: async () => ({ tokens: keyTokenProvider(async () => "another-key") }),
+				pollMs: 100,
+				runIds: [r.runId],
+				endpoints: ["https://another.example.invalid/score"],
+			});
+			try {
+				await waitFor("the run refused", () => warnings.some((w) => w.includes(`Not taking run ${r.runId}`)));
+				assert.equal((await runStatus(redis.url, { outDir: out })).runs[0]!.jobs.waiting, 2); // 7 images in jobs of 4
+				assert.equal(fs.existsSync(path.join(out, "parts")), false);
+			} finally {
+				await other.close();
+			}
 			// Only this run (the runs of the tests above are still on the queue, against no endpoint).
 			worker = await QueueWorker.start({
 				queueUrl: redis.url,

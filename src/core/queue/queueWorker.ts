@@ -163,7 +163,7 @@ class RunSlot {
 			this.quota ??= await createSharedQuota({
 				redisUrl: o.queueUrl,
 				endpointUrl: this.meta.endpoint.url,
-				rate: this.meta.endpoint.rateLimit,
+				rate: sharedRate(this.meta.endpoint.rateLimit),
 				maxConcurrentRequests: this.meta.endpoint.maxConcurrentRequests,
 				logger: o.logger,
 			});
@@ -280,6 +280,19 @@ class RunSlot {
 		await this.quota?.dispose().catch(() => undefined);
 		await this.queue?.close().catch(() => undefined);
 	}
+}
+
+/**
+ * The rate given to the shared limiter: the run's, with the period lengthened by the time a request
+ * may take from its rate grant in one worker to its arrival at the endpoint, which varies between
+ * processes and machines (event loops, scheduling, network paths) by more than the limiter's own
+ * margin (measured here: up to ~60 ms on a loaded 2-core machine, where a 6 / 2 s quota then saw 7
+ * requests in 1,986 ms). The endpoint counts arrivals, so the spacing must cover that spread:
+ * max(2 % of the period, 250 ms) — 1 % of the ceiling for a per-minute quota, more for a period of a
+ * few seconds.
+ */
+export function sharedRate(rate: { calls: number; periodSeconds: number }): { calls: number; periodSeconds: number } {
+	return { calls: rate.calls, periodSeconds: rate.periodSeconds + Math.max(rate.periodSeconds * 0.02, 0.25) };
 }
 
 function sameUrl(a: string, b: string): boolean {

@@ -10,6 +10,7 @@ import type { ConvertOptions } from "../dicom/types";
 import { sourceId } from "../results/resumeKey";
 import { DicomwebError } from "../sources/dicomweb/client";
 import type { DicomwebSource, InstanceRef } from "../sources/dicomweb/types";
+import { listedStat } from "../sources/folderSource";
 import type { FileStamp } from "./recorder";
 import type { FileConversion, WorkItem } from "./types";
 import type { WorkerPool } from "./workerPool";
@@ -33,12 +34,18 @@ export function instanceUrl(ref: InstanceRef): string {
 	return `${ref.base}/studies/${ref.studyUid}/series/${ref.seriesUid}/instances/${ref.sopInstanceUid}`;
 }
 
-/** Takes the stamp of a work item: stat of a file (following links), lstat of a skipped link, the URL of an instance. */
+/**
+ * Takes the stamp of a work item: stat of a file (following links), lstat of a skipped link, the
+ * URL of an instance. An item that the folder walk of this process just yielded carries the stat
+ * the walk took: it is used as it is (one stat per file in a local run).
+ */
 export async function stampWorkItem(item: WorkItem): Promise<Stamped> {
 	if (item.kind === "dicomweb") {
 		const url = instanceUrl(item.ref);
 		return { stamp: { path: item.path, absPath: url, size: 0, mtimeMs: 0, source: sourceId(url, 0), sourceUrl: item.ref.base } };
 	}
+	const listed = listedStat(item);
+	if (listed) return { stamp: { path: item.path, absPath: item.absPath, size: listed.size, mtimeMs: listed.mtimeMs, source: sourceId(item.absPath, listed.ino) } };
 	if (item.kind === "skipped") {
 		const s = await fs.promises.lstat(item.absPath).catch(() => undefined);
 		return { stamp: { path: item.path, absPath: item.absPath, size: s?.size ?? 0, mtimeMs: s?.mtimeMs ?? 0, source: sourceId(item.absPath, s?.ino ?? 0) } };

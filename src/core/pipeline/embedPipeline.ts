@@ -134,7 +134,8 @@ export class EmbedPipeline implements CallHost {
 		const keys = new ResumeKeys(options.convert, options.endpoint, options.simulated);
 		const workers = options.workers ?? Math.max(1, os.availableParallelism() - 1);
 		// DICOMweb retrievals wait for a worker too: room for them in the pool's queue.
-		const retrievals = options.inputs.some(isDicomwebInput) ? Math.max(1, options.dicomweb?.retrievalConcurrency ?? 4) : 0;
+		// (A queue worker's options may list no inputs: its items come with the jobs.)
+		const retrievals = Array.isArray(options.inputs) && options.inputs.some(isDicomwebInput) ? Math.max(1, options.dicomweb?.retrievalConcurrency ?? 4) : 0;
 		const store = await ResultsStore.open(outDir, { config: keys.config, logger: deps.logger });
 		try {
 			// Every answer must have the vector length of the embeddings already here (set by the first accepted one otherwise).

@@ -9,7 +9,7 @@ import { DicomwebError } from "../sources/dicomweb/client";
 import { IncompleteSourceError } from "../sources/dicomwebSource";
 import type { Logger } from "../util/logger";
 import { redactUrlsIn } from "../util/redactUrl";
-import { stampWorkItem } from "./converter";
+import { stampWorkItem, type Stamped } from "./converter";
 import type { FlowCall, ImageFlow } from "./imageFlow";
 import type { FileStamp, Recorder } from "./recorder";
 import type { SourceItem, WorkItem } from "./types";
@@ -47,6 +47,19 @@ export interface CallHost {
 	report(): void;
 	/** An endpoint-wide or store failure: stop every call. */
 	stopAll(code: string, why: string): void;
+}
+
+/** Items whose stamps (a stat each) are taken ahead of the one being handled, in parallel: a stat's round trip is not paid once per item. */
+const stampAhead = 16;
+
+/** The source's items in order, each work item with its stamp being taken, up to `n` ahead. */
+async function* withStamps(items: AsyncIterable<SourceItem> | Iterable<SourceItem>, n: number): AsyncGenerator<{ item: SourceItem; stamped?: Promise<Stamped> }> {
+	const ahead: { item: SourceItem; stamped?: Promise<Stamped> }[] = [];
+	for await (const item of items) {
+		ahead.push(item.kind === "ignored" ? { item } : { item, stamped: stampWorkItem(item) });
+		if (ahead.length >= n) yield ahead.shift()!;
+	}
+	while (ahead.length > 0) yield ahead.shift()!;
 }
 
 function message(e: unknown): string {
@@ -114,10 +127,10 @@ export class ProcessCall implements FlowCall {
 			flow.sourceStarted();
 			this.host.report();
 			try {
-				for await (const item of items) {
+				for await (const { item, stamped } of withStamps(items, stampAhead)) {
 					if (this.signal.aborted) break;
 					if (item.kind === "ignored") this.count("ignored");
-					else await this.take(item);
+					else await this.take(item, stamped!);
 				}
 			} catch (e) {
 				if (!this.signal.aborted) this.sourceFailed(e);
@@ -138,9 +151,10 @@ export class ProcessCall implements FlowCall {
 	/**
 	 * One item from the source: stamp, resume check, then conversion (bounded) or its record. An
 	 * item whose path another item is processing (this call or another) waits for it first, so that
-	 * a path is recorded once, and is then found done by its stamp.
+	 * a path is recorded once, and is then found done by its stamp (taken a few items ahead, as
+	 * discovery's own stat was: a file that changes afterwards is caught by the size its worker reads).
 	 */
-	private async take(item: WorkItem): Promise<void> {
+	private async take(item: WorkItem, stamped: Promise<Stamped>): Promise<void> {
 		const { flow, recorder } = this.host;
 		const signal = this.signal;
 		this.count("found");
@@ -148,7 +162,7 @@ export class ProcessCall implements FlowCall {
 		let handedOver = false;
 		try {
 			if (signal.aborted) return;
-			const { stamp, failure } = await stampWorkItem(item);
+			const { stamp, failure } = await stamped;
 			if (failure) return await this.recordFailure(stamp, failure.stage, failure.error);
 			const earlier = recorder.statusOf(stamp);
 			if (earlier) {

@@ -7,6 +7,26 @@ import { discover } from "../pipeline/discover";
 import { recordBase, recordedPath } from "../pipeline/recordedPath";
 import type { IgnoredItem, WorkItem } from "../pipeline/types";
 
+/** A file's stat as the walk took it (size, mtime, inode; zeros when it could not be read). */
+export interface ListedStat {
+	size: number;
+	mtimeMs: number;
+	ino: number;
+}
+
+/**
+ * The stat the walk already took of each item it yielded, by the item object itself: the pipeline
+ * of the same process uses it instead of a stat of its own (a local run stats each file once).
+ * An item that crossed a process boundary (a queue job, as JSON) is a new object: it has none, and
+ * the pipeline stats the file when it takes it.
+ */
+const listedStats = new WeakMap<WorkItem, ListedStat>();
+
+/** The stat taken by the walk that yielded this very item object, if any. */
+export function listedStat(item: WorkItem): ListedStat | undefined {
+	return listedStats.get(item);
+}
+
 export interface FolderSourceOptions {
 	signal?: AbortSignal;
 	/** Absolute paths (folders or files) to leave out, with everything under them (the output folder). */
@@ -22,8 +42,15 @@ export async function* folderSource(inputs: string[], options: FolderSourceOptio
 	if (inputs.length === 0) return;
 	const base = await recordBase(inputs);
 	for await (const item of discover(inputs, options)) {
-		if (item.kind === "ignored") yield { kind: "ignored", absPath: item.absPath };
-		else if (item.kind === "skipped") yield { kind: "skipped", path: recordedPath(item.absPath, base), absPath: item.absPath, reason: item.reason };
-		else yield { kind: "file", path: recordedPath(item.absPath, base), absPath: item.absPath };
+		if (item.kind === "ignored") {
+			yield { kind: "ignored", absPath: item.absPath };
+			continue;
+		}
+		const work: WorkItem =
+			item.kind === "skipped"
+				? { kind: "skipped", path: recordedPath(item.absPath, base), absPath: item.absPath, reason: item.reason }
+				: { kind: "file", path: recordedPath(item.absPath, base), absPath: item.absPath };
+		listedStats.set(work, { size: item.size, mtimeMs: item.mtimeMs, ino: item.ino });
+		yield work;
 	}
 }

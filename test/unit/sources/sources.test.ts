@@ -13,7 +13,7 @@ import { writeDicom } from "../../../src/devtools/dicomWriter";
 import { DicomwebClient, DicomwebError } from "../../../src/core/sources/dicomweb/client";
 import { parseDicomwebUrl } from "../../../src/core/sources/dicomweb/url";
 import { dicomwebSource, IncompleteSourceError } from "../../../src/core/sources/dicomwebSource";
-import { folderSource } from "../../../src/core/sources/folderSource";
+import { folderSource, listedStat } from "../../../src/core/sources/folderSource";
 import { checkInputs, inputSource } from "../../../src/core/sources/inputSource";
 import type { SourceItem, WorkItem } from "../../../src/core/pipeline/types";
 
@@ -57,6 +57,16 @@ void describe("folderSource", () => {
 			items.filter((i) => i.kind === "ignored").map((i) => i.absPath),
 			[path.join(root, "siteA", "data", "notes.txt")],
 		);
+	});
+
+	void it("keeps the walk's own stat with each item it yields (the pipeline of the same process stats no file twice); a copy of the item, as a queue job carries it, has none", async () => {
+		const f = path.join(tmp, "listed", "IM1.dcm");
+		dicomFile(f, 5);
+		const [item] = await collect(folderSource([path.dirname(f)]));
+		assert.ok(item && item.kind === "file");
+		const s = fs.statSync(f);
+		assert.deepEqual(listedStat(item), { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino });
+		assert.equal(listedStat(JSON.parse(JSON.stringify(item)) as WorkItem), undefined);
 	});
 
 	void it("gives one selected file its base name, as a local run records it", async () => {

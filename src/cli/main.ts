@@ -1,6 +1,6 @@
 /**
- * The headless CLI (bundled to dist/cli.js, `medimageinsight`): convert, embed, simulate, demo on
- * the same core as the extension. Progress and messages on stderr, results on disk.
+ * The headless CLI (bundled to dist/cli.js, `medimageinsight`): convert, embed, simulate, demo,
+ * export, and the queue's submit, worker and status, on the same core as the extension. Progress and messages on stderr, results on disk.
  * Exit status: 0 success, 1 some files failed, 2 usage or configuration error, 130 cancelled.
  */
 import * as path from "node:path";
@@ -11,7 +11,10 @@ import { embedCommand, embedHelp } from "./embedCommand";
 import { exportCommand, exportHelp } from "./exportCommand";
 import { ProgressLine } from "./progressLine";
 import { simulateCommand, simulateHelp } from "./simulateCommand";
+import { statusCommand, statusHelp } from "./statusCommand";
 import { stderrLogger } from "./stderrLogger";
+import { submitCommand, submitHelp } from "./submitCommand";
+import { workerCommand, workerHelp } from "./workerCommand";
 import { UsageError } from "./usageError";
 
 const version = "0.1.0";
@@ -27,6 +30,11 @@ Commands:
   demo [--out DIR]                         sample studies → simulated endpoint → embeddings, end to end
   export --series RESULTS_DIR --out DIR    series (--studies: study) embeddings as .npy + .csv
 
+Scaling out (a queue on Redis; see README "Scaling out"):
+  submit <paths…> --queue redis://HOST:PORT --endpoint URL --out DIR [--wait]   a run as jobs on the queue
+  worker --queue redis://HOST:PORT         take jobs (any number, any machine; key from ${"MEDIMAGEINSIGHT_API_KEY"})
+  status --queue redis://HOST:PORT [--out DIR]   runs, jobs, images and workers on the queue
+
 Run "medimageinsight <command> --help" for the options of a command.`;
 
 type Command = (argv: string[], ctx: CliContext) => Promise<number>;
@@ -36,6 +44,9 @@ const commands: Record<string, { run: Command; help: string }> = {
 	simulate: { run: simulateCommand, help: simulateHelp },
 	demo: { run: demoCommand, help: demoHelp },
 	export: { run: exportCommand, help: exportHelp },
+	submit: { run: submitCommand, help: submitHelp },
+	worker: { run: workerCommand, help: workerHelp },
+	status: { run: statusCommand, help: statusHelp },
 };
 
 export async function main(argv: string[]): Promise<number> {

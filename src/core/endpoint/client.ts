@@ -16,10 +16,13 @@
 import { setMaxListeners } from "node:events";
 import { Emitter, type Event } from "../util/events";
 import type { Logger } from "../util/logger";
+import { readBodyCapped } from "../util/readBody";
 import { redactUrl } from "../util/redactUrl";
 import { timerDelay } from "../util/timers";
 import { describeConnectionError } from "./connectionError";
-import { CallRateLimiter } from "./rateLimiter";
+import { AdaptiveConcurrency } from "./adaptiveConcurrency";
+import { PauseGate } from "./pauseGate";
+import { CallRateLimiter, type RequestLimiter } from "./rateLimiter";
 import { buildPayload, payloadBytes, splitByPayload, type PayloadRow } from "./payload";
 import { MalformedResponseError, parseEmbeddingResponse, type ParsedEmbeddings } from "./response";
 import { AttemptError, classifyHttpFailure, isRetryable, retryPolicy } from "./retryPolicy";
@@ -34,6 +37,17 @@ import {
 	type TextEmbeddings,
 	type TokenProvider,
 } from "./types";
+import type { SharedQuota } from "../queue/sharedQuota";
+
+/** Options of an EndpointClient beyond its settings. */
+export interface EndpointClientOptions {
+	/**
+	 * The quota shared by every process of a distributed run (src/core/queue/sharedQuota.ts): calls per
+	 * period and requests in flight are counted in Redis, and an endpoint-wide pause holds every worker.
+	 * The client does not dispose it. Without it the limits are this client's own.
+	 */
+	quota?: SharedQuota | undefined;
+}
 
 type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
@@ -56,82 +70,23 @@ function abortReason(signal: AbortSignal): unknown {
 /** What `request` returns when it did not send because a pause began while it waited. */
 const notSent = Symbol("not sent");
 
-type BodyRead = { ok: true; text: string } | { ok: false; bytes: number };
-
-/**
- * Reads a response body as a stream, at most `cap` bytes: above that (or when Content-Length says so)
- * it stops reading, cancels the body and reports how many bytes it had seen. Nothing large is held.
- */
-async function readBodyCapped(res: Response, cap: number): Promise<BodyRead> {
-	const declared = Number(res.headers.get("content-length"));
-	if (Number.isFinite(declared) && declared > cap) {
-		await res.body?.cancel().catch(() => undefined);
-		return { ok: false, bytes: declared };
-	}
-	if (!res.body) return { ok: true, text: "" };
-	const reader = res.body.getReader();
-	const chunks: Uint8Array[] = [];
-	let total = 0;
-	for (;;) {
-		const { done, value } = await reader.read();
-		if (done) break;
-		total += value.byteLength;
-		if (total > cap) {
-			await reader.cancel().catch(() => undefined);
-			return { ok: false, bytes: total };
-		}
-		chunks.push(value);
-	}
-	return { ok: true, text: Buffer.concat(chunks).toString("utf8") };
-}
-
-/** Like readBodyCapped, but a body above `cap` is cut there (for the snippet of an error answer). */
-async function readBodyPrefix(res: Response, cap: number): Promise<string> {
-	if (!res.body) return "";
-	const reader = res.body.getReader();
-	const chunks: Uint8Array[] = [];
-	let total = 0;
-	for (;;) {
-		const { done, value } = await reader.read();
-		if (done) break;
-		chunks.push(value);
-		total += value.byteLength;
-		if (total >= cap) {
-			await reader.cancel().catch(() => undefined);
-			break;
-		}
-	}
-	return Buffer.concat(chunks).subarray(0, cap).toString("utf8");
-}
-
 export class EndpointClient implements ImageEmbedder {
 	private readonly emitter = new Emitter<ClientStatus>();
 	readonly onDidChangeStatus: Event<ClientStatus> = this.emitter.event;
 
-	private readonly limiter: CallRateLimiter;
-	/** Current adaptive concurrency and the requests holding a slot. */
-	private concurrency: number;
-	private inFlight = 0;
-	private readonly slotWaiters: { resolve: () => void }[] = [];
-	private successRun = 0;
-	private lastDecreaseAt = 0;
+	private readonly limiter: RequestLimiter;
+	private readonly quota: SharedQuota | undefined;
+	/** Endpoint-wide refusal → pause and probe; Retry-After holds; the fatal stop. */
+	private readonly gate: PauseGate;
+	/** Requests in flight: adaptive (AIMD) on p-limit. */
+	private readonly slots: AdaptiveConcurrency;
 	private lastRateLimitAt = -Infinity;
-	/** The concurrency at which the endpoint last said "Too many pending requests". */
-	private overloadedAt = Infinity;
 
-	/** Endpoint-wide refusal: when the current streak of refusals started (reset by any success). */
-	private refusalSince: number | undefined;
-	private paused: { reason: string; resumeAt: number } | undefined;
-	private probeInFlight = false;
-	/** No request leaves before this time (a Retry-After received by any request). */
-	private holdUntil = 0;
-	private fatal: unknown;
 	/** Whether any request has succeeded; until then connection failures stop the run after a few quick attempts. */
 	private contacted = false;
 	private firstContactFailures = 0;
 	/** The vector length of the first answer accepted; every later answer must match it. */
 	private acceptedDim: number | undefined;
-	private readonly wakers = new Set<() => void>();
 	private readonly derivedSignals = new WeakMap<AbortSignal, AbortSignal>();
 
 	constructor(
@@ -139,6 +94,7 @@ export class EndpointClient implements ImageEmbedder {
 		private readonly tokens: TokenProvider,
 		private readonly logger: Logger,
 		private readonly fetchImpl: FetchLike = fetch,
+		options: EndpointClientOptions = {},
 	) {
 		if (!/^https?:\/\//i.test(settings.url)) throw new FatalEndpointError("config", `The endpoint URL must start with https:// (or http:// for a local endpoint): "${redactUrl(settings.url)}".`);
 		if (/^https?:\/\/[^/?#]*@/i.test(settings.url)) throw new FatalEndpointError("config", `The endpoint URL must not hold a user name or password (${redactUrl(settings.url)}): the key is sent as a header.`);
@@ -148,14 +104,17 @@ export class EndpointClient implements ImageEmbedder {
 		if (!(settings.rateLimit.calls >= 1) || !(settings.rateLimit.periodSeconds > 0)) {
 			throw new FatalEndpointError("config", "The rate limit needs at least 1 call per period and a period above 0 s.");
 		}
-		this.concurrency = settings.maxConcurrentRequests;
-		this.limiter = new CallRateLimiter(settings.rateLimit);
+		this.slots = new AdaptiveConcurrency(settings.maxConcurrentRequests, logger, () => this.fireStatus());
+		this.quota = options.quota;
+		this.gate = new PauseGate(settings, logger, this.quota, () => this.fireStatus());
+		this.limiter = this.quota?.limiter ?? new CallRateLimiter(settings.rateLimit, settings.maxConcurrentRequests);
 	}
 
 	get status(): ClientStatus {
-		return this.paused
-			? { state: "paused", reason: this.paused.reason, resumeAt: this.paused.resumeAt }
-			: { state: "running", inFlight: this.inFlight, concurrency: this.concurrency };
+		const paused = this.gate.pause;
+		return paused
+			? { state: "paused", reason: paused.reason, resumeAt: paused.resumeAt }
+			: { state: "running", inFlight: this.slots.inFlight, concurrency: this.slots.concurrency };
 	}
 
 	async embedImages(items: EmbedRequestItem[], callerSignal: AbortSignal, options: EmbedOptions = {}): Promise<EmbedItemResult[]> {
@@ -229,9 +188,8 @@ export class EndpointClient implements ImageEmbedder {
 	}
 
 	dispose(): void {
-		this.fatal ??= new DOMException("The endpoint client was disposed.", "AbortError");
-		this.wake();
-		this.limiter.stop();
+		this.gate.fail(new DOMException("The endpoint client was disposed.", "AbortError"), true);
+		if (!this.quota) this.limiter.stop();
 		this.emitter.dispose();
 	}
 
@@ -278,7 +236,7 @@ export class EndpointClient implements ImageEmbedder {
 					maxTimeout: this.settings.maxRetryDelayMs,
 					randomize: true,
 					signal,
-					shouldRetry: (err) => !signal.aborted && this.fatal === undefined && isRetryable(err, err.attemptNumber),
+					shouldRetry: (err) => !signal.aborted && this.gate.fatal === undefined && isRetryable(err, err.attemptNumber),
 					onFailedAttempt: (err) => {
 						if (err instanceof AttemptError && isRetryable(err, err.attemptNumber) && err.retriesLeft > 0 && !signal.aborted) {
 							this.logger.debug(`Request of ${group.length} rows failed (${err.message}); attempt ${err.attemptNumber} of ${this.settings.retries}, retrying.`);
@@ -288,11 +246,11 @@ export class EndpointClient implements ImageEmbedder {
 				});
 			} catch (e) {
 				if (signal.aborted) throw abortReason(signal);
-				if (this.fatal !== undefined) throw this.fatal;
+				if (this.gate.fatal !== undefined) throw this.gate.fatal;
 				if (e instanceof AttemptError && retryPolicy.endpointWide.has(e.kind)) {
 					// Not this group's fault: the endpoint refuses everyone. Pause, then send it again.
-					this.enterPause(`endpoint refusing requests: ${e.message}`, e.retryAfterMs);
-					if (this.fatal !== undefined) throw this.fatal;
+					this.gate.enterPause(`endpoint refusing requests: ${e.message}`, e.retryAfterMs);
+					if (this.gate.fatal !== undefined) throw this.gate.fatal;
 					continue;
 				}
 				throw e;
@@ -303,29 +261,29 @@ export class EndpointClient implements ImageEmbedder {
 	/** One request through every layer. While paused, the request may be the probe; a refused probe waits again. */
 	private async attempt(body: string, rowCount: number, field: "image_features" | "text_features", signal: AbortSignal, expectedDim: number | undefined): Promise<ParsedEmbeddings> {
 		for (;;) {
-			const probe = await this.passGate(signal);
+			const probe = await this.gate.pass(signal);
 			let outcome: ParsedEmbeddings | AttemptError | typeof notSent;
 			try {
 				outcome = await this.request(body, rowCount, field, signal, expectedDim, probe);
 			} catch (e) {
-				if (probe) this.endProbe();
-				if (e instanceof FatalEndpointError) this.setFatal(e);
+				if (probe) this.gate.endProbe();
+				if (e instanceof FatalEndpointError) this.gate.fail(e);
 				throw e;
 			}
 			if (outcome === notSent) continue; // a pause began while it waited for a slot: back to the gate
 			if (outcome instanceof AttemptError && !this.contacted && (outcome.kind === "unreachable" || outcome.kind === "network")) {
 				// Nothing has ever worked: a few quick attempts, then say why instead of minutes of backoff.
-				if (probe) this.endProbe();
+				if (probe) this.gate.endProbe();
 				this.firstContactFailures++;
 				if (outcome.connection) this.logger.warn(`${outcome.connection.message} (${outcome.connection.detail})`);
 				if (this.firstContactFailures >= retryPolicy.firstContactAttempts) {
 					const why = outcome.connection?.message ?? `Cannot reach the endpoint at ${redactUrl(this.settings.url)}: ${outcome.message}. Check the URL.`;
 					const fatal = new FatalEndpointError("unreachable", why);
-					this.setFatal(fatal);
+					this.gate.fail(fatal);
 					throw fatal;
 				}
-				await this.waitForChange(retryPolicy.firstContactDelayMs * this.firstContactFailures, signal);
-				if (this.fatal !== undefined) throw this.fatal;
+				await this.gate.waitForChange(retryPolicy.firstContactDelayMs * this.firstContactFailures, signal);
+				if (this.gate.fatal !== undefined) throw this.gate.fatal;
 				continue;
 			}
 			if (!probe) {
@@ -333,10 +291,10 @@ export class EndpointClient implements ImageEmbedder {
 				return outcome;
 			}
 			if (outcome instanceof AttemptError && retryPolicy.endpointWide.has(outcome.kind)) {
-				this.probeRefused(outcome);
+				this.gate.probeRefused(outcome);
 				continue;
 			}
-			this.resume();
+			this.gate.resume();
 			if (outcome instanceof AttemptError) throw outcome;
 			return outcome;
 		}
@@ -344,13 +302,18 @@ export class EndpointClient implements ImageEmbedder {
 
 	/** Takes a slot and a rate token, sends, classifies. Refusals and successes update the shared state. */
 	private async request(body: string, rowCount: number, field: "image_features" | "text_features", signal: AbortSignal, expectedDim: number | undefined, probe: boolean): Promise<ParsedEmbeddings | AttemptError | typeof notSent> {
-		await this.acquireSlot(signal);
+		return this.slots.run(signal, () => this.requestInSlot(body, rowCount, field, signal, expectedDim, probe));
+	}
+
+	private async requestInSlot(body: string, rowCount: number, field: "image_features" | "text_features", signal: AbortSignal, expectedDim: number | undefined, probe: boolean): Promise<ParsedEmbeddings | AttemptError | typeof notSent> {
 		const startedAt = Date.now();
+		let endRequest: (() => void) | undefined;
 		try {
 			const token = await this.tokens.getToken(signal);
-			await this.rateToken(signal);
-			// While it waited for a slot and a rate token the client may have paused: then only the probe goes.
-			if (!probe && (this.paused || Date.now() < this.holdUntil)) return notSent;
+			endRequest = await this.rateToken(signal);
+			// While it waited for a slot and a rate token the client (or, with a shared quota, another
+			// worker) may have paused: then only the probe goes.
+			if (!probe && this.gate.closedNow()) return notSent;
 			const headers: Record<string, string> = { "Content-Type": "application/json", Authorization: `Bearer ${token}` };
 			if (this.settings.deployment) headers["azureml-model-deployment"] = this.settings.deployment;
 			// The request's own signal: aborted by the caller's, or by the timeout. (Not AbortSignal.any: in
@@ -378,9 +341,10 @@ export class EndpointClient implements ImageEmbedder {
 						request.abort(new DOMException("response body too large", "AbortError"));
 						return this.noteFailure(new AttemptError("malformed", `malformed response: the body is larger than ${cap} bytes (the most ${rowCount} row(s) may take); it was not read further`, status), startedAt);
 					}
-					text = read.text;
+					text = read.bytes.toString("utf8");
 				} else {
-					text = await readBodyPrefix(res, retryPolicy.errorBodyBytes);
+					const snippet = await readBodyCapped(res, retryPolicy.errorBodyBytes, { truncate: true });
+					text = snippet.ok ? snippet.bytes.toString("utf8") : "";
 					request.abort(new DOMException("error body read", "AbortError"));
 				}
 			} catch (e) {
@@ -408,39 +372,25 @@ export class EndpointClient implements ImageEmbedder {
 			}
 			const failure = classifyHttpFailure(status, responseHeaders, text, token, this.settings.url);
 			if (failure instanceof FatalEndpointError) {
-				this.setFatal(failure);
+				this.gate.fail(failure);
 				throw failure;
 			}
 			return this.noteFailure(failure, startedAt);
 		} finally {
-			this.releaseSlot();
+			// A pause or hold this answer caused reaches Redis before the slot goes to another worker.
+			if (endRequest) this.gate.afterSharedWrites(endRequest);
 		}
 	}
 
 	private noteSuccess(): void {
 		this.contacted = true;
-		this.refusalSince = undefined;
-		this.successRun++;
-		// Additive increase: +1 after 2×concurrency successes in a row; ten times slower when the next
-		// step reaches the level that last overloaded the endpoint.
-		const patience = this.concurrency + 1 >= this.overloadedAt ? 20 : 2;
-		if (this.concurrency < this.settings.maxConcurrentRequests && this.successRun >= patience * this.concurrency) {
-			this.concurrency++;
-			this.successRun = 0;
-			this.logger.debug(`Endpoint keeps up: concurrency raised to ${this.concurrency}.`);
-			this.pumpSlots();
-			this.fireStatus();
-		}
-	}
-
-	/** How long to honour a server's Retry-After: at most `maxRetryDelayMs` (an absurd value must not stall the run). */
-	private boundedDelay(retryAfterMs: number | undefined): number {
-		return Math.min(Math.max(retryAfterMs ?? this.settings.maxRetryDelayMs, this.settings.minRetryDelayMs), this.settings.maxRetryDelayMs);
+		this.gate.noteSuccess();
+		this.slots.noteSuccess();
 	}
 
 	private noteFailure(e: AttemptError, startedAt: number): AttemptError {
 		if (e.retryAfterMs !== undefined && (e.kind === "overload" || e.kind === "server")) {
-			this.holdUntil = Math.max(this.holdUntil, Date.now() + Math.min(e.retryAfterMs, this.settings.maxRetryDelayMs));
+			this.gate.hold(e.retryAfterMs);
 		}
 		if (e.kind === "refusal" && e.status === 429) {
 			// Rate-limit 429s despite our limiter: one is network jitter; two within two windows mean the
@@ -453,177 +403,30 @@ export class EndpointClient implements ImageEmbedder {
 			this.lastRateLimitAt = now;
 		}
 		if (retryPolicy.endpointWide.has(e.kind)) {
-			this.successRun = 0;
-			this.refusalSince ??= Date.now();
-			if (e.kind === "overload" && startedAt >= this.lastDecreaseAt && this.concurrency > 1) {
-				this.overloadedAt = this.concurrency;
-				// One decrease per wave: requests started before the last decrease do not count again.
-				this.concurrency = Math.max(1, Math.floor(this.concurrency / 2));
-				this.lastDecreaseAt = Date.now();
-				this.logger.info(`Endpoint has too many pending requests: concurrency lowered to ${this.concurrency}.`);
-				this.fireStatus();
-			}
-			const streakMs = Date.now() - this.refusalSince;
-			if (!this.paused && e.kind === "refusal" && e.retryAfterMs !== undefined && e.retryAfterMs > 0) {
-				// The endpoint says when to come back: the whole client waits (a pause, counted against maxPauseMs).
-				this.enterPause(`endpoint refusing requests: ${e.message}`, e.retryAfterMs);
-			} else if (!this.paused && streakMs > this.settings.maxRetryDelayMs * 2) {
-				this.enterPause(`endpoint refusing requests for ${Math.round(streakMs / 1000)} s: ${e.message}`, e.retryAfterMs);
-			}
+			if (e.kind === "overload") this.slots.noteOverload(startedAt);
+			else this.slots.noteRefusal();
+			this.gate.noteRefusal(e);
 		}
 		return e;
 	}
 
-	// ---- pause, probe, resume ----
-
-	private enterPause(reason: string, retryAfterMs: number | undefined): void {
-		const now = Date.now();
-		this.refusalSince ??= now;
-		const deadline = this.refusalSince + this.settings.maxPauseMs;
-		if (now >= deadline) {
-			this.setFatal(new FatalEndpointError("paused-too-long", `The endpoint has refused requests for ${Math.round((now - this.refusalSince) / 1000)} s (longer than the allowed ${Math.round(this.settings.maxPauseMs / 1000)} s); the run stops. Last answer: ${reason}`));
-			return;
-		}
-		if (this.paused) return;
-		const resumeAt = Math.min(deadline, now + this.boundedDelay(retryAfterMs));
-		this.paused = { reason, resumeAt };
-		this.logger.warn(`Paused: ${reason}. Probing again at ${new Date(resumeAt).toISOString()}.`);
-		this.fireStatus();
-		this.wake();
-	}
-
-	private probeRefused(e: AttemptError): void {
-		this.probeInFlight = false;
-		const now = Date.now();
-		const since = this.refusalSince ?? now;
-		if (now - since >= this.settings.maxPauseMs) {
-			this.setFatal(new FatalEndpointError("paused-too-long", `The endpoint has refused requests for ${Math.round((now - since) / 1000)} s (longer than the allowed ${Math.round(this.settings.maxPauseMs / 1000)} s); the run stops. Last answer: ${e.message}`));
-			return;
-		}
-		const resumeAt = Math.min(since + this.settings.maxPauseMs, now + this.boundedDelay(e.retryAfterMs));
-		this.paused = { reason: `endpoint refusing requests: ${e.message}`, resumeAt };
-		this.logger.info(`Probe refused (${e.message}); next probe at ${new Date(resumeAt).toISOString()}.`);
-		this.fireStatus();
-		this.wake();
-	}
-
-	private endProbe(): void {
-		this.probeInFlight = false;
-		this.wake();
-	}
-
-	private resume(): void {
-		this.probeInFlight = false;
-		if (this.paused) {
-			this.logger.info("Endpoint accepts requests again: resuming.");
-			this.paused = undefined;
-			this.holdUntil = 0;
-			this.fireStatus();
-		}
-		this.wake();
-	}
-
-	private setFatal(e: FatalEndpointError): void {
-		if (this.fatal !== undefined) return;
-		this.fatal = e;
-		this.logger.error(e.message);
-		this.paused = undefined;
-		this.wake();
-	}
-
-	/** Waits while paused or held by a Retry-After; returns true when this request is the probe. */
-	private async passGate(signal: AbortSignal): Promise<boolean> {
-		for (;;) {
-			if (this.fatal !== undefined) throw this.fatal;
-			signal.throwIfAborted();
-			const now = Date.now();
-			if (this.paused) {
-				if (!this.probeInFlight && now >= this.paused.resumeAt) {
-					this.probeInFlight = true;
-					return true;
-				}
-				await this.waitForChange(this.probeInFlight ? undefined : this.paused.resumeAt - now, signal);
-				continue;
-			}
-			if (now < this.holdUntil) {
-				await this.waitForChange(this.holdUntil - now, signal);
-				continue;
-			}
-			return false;
-		}
-	}
-
-	private wake(): void {
-		const wakers = [...this.wakers];
-		this.wakers.clear();
-		for (const w of wakers) w();
-	}
-
-	/** Resolves on the next state change, after `ms` (if given), or rejects when `signal` aborts. */
-	private waitForChange(ms: number | undefined, signal: AbortSignal): Promise<void> {
-		return new Promise((resolve, reject) => {
-			let timer: NodeJS.Timeout | undefined;
-			const done = () => {
-				if (timer) clearTimeout(timer);
-				signal.removeEventListener("abort", onAbort);
-				this.wakers.delete(done);
-				resolve();
-			};
-			const onAbort = () => {
-				if (timer) clearTimeout(timer);
-				this.wakers.delete(done);
-				reject(abortReason(signal));
-			};
-			if (ms !== undefined) timer = setTimeout(done, timerDelay(ms));
-			this.wakers.add(done);
-			signal.addEventListener("abort", onAbort, { once: true });
-		});
-	}
-
 	// ---- concurrency and rate ----
 
-	private async acquireSlot(signal: AbortSignal): Promise<void> {
-		if (this.inFlight < this.concurrency && this.slotWaiters.length === 0) {
-			this.inFlight++;
-			this.fireStatus();
-			return;
-		}
-		await new Promise<void>((resolve, reject) => {
-			const waiter = {
-				resolve: () => {
-					signal.removeEventListener("abort", onAbort);
-					resolve();
-				},
-			};
-			const onAbort = () => {
-				const i = this.slotWaiters.indexOf(waiter);
-				if (i >= 0) this.slotWaiters.splice(i, 1);
-				reject(abortReason(signal));
-			};
-			this.slotWaiters.push(waiter);
-			signal.addEventListener("abort", onAbort, { once: true });
-		});
-	}
-
-	private releaseSlot(): void {
-		this.inFlight--;
-		this.pumpSlots();
-		this.fireStatus();
-	}
-
-	private pumpSlots(): void {
-		while (this.inFlight < this.concurrency && this.slotWaiters.length > 0) {
-			this.inFlight++;
-			this.slotWaiters.shift()?.resolve();
-		}
-	}
-
 	/** A slot in the shared rate limit; an abort stops waiting. After dispose, rejects with the dispose reason. */
-	private async rateToken(signal: AbortSignal): Promise<void> {
+	private async rateToken(signal: AbortSignal): Promise<() => void> {
+		// A shared limiter outlives the client: dispose (or a fatal error) stops this client's wait for it.
+		const wait = new AbortController();
+		const onAbort = () => wait.abort(abortReason(signal));
+		signal.addEventListener("abort", onAbort, { once: true });
+		const unwatch = this.gate.onFail((reason) => wait.abort(reason));
 		try {
-			await this.limiter.acquire(signal);
+			// Held until the answer is read: the request timeout, plus time to read the body.
+			return await this.limiter.acquire(wait.signal, this.settings.requestTimeoutMs + 10_000);
 		} catch (e) {
-			throw this.fatal ?? e;
+			throw this.gate.fatal ?? e;
+		} finally {
+			signal.removeEventListener("abort", onAbort);
+			unwatch();
 		}
 	}
 

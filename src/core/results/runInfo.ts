@@ -51,6 +51,8 @@ export interface RunInfo {
 	exports?: { rows: number; dim: number; error?: string };
 	/** What was sent to the endpoint in this run: images, requests, PNG and request-body bytes. */
 	upload?: UploadInfo;
+	/** A distributed run (queue/): its id, the queue (no credentials), the jobs, and what each worker's part contributed. */
+	queue?: { runId: string; queue: string; jobs: number; parts: { id: string; embedded: number; failed: number; skipped: number }[] };
 }
 
 /** The endpoint settings recorded in run.json, copied field by field. */

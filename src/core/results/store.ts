@@ -40,7 +40,8 @@ function memo(key: string): string {
 	return key.length > 32 ? key.slice(0, 32) : key;
 }
 
-function stampOf(config: string, relPath: string, size: number, mtimeMs: number, source: string | undefined): string {
+/** The resume stamp of a file: settings, recorded path, size, mtime and identity, hashed (also used by the queue's index of what is done). */
+export function stampOf(config: string, relPath: string, size: number, mtimeMs: number, source: string | undefined): string {
 	return createHash("sha256").update(`${config}\0${relPath}\0${size}\0${mtimeMs}\0${source ?? ""}`).digest("base64").slice(0, 22);
 }
 

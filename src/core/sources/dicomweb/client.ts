@@ -13,6 +13,7 @@ import type { Logger } from "../../util/logger";
 import { readMultipart, parseContentType, MultipartError } from "./multipart";
 import type { DicomwebAuth, DicomwebSource, InstanceRef } from "./types";
 import { describeTarget, type DicomwebTarget } from "./url";
+import { readBodyCapped } from "../../util/readBody";
 
 export type { DicomwebAuth, DicomwebSource, InstanceRef } from "./types";
 
@@ -398,14 +399,9 @@ export class DicomwebClient implements DicomwebSource {
 }
 
 async function readBytes(res: Response, max: number): Promise<Buffer> {
-	const chunks: Uint8Array[] = [];
-	let n = 0;
-	for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) {
-		n += c.length;
-		if (n > max) throw new DicomwebError("too-large", `The answer is larger than ${Math.round(max / 1048576)} MB.`);
-		chunks.push(c);
-	}
-	return Buffer.concat(chunks, n);
+	const read = await readBodyCapped(res, max);
+	if (!read.ok) throw new DicomwebError("too-large", `The answer is larger than ${Math.round(max / 1048576)} MB.`);
+	return read.bytes;
 }
 
 async function readText(res: Response, max: number): Promise<string> {

@@ -85,8 +85,7 @@ export class QueueRunner {
 		}
 		const shown = redactRedisUrl(snap.queueUrl);
 		if (parsed.password || parsed.username) {
-			void vscode.window
-				.showErrorMessage(
+			void this.d.tell("error", 
 					vscode.l10n.t("The medImageInsight.queue.url setting holds a user or password. Remove it from the setting ({0}): when Redis asks for a password you are prompted, and it is kept in VS Code's secret storage.", shown),
 					openSettings,
 				)
@@ -95,8 +94,7 @@ export class QueueRunner {
 		}
 		if (this.d.simulation.inUse || this.d.simulation.isSimulationUrl(snap.endpoint.url)) {
 			const stop = vscode.l10n.t("Stop Simulation");
-			void vscode.window
-				.showErrorMessage(
+			void this.d.tell("error", 
 					vscode.l10n.t(
 						"Queue runs cannot use the built-in simulated endpoint: it lives inside this VS Code window, with a key only this window knows, so no worker can call it. For a simulated queue run, start `medimageinsight simulate --port 8080` next to the workers (give them its key in MEDIMAGEINSIGHT_API_KEY) and configure http://127.0.0.1:8080/score as the endpoint; or clear medImageInsight.queue.url to run here.",
 					),
@@ -148,8 +146,7 @@ export class QueueRunner {
 				continue;
 			}
 			const openSettings = vscode.l10n.t("Open Settings");
-			void vscode.window
-				.showErrorMessage(vscode.l10n.t("Cannot reach the queue at {0}: {1}. Start Redis there, or clear medImageInsight.queue.url to run here.", shown, plainText(probe.reason)), openSettings)
+			void this.d.tell("error", vscode.l10n.t("Cannot reach the queue at {0}: {1}. Start Redis there, or clear medImageInsight.queue.url to run here.", shown, plainText(probe.reason)), openSettings)
 				.then((c) => c === openSettings && vscode.commands.executeCommand("workbench.action.openSettings", "medImageInsight.queue.url"));
 			return undefined;
 		}

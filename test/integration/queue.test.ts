@@ -78,6 +78,8 @@ describe("Queue runs (medImageInsight.queue.url, real Redis and workers)", funct
 	let work = "";
 	const workers: { child: ChildProcess; log: () => string }[] = [];
 	let cli = "";
+	/** While true the simulated model refuses every image (HTTP 424, model status 400): they fail for good. */
+	let modelRefuses = false;
 
 	function startWorker(id: string): void {
 		const child = spawn(process.execPath, [cli, "worker", "--queue", redis!.url, "--id", id, "--jobs", "1", "--workers", "1", "--stall-seconds", "10"], {
@@ -98,7 +100,7 @@ describe("Queue runs (medImageInsight.queue.url, real Redis and workers)", funct
 		redis = await startRedis();
 		assert.ok(redis, "redis-server is installed and started (see TESTING.md)");
 		// Slow enough that a run of several jobs can be cancelled while some still wait.
-		sim = await startSimulator({ port: 0, key: canary, latencyMs: 150 });
+		sim = await startSimulator({ port: 0, key: canary, latencyMs: 150, fault: () => (modelRefuses ? "424-400" : undefined) });
 		work = fs.mkdtempSync(path.join(os.tmpdir(), "mii-queue-"));
 		await setSetting("endpoint.url", sim.url);
 		await setSetting("endpoint.authMode", "key");
@@ -192,6 +194,36 @@ describe("Queue runs (medImageInsight.queue.url, real Redis and workers)", funct
 		assert.ok(paths.length >= 1);
 		assert.equal(s.embedded, paths.length);
 		assert.ok(notice.actions.includes("Show Results"), `actions: ${notice.actions.join(", ")}`);
+	});
+
+	it("Retry Failed in queue mode submits the run again: the failed images are queued again, embedded, and their failures leave the merged folder", async function () {
+		const a = await api();
+		const data = path.join(work, "scans-r");
+		const images = writeImages(data, 6, 13);
+		await setSetting("queue.url", redis!.url);
+		modelRefuses = true;
+		let first: RunSummary | undefined;
+		try {
+			first = await guard("the run whose images fail", generate(data));
+		} finally {
+			modelRefuses = false;
+		}
+		assert.ok(first);
+		assert.equal(first.failed, images.length, JSON.stringify(first));
+		const failedNotice = a.lastNotice();
+		assert.ok(failedNotice);
+		assert.equal(failedNotice.severity, "warning");
+		assert.ok(failedNotice.actions.includes(`Retry ${images.length} failed`), failedNotice.actions.join(", "));
+		assert.equal(readJsonl(path.join(first.outDir, "failures.jsonl")).length, images.length);
+
+		const retried = await guard("Retry Failed", vscode.commands.executeCommand<RunSummary | undefined>("medImageInsight.retryFailed", first.outDir));
+		assert.ok(retried);
+		assert.equal(retried.outDir, first.outDir);
+		assert.equal(retried.embedded, images.length);
+		assert.equal(retried.failed, 0);
+		assert.deepEqual(readJsonl<{ path: string }>(path.join(first.outDir, "embeddings.jsonl")).map((r) => r.path).sort(), images);
+		// Superseded failures leave failures.jsonl in the merge.
+		assert.equal(readJsonl(path.join(first.outDir, "failures.jsonl")).length, 0);
 	});
 
 	it("an unreachable Redis is refused at once with the plain reason", async function () {

@@ -19,7 +19,8 @@ import type { Logger } from "../util/logger";
 import { redactUrl } from "../util/redactUrl";
 import { timerDelay } from "../util/timers";
 import { describeConnectionError } from "./connectionError";
-import { CallRateLimiter } from "./rateLimiter";
+import { AdaptiveConcurrency } from "./adaptiveConcurrency";
+import { CallRateLimiter, type RequestLimiter } from "./rateLimiter";
 import { buildPayload, payloadBytes, splitByPayload, type PayloadRow } from "./payload";
 import { MalformedResponseError, parseEmbeddingResponse, type ParsedEmbeddings } from "./response";
 import { AttemptError, classifyHttpFailure, isRetryable, retryPolicy } from "./retryPolicy";
@@ -34,6 +35,17 @@ import {
 	type TextEmbeddings,
 	type TokenProvider,
 } from "./types";
+import type { SharedPauseState, SharedQuota } from "../queue/sharedQuota";
+
+/** Options of an EndpointClient beyond its settings. */
+export interface EndpointClientOptions {
+	/**
+	 * The quota shared by every process of a distributed run (src/core/queue/sharedQuota.ts): calls per
+	 * period and requests in flight are counted in Redis, and an endpoint-wide pause holds every worker.
+	 * The client does not dispose it. Without it the limits are this client's own.
+	 */
+	quota?: SharedQuota | undefined;
+}
 
 type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
@@ -52,6 +64,11 @@ function loadPRetry(): Promise<PRetryModule> {
 function abortReason(signal: AbortSignal): unknown {
 	return signal.reason ?? new DOMException("The operation was aborted.", "AbortError");
 }
+
+/** How often a worker of a shared quota looks whether another worker's pause ended. */
+const sharedPollMs = 500;
+/** How much longer than the pause itself the shared pause and probe keys live (a dead worker's expire). */
+const sharedPauseSlackMs = 10_000;
 
 /** What `request` returns when it did not send because a pause began while it waited. */
 const notSent = Symbol("not sent");
@@ -108,16 +125,15 @@ export class EndpointClient implements ImageEmbedder {
 	private readonly emitter = new Emitter<ClientStatus>();
 	readonly onDidChangeStatus: Event<ClientStatus> = this.emitter.event;
 
-	private readonly limiter: CallRateLimiter;
-	/** Current adaptive concurrency and the requests holding a slot. */
-	private concurrency: number;
-	private inFlight = 0;
-	private readonly slotWaiters: { resolve: () => void }[] = [];
-	private successRun = 0;
-	private lastDecreaseAt = 0;
+	private readonly limiter: RequestLimiter;
+	private readonly quota: SharedQuota | undefined;
+	/** The local pause was taken over from the shared one (another worker paused): it ends when that one does. */
+	private pauseFromShared = false;
+	/** Shared pause writes not yet acknowledged by Redis. */
+	private sharedWrites: Promise<void> | undefined;
+	/** Requests in flight: adaptive (AIMD) on p-limit. */
+	private readonly slots: AdaptiveConcurrency;
 	private lastRateLimitAt = -Infinity;
-	/** The concurrency at which the endpoint last said "Too many pending requests". */
-	private overloadedAt = Infinity;
 
 	/** Endpoint-wide refusal: when the current streak of refusals started (reset by any success). */
 	private refusalSince: number | undefined;
@@ -139,6 +155,7 @@ export class EndpointClient implements ImageEmbedder {
 		private readonly tokens: TokenProvider,
 		private readonly logger: Logger,
 		private readonly fetchImpl: FetchLike = fetch,
+		options: EndpointClientOptions = {},
 	) {
 		if (!/^https?:\/\//i.test(settings.url)) throw new FatalEndpointError("config", `The endpoint URL must start with https:// (or http:// for a local endpoint): "${redactUrl(settings.url)}".`);
 		if (/^https?:\/\/[^/?#]*@/i.test(settings.url)) throw new FatalEndpointError("config", `The endpoint URL must not hold a user name or password (${redactUrl(settings.url)}): the key is sent as a header.`);
@@ -148,14 +165,15 @@ export class EndpointClient implements ImageEmbedder {
 		if (!(settings.rateLimit.calls >= 1) || !(settings.rateLimit.periodSeconds > 0)) {
 			throw new FatalEndpointError("config", "The rate limit needs at least 1 call per period and a period above 0 s.");
 		}
-		this.concurrency = settings.maxConcurrentRequests;
-		this.limiter = new CallRateLimiter(settings.rateLimit);
+		this.slots = new AdaptiveConcurrency(settings.maxConcurrentRequests, logger, () => this.fireStatus());
+		this.quota = options.quota;
+		this.limiter = this.quota?.limiter ?? new CallRateLimiter(settings.rateLimit, settings.maxConcurrentRequests);
 	}
 
 	get status(): ClientStatus {
 		return this.paused
 			? { state: "paused", reason: this.paused.reason, resumeAt: this.paused.resumeAt }
-			: { state: "running", inFlight: this.inFlight, concurrency: this.concurrency };
+			: { state: "running", inFlight: this.slots.inFlight, concurrency: this.slots.concurrency };
 	}
 
 	async embedImages(items: EmbedRequestItem[], callerSignal: AbortSignal, options: EmbedOptions = {}): Promise<EmbedItemResult[]> {
@@ -231,7 +249,7 @@ export class EndpointClient implements ImageEmbedder {
 	dispose(): void {
 		this.fatal ??= new DOMException("The endpoint client was disposed.", "AbortError");
 		this.wake();
-		this.limiter.stop();
+		if (!this.quota) this.limiter.stop();
 		this.emitter.dispose();
 	}
 
@@ -344,12 +362,20 @@ export class EndpointClient implements ImageEmbedder {
 
 	/** Takes a slot and a rate token, sends, classifies. Refusals and successes update the shared state. */
 	private async request(body: string, rowCount: number, field: "image_features" | "text_features", signal: AbortSignal, expectedDim: number | undefined, probe: boolean): Promise<ParsedEmbeddings | AttemptError | typeof notSent> {
-		await this.acquireSlot(signal);
+		return this.slots.run(signal, () => this.requestInSlot(body, rowCount, field, signal, expectedDim, probe));
+	}
+
+	private async requestInSlot(body: string, rowCount: number, field: "image_features" | "text_features", signal: AbortSignal, expectedDim: number | undefined, probe: boolean): Promise<ParsedEmbeddings | AttemptError | typeof notSent> {
 		const startedAt = Date.now();
+		let endRequest: (() => void) | undefined;
 		try {
 			const token = await this.tokens.getToken(signal);
-			await this.rateToken(signal);
-			// While it waited for a slot and a rate token the client may have paused: then only the probe goes.
+			endRequest = await this.rateToken(signal);
+			// While it waited for a slot and a rate token the client (or, with a shared quota, another
+			// worker) may have paused: then only the probe goes.
+			// (The last known shared state, kept current by Redis pub/sub: no round trip between the rate
+			// slot and the request, which would blur the spacing.)
+			if (!probe && this.quota) this.applyShared(this.quota.sharedState());
 			if (!probe && (this.paused || Date.now() < this.holdUntil)) return notSent;
 			const headers: Record<string, string> = { "Content-Type": "application/json", Authorization: `Bearer ${token}` };
 			if (this.settings.deployment) headers["azureml-model-deployment"] = this.settings.deployment;
@@ -413,24 +439,17 @@ export class EndpointClient implements ImageEmbedder {
 			}
 			return this.noteFailure(failure, startedAt);
 		} finally {
-			this.releaseSlot();
+			// A pause or hold this answer caused reaches Redis before the slot goes to another worker.
+			const end = endRequest;
+			if (end && this.sharedWrites) void this.sharedWrites.finally(end);
+			else end?.();
 		}
 	}
 
 	private noteSuccess(): void {
 		this.contacted = true;
 		this.refusalSince = undefined;
-		this.successRun++;
-		// Additive increase: +1 after 2×concurrency successes in a row; ten times slower when the next
-		// step reaches the level that last overloaded the endpoint.
-		const patience = this.concurrency + 1 >= this.overloadedAt ? 20 : 2;
-		if (this.concurrency < this.settings.maxConcurrentRequests && this.successRun >= patience * this.concurrency) {
-			this.concurrency++;
-			this.successRun = 0;
-			this.logger.debug(`Endpoint keeps up: concurrency raised to ${this.concurrency}.`);
-			this.pumpSlots();
-			this.fireStatus();
-		}
+		this.slots.noteSuccess();
 	}
 
 	/** How long to honour a server's Retry-After: at most `maxRetryDelayMs` (an absurd value must not stall the run). */
@@ -441,6 +460,7 @@ export class EndpointClient implements ImageEmbedder {
 	private noteFailure(e: AttemptError, startedAt: number): AttemptError {
 		if (e.retryAfterMs !== undefined && (e.kind === "overload" || e.kind === "server")) {
 			this.holdUntil = Math.max(this.holdUntil, Date.now() + Math.min(e.retryAfterMs, this.settings.maxRetryDelayMs));
+			this.shared((q) => q.setHold(this.holdUntil));
 		}
 		if (e.kind === "refusal" && e.status === 429) {
 			// Rate-limit 429s despite our limiter: one is network jitter; two within two windows mean the
@@ -453,16 +473,9 @@ export class EndpointClient implements ImageEmbedder {
 			this.lastRateLimitAt = now;
 		}
 		if (retryPolicy.endpointWide.has(e.kind)) {
-			this.successRun = 0;
 			this.refusalSince ??= Date.now();
-			if (e.kind === "overload" && startedAt >= this.lastDecreaseAt && this.concurrency > 1) {
-				this.overloadedAt = this.concurrency;
-				// One decrease per wave: requests started before the last decrease do not count again.
-				this.concurrency = Math.max(1, Math.floor(this.concurrency / 2));
-				this.lastDecreaseAt = Date.now();
-				this.logger.info(`Endpoint has too many pending requests: concurrency lowered to ${this.concurrency}.`);
-				this.fireStatus();
-			}
+			if (e.kind === "overload") this.slots.noteOverload(startedAt);
+			else this.slots.noteRefusal();
 			const streakMs = Date.now() - this.refusalSince;
 			if (!this.paused && e.kind === "refusal" && e.retryAfterMs !== undefined && e.retryAfterMs > 0) {
 				// The endpoint says when to come back: the whole client waits (a pause, counted against maxPauseMs).
@@ -487,6 +500,8 @@ export class EndpointClient implements ImageEmbedder {
 		if (this.paused) return;
 		const resumeAt = Math.min(deadline, now + this.boundedDelay(retryAfterMs));
 		this.paused = { reason, resumeAt };
+		this.pauseFromShared = false;
+		this.publishPause();
 		this.logger.warn(`Paused: ${reason}. Probing again at ${new Date(resumeAt).toISOString()}.`);
 		this.fireStatus();
 		this.wake();
@@ -502,6 +517,8 @@ export class EndpointClient implements ImageEmbedder {
 		}
 		const resumeAt = Math.min(since + this.settings.maxPauseMs, now + this.boundedDelay(e.retryAfterMs));
 		this.paused = { reason: `endpoint refusing requests: ${e.message}`, resumeAt };
+		this.pauseFromShared = false;
+		this.publishPause(true);
 		this.logger.info(`Probe refused (${e.message}); next probe at ${new Date(resumeAt).toISOString()}.`);
 		this.fireStatus();
 		this.wake();
@@ -509,18 +526,71 @@ export class EndpointClient implements ImageEmbedder {
 
 	private endProbe(): void {
 		this.probeInFlight = false;
+		this.shared((q) => q.releaseProbe());
 		this.wake();
 	}
 
-	private resume(): void {
-		this.probeInFlight = false;
+	/** The probe was answered (or, with `shared`, another worker's was): the pause ends. */
+	private resume(fromShared = false): void {
+		if (!fromShared) {
+			this.probeInFlight = false;
+			if (this.paused || this.holdUntil > 0) this.shared((q) => q.clearPause());
+		}
+		this.pauseFromShared = false;
 		if (this.paused) {
-			this.logger.info("Endpoint accepts requests again: resuming.");
+			this.logger.info(fromShared ? "Endpoint accepts requests again (another worker's probe was answered): resuming." : "Endpoint accepts requests again: resuming.");
 			this.paused = undefined;
 			this.holdUntil = 0;
 			this.fireStatus();
 		}
 		this.wake();
+	}
+
+	// ---- the pause shared with other workers (SharedQuota) ----
+
+	/** Runs a shared-quota update in the background; a Redis failure only costs the sharing, never the request. */
+	private shared(update: (quota: SharedQuota) => Promise<void>): void {
+		if (!this.quota) return;
+		const write = update(this.quota).catch((e: unknown) => this.logger.debug(`Shared pause update failed: ${e instanceof Error ? e.message : String(e)}`));
+		const all = Promise.all([this.sharedWrites, write]).then(() => {
+			if (this.sharedWrites === all) this.sharedWrites = undefined;
+		});
+		this.sharedWrites = all;
+	}
+
+	/** Tells every worker about this client's pause; `probeDone` also frees the probe claim. */
+	private publishPause(probeDone = false): void {
+		const paused = this.paused;
+		if (!paused) return;
+		const since = this.refusalSince ?? Date.now();
+		this.shared(async (q) => {
+			await q.setPause({ reason: paused.reason, resumeAt: paused.resumeAt, since }, this.settings.requestTimeoutMs + sharedPauseSlackMs);
+			if (probeDone) await q.releaseProbe();
+		});
+	}
+
+	/** Takes over the pause and Retry-After hold of other workers, and ends a taken-over pause that ended there. */
+	private async syncShared(quota: SharedQuota): Promise<void> {
+		this.applyShared(await quota.readPause());
+	}
+
+	private applyShared({ pause, holdUntil }: { pause?: SharedPauseState; holdUntil?: number }): void {
+		if (holdUntil !== undefined && holdUntil > this.holdUntil) this.holdUntil = holdUntil;
+		if (pause) {
+			this.refusalSince = Math.min(this.refusalSince ?? pause.since, pause.since);
+			if (!this.paused) {
+				this.paused = { reason: pause.reason, resumeAt: pause.resumeAt };
+				this.pauseFromShared = true;
+				this.logger.warn(`Paused by another worker: ${pause.reason}. Probing again at ${new Date(pause.resumeAt).toISOString()}.`);
+				this.fireStatus();
+				this.wake();
+			} else if (pause.resumeAt > this.paused.resumeAt && !this.probeInFlight) {
+				this.paused = { reason: pause.reason, resumeAt: pause.resumeAt };
+				this.fireStatus();
+			}
+		} else if (this.paused && this.pauseFromShared && !this.probeInFlight) {
+			this.resume(true);
+		}
 	}
 
 	private setFatal(e: FatalEndpointError): void {
@@ -536,13 +606,25 @@ export class EndpointClient implements ImageEmbedder {
 		for (;;) {
 			if (this.fatal !== undefined) throw this.fatal;
 			signal.throwIfAborted();
+			if (this.quota) {
+				await this.syncShared(this.quota);
+				if (this.fatal !== undefined) throw this.fatal;
+			}
 			const now = Date.now();
 			if (this.paused) {
 				if (!this.probeInFlight && now >= this.paused.resumeAt) {
 					this.probeInFlight = true;
+					// With a shared quota one worker probes for all; the others wait for its answer.
+					if (this.quota && !(await this.quota.claimProbe(this.settings.requestTimeoutMs + sharedPauseSlackMs))) {
+						this.probeInFlight = false;
+						await this.waitForChange(sharedPollMs, signal);
+						continue;
+					}
 					return true;
 				}
-				await this.waitForChange(this.probeInFlight ? undefined : this.paused.resumeAt - now, signal);
+				const untilProbe = this.probeInFlight ? undefined : this.paused.resumeAt - now;
+				// Another worker may end the pause: look again now and then.
+				await this.waitForChange(this.quota ? Math.min(untilProbe ?? sharedPollMs, sharedPollMs) : untilProbe, signal);
 				continue;
 			}
 			if (now < this.holdUntil) {
@@ -582,48 +664,25 @@ export class EndpointClient implements ImageEmbedder {
 
 	// ---- concurrency and rate ----
 
-	private async acquireSlot(signal: AbortSignal): Promise<void> {
-		if (this.inFlight < this.concurrency && this.slotWaiters.length === 0) {
-			this.inFlight++;
-			this.fireStatus();
-			return;
-		}
-		await new Promise<void>((resolve, reject) => {
-			const waiter = {
-				resolve: () => {
-					signal.removeEventListener("abort", onAbort);
-					resolve();
-				},
-			};
-			const onAbort = () => {
-				const i = this.slotWaiters.indexOf(waiter);
-				if (i >= 0) this.slotWaiters.splice(i, 1);
-				reject(abortReason(signal));
-			};
-			this.slotWaiters.push(waiter);
-			signal.addEventListener("abort", onAbort, { once: true });
-		});
-	}
-
-	private releaseSlot(): void {
-		this.inFlight--;
-		this.pumpSlots();
-		this.fireStatus();
-	}
-
-	private pumpSlots(): void {
-		while (this.inFlight < this.concurrency && this.slotWaiters.length > 0) {
-			this.inFlight++;
-			this.slotWaiters.shift()?.resolve();
-		}
-	}
-
 	/** A slot in the shared rate limit; an abort stops waiting. After dispose, rejects with the dispose reason. */
-	private async rateToken(signal: AbortSignal): Promise<void> {
+	private async rateToken(signal: AbortSignal): Promise<() => void> {
+		// A shared limiter outlives the client: dispose (or a fatal error) stops this client's wait for it.
+		const wait = new AbortController();
+		const onAbort = () => wait.abort(abortReason(signal));
+		const onChange = () => {
+			if (this.fatal !== undefined) wait.abort(this.fatal);
+			else this.wakers.add(onChange);
+		};
+		signal.addEventListener("abort", onAbort, { once: true });
+		this.wakers.add(onChange);
 		try {
-			await this.limiter.acquire(signal);
+			// Held until the answer is read: the request timeout, plus time to read the body.
+			return await this.limiter.acquire(wait.signal, this.settings.requestTimeoutMs + 10_000);
 		} catch (e) {
 			throw this.fatal ?? e;
+		} finally {
+			signal.removeEventListener("abort", onAbort);
+			this.wakers.delete(onChange);
 		}
 	}
 

@@ -4,18 +4,16 @@
  * stages and guarantees (bounded memory, resume, exactly-once records, cancel and fatal stops) are
  * described in embedPipeline.ts; here is only the wiring.
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import { exportArrays, type ExportResult } from "../results/exportArrays";
 import { readRetryPaths } from "../results/retryList";
 import { recordedEndpoint, redactUrl, writeRunInfo } from "../results/runInfo";
 import { describeTarget, isDicomwebInput, parseDicomwebUrl } from "../sources/dicomweb/url";
-import { dicomwebSource } from "../sources/dicomwebSource";
-import { folderSource } from "../sources/folderSource";
+import { checkInputs, checkSomeInputs, inputSource } from "../sources/inputSource";
 import { redactUrlsIn } from "../util/redactUrl";
 import { EmbedPipeline, validatePipelineOptions, type ProcessResult } from "./embedPipeline";
-import type { RunDeps, RunOptions, RunSummary, SourceItem } from "./types";
+import type { RunDeps, RunOptions, RunSummary } from "./types";
 
 export { runTuning } from "./embedPipeline";
 
@@ -23,51 +21,14 @@ function message(e: unknown): string {
 	return (e instanceof Error ? e.message : String(e)).split("\n", 1)[0]!;
 }
 
-/** Throws a one-line error for options that cannot work, before anything is touched. */
-async function validate(options: RunOptions): Promise<void> {
-	if (!Array.isArray(options.inputs) || options.inputs.length === 0) throw new Error("Nothing to embed: no input folder or file was given.");
-	validatePipelineOptions(options);
-	const out = path.resolve(options.outDir);
-	for (const input of options.inputs) {
-		if (isDicomwebInput(input)) {
-			parseDicomwebUrl(input); // throws a message that says what is wrong with it
-			continue;
-		}
-		const abs = path.resolve(input);
-		try {
-			await fs.promises.stat(abs);
-		} catch (err) {
-			const code = (err as NodeJS.ErrnoException).code;
-			throw new Error(code === "ENOENT" ? `Input not found: ${abs}` : `Cannot read input ${abs}: ${code ?? message(err)}`);
-		}
-		if (abs === out) throw new Error(`The output folder cannot be one of the inputs: ${abs}`);
-	}
-}
-
-/** Only the items whose recorded path is in `paths`, each once; ends as soon as all were seen (--retry-failed). */
-async function* onlyPaths(items: AsyncIterable<SourceItem>, paths: ReadonlySet<string>): AsyncGenerator<SourceItem> {
-	if (paths.size === 0) return;
-	const seen = new Set<string>();
-	for await (const item of items) {
-		if (item.kind === "ignored") {
-			yield item;
-			continue;
-		}
-		if (!paths.has(item.path) || seen.has(item.path)) continue;
-		seen.add(item.path);
-		yield item;
-		if (seen.size === paths.size) return;
-	}
-}
-
 export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: AbortSignal): Promise<RunSummary> {
-	await validate(options);
+	checkSomeInputs(options.inputs);
+	validatePipelineOptions(options);
+	await checkInputs(options.inputs, options.outDir);
 	const logger = deps.logger;
 	const startedAt = new Date();
 	const t0 = performance.now();
 	const outDir = path.resolve(options.outDir);
-	const localInputs = options.inputs.filter((i) => !isDicomwebInput(i));
-	const remoteTargets = options.inputs.filter(isDicomwebInput).map((i) => parseDicomwebUrl(i));
 
 	const pipeline = await EmbedPipeline.open(options, deps);
 	let result: ProcessResult;
@@ -79,11 +40,8 @@ export async function runEmbedding(options: RunOptions, deps: RunDeps, signal: A
 		);
 		const retry = options.retryFailedOnly ? await readRetryPaths(outDir) : undefined;
 		if (retry) logger.info(`Retrying ${retry.size} failed file(s).`);
-		async function* inputs(): AsyncGenerator<SourceItem> {
-			yield* folderSource(localInputs, { signal, exclude: [outDir] });
-			if (remoteTargets.length > 0) yield* dicomwebSource(remoteTargets, pipeline.dicomweb(), signal);
-		}
-		result = await pipeline.process(retry ? onlyPaths(inputs(), retry) : inputs(), signal);
+		const items = inputSource(options.inputs, { outDir, dicomweb: () => pipeline.dicomweb(), ...(retry ? { only: retry } : {}), signal });
+		result = await pipeline.process(items, signal);
 		upload = pipeline.upload;
 	} finally {
 		await pipeline.close();

@@ -31,6 +31,7 @@ import { redactUrl } from "../util/redactUrl";
 import { DoneIndex } from "./doneIndex";
 import { bullConnection, connectRedis, redactRedisUrl } from "./redisConnection";
 import { bullPrefix, jobIdOf, mergeJobIdOf, queueNameOf, redisKeys, runIdOf } from "./runKeys";
+import { mergeRun } from "./runMerge";
 import { liveWorkers, raiseGeneration, readRunRecord, type RunRecord } from "./runRecord";
 import type { DicomwebAuthMode, ItemJobData, QueueItem, QueueRunMeta, RunFatal, RunJobData, RunMergeSummary } from "./types";
 
@@ -124,15 +125,21 @@ export function runQueue(queueUrl: string, runId: string): Queue<RunJobData> {
 	return new Queue<RunJobData>(queueNameOf(runId), { connection: bullConnection(queueUrl), prefix: bullPrefix });
 }
 
+/** The current submission when its enumeration has ended, it is not merged yet and none of its jobs is pending. */
+async function drainedRun(redis: Redis, queue: Queue<RunJobData>, runId: string): Promise<RunRecord | undefined> {
+	const run = await readRunRecord(redis, runId);
+	if (!run || run.enumeratedGeneration < run.generation || run.mergedGeneration >= run.generation) return undefined;
+	const counts = await queue.getJobCounts(...pendingStates);
+	return pendingStates.some((s) => (counts[s] ?? 0) > 0) ? undefined : run;
+}
+
 /**
- * Adds the merge job of the current submission when its enumeration has ended and none of its jobs
- * is pending any more. Any process may call it any number of times: the job id makes it one job.
+ * Adds the merge job of the current submission when it is drained (see drainedRun). Any process may
+ * call it any number of times: the job id makes it one job.
  */
 export async function scheduleMergeIfDrained(redis: Redis, queue: Queue<RunJobData>, runId: string): Promise<boolean> {
-	const run = await readRunRecord(redis, runId);
-	if (!run || run.enumeratedGeneration < run.generation || run.mergedGeneration >= run.generation) return false;
-	const counts = await queue.getJobCounts(...pendingStates);
-	if (pendingStates.some((s) => (counts[s] ?? 0) > 0)) return false;
+	const run = await drainedRun(redis, queue, runId);
+	if (!run) return false;
 	const data: RunJobData = { runId, generation: run.generation, merge: true };
 	await queue.add("merge", data, { jobId: mergeJobIdOf(run.generation), attempts: 8, backoff: { type: "exponential", delay: 5000 }, removeOnComplete: false, removeOnFail: false });
 	return true;
@@ -324,7 +331,9 @@ export async function submitRun(options: SubmitRunOptions, signal: AbortSignal):
 			await redis.hincrby(key, "found", progress.found);
 			await redis.hset(key, { ignored: progress.ignored, alreadyDoneAtSubmit: progress.alreadyDone });
 			await raiseGeneration(redis, runId, "enumeratedGeneration", generation);
-			await scheduleMergeIfDrained(redis, queue, runId);
+			// Nothing left for the workers (everything was done already): submit writes the final files itself.
+			const drained = await drainedRun(redis, queue, runId);
+			if (drained) await mergeRun(redis, drained.meta, drained.generation, options.logger);
 			options.logger.info(`Run ${runId}: ${progress.found} image file(s) found, ${progress.alreadyDone} already done, ${progress.queued} queued in ${progress.jobs} job(s) (${existingJobs} job(s) of earlier submissions still queued).`);
 			return { runId, generation, ...progress, existingJobs, ...(incomplete ? { incomplete } : {}) };
 		});

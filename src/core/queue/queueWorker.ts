@@ -25,18 +25,17 @@ import { EndpointClient } from "../endpoint/client";
 import type { TokenProvider } from "../endpoint/types";
 import { EmbedPipeline, type ProcessResult } from "../pipeline/embedPipeline";
 import type { RunOptions, WorkItem } from "../pipeline/types";
-import { mergeParts, partsFolder } from "../results/mergeParts";
-import { readLines } from "../results/jsonLines";
+import { partsFolder } from "../results/mergeParts";
 import { sourceId } from "../results/resumeKey";
-import { recordedEndpoint } from "../results/runInfo";
-import { resultFiles, type FailureRecord } from "../results/types";
 import type { Logger } from "../util/logger";
 import { redactUrlsIn } from "../util/redactUrl";
 import { DoneIndex } from "./doneIndex";
 import { scheduleMergeIfDrained, runQueue } from "./queueRun";
 import { bullConnection, connectRedis } from "./redisConnection";
 import { bullPrefix, queueNameOf, redisKeys } from "./runKeys";
-import { countJob, raiseGeneration, readRunRecord, recordFatal } from "./runRecord";
+import { countJob, readRunRecord, recordFatal } from "./runRecord";
+import { mergeRun } from "./runMerge";
+import { createSharedQuota, type SharedQuota } from "./sharedQuota";
 import type { ItemJobData, JobCounts, MergeJobData, QueueItem, QueueRunMeta, RunFatal, RunJobData, RunMergeSummary } from "./types";
 
 export interface QueueWorkerOptions {
@@ -102,7 +101,10 @@ function message(e: unknown): string {
 class RunSlot {
 	private pipeline: Promise<EmbedPipeline> | undefined;
 	private client: EndpointClient | undefined;
-	readonly done: DoneIndex;
+	private quota: SharedQuota | undefined;
+	private done: DoneIndex | undefined;
+	/** This worker's part of the run's output folder (known once the pipeline is open). */
+	private part: string | undefined;
 	readonly worker: Worker<RunJobData>;
 	/** Aborted when the worker stops: jobs running are put back on the queue. */
 	readonly stop = new AbortController();
@@ -114,7 +116,6 @@ class RunSlot {
 		private readonly host: QueueWorker,
 	) {
 		const o = host.options;
-		this.done = new DoneIndex(meta.outDir, meta.config, o.id);
 		const stallMs = (o.stallSeconds ?? 30) * 1000;
 		this.worker = new Worker<RunJobData>(queueNameOf(meta.runId), (job, token) => this.process(job, token), {
 			connection: bullConnection(o.queueUrl),
@@ -139,12 +140,23 @@ class RunSlot {
 		this.pipeline ??= (async () => {
 			const o = this.host.options;
 			const { tokens, dicomweb } = await o.credentials(this.meta);
-			this.client = new EndpointClient(this.meta.endpoint, tokens, o.logger, undefined);
+			// Calls per period, requests in flight and the endpoint-wide pause, counted in Redis across every worker.
+			this.quota ??= await createSharedQuota({
+				redisUrl: o.queueUrl,
+				endpointUrl: this.meta.endpoint.url,
+				rate: this.meta.endpoint.rateLimit,
+				maxConcurrentRequests: this.meta.endpoint.maxConcurrentRequests,
+				logger: o.logger,
+			});
+			this.client = new EndpointClient(this.meta.endpoint, tokens, o.logger, undefined, { quota: this.quota });
 			this.client.onDidChangeStatus((s) => {
 				// An endpoint-wide pause: no worker takes new jobs of this run until it is over (BullMQ's limiter is per queue).
 				if (s.state === "paused") void this.worker.rateLimit(Math.max(1000, s.resumeAt - Date.now())).catch(() => undefined);
 			});
-			const partDir = path.join(this.meta.outDir, partsFolder, o.id);
+			// Another run of this worker may write to the same output folder (other settings): each has its own part.
+			this.part = this.host.claimPart(this.meta.outDir, this.meta.runId);
+			this.done = new DoneIndex(this.meta.outDir, this.meta.config, this.part);
+			const partDir = path.join(this.meta.outDir, partsFolder, this.part);
 			const pipeline = await EmbedPipeline.open(
 				{
 					inputs: this.meta.inputs,
@@ -199,11 +211,12 @@ class RunSlot {
 			return this.requeue(job, token, 10_000, message(e));
 		}
 		// Items another worker (or an earlier run) has done already: not sent again.
-		await this.done.refresh();
+		const done = this.done!;
+		await done.refresh();
 		const counts: JobCounts = { items: items.length, embedded: 0, alreadyDone: 0, failed: 0, skipped: 0 };
 		const work: WorkItem[] = [];
 		for (const item of items) {
-			const status = doneElsewhere(this.done, item);
+			const status = doneElsewhere(done, item);
 			if (status === "embedded") counts.alreadyDone++;
 			else if (status === "skipped") counts.skipped++;
 			else work.push(toWorkItem(item));
@@ -228,66 +241,9 @@ class RunSlot {
 	}
 
 	private async merge(data: MergeJobData): Promise<RunMergeSummary> {
-		const o = this.host.options;
-		const redis = this.host.redis;
-		const run = await readRunRecord(redis, this.meta.runId);
-		if (!run) throw new Error(`run ${this.meta.runId} has no record in Redis`);
-		const started = run.submittedAt || Date.parse(this.meta.createdAt);
-		try {
-			const merged = await mergeParts(this.meta.outDir, {
-				logger: o.logger,
-				run: {
-					startedAt: new Date(started).toISOString(),
-					endedAt: new Date().toISOString(),
-					durationMs: Date.now() - started,
-					imagesPerSecond: Math.round((run.done.embedded * 1000 * 100) / Math.max(1, Date.now() - started)) / 100,
-					inputs: this.meta.inputs.map(redactUrlsIn),
-					outDir: this.meta.outDir,
-					retryFailedOnly: false,
-					workers: 0,
-					endpoint: recordedEndpoint(this.meta.endpoint, this.meta.simulated),
-					convert: {
-						pngCompressionLevel: this.meta.convert.pngCompressionLevel,
-						thumbnailSize: this.meta.convert.thumbnailSize,
-						maxPixels: this.meta.convert.maxPixels,
-						grayscalePng: this.meta.convert.grayscalePng !== false,
-					},
-					config: this.meta.config,
-					counts: { found: run.found, ignored: run.ignored, alreadyDone: run.done.alreadyDone + run.alreadyDoneAtSubmit },
-					cancelled: run.cancelledGeneration >= data.generation,
-					queue: { runId: this.meta.runId, queue: this.meta.queue, jobs: run.jobs },
-				},
-			});
-			const summary: RunMergeSummary = {
-				generation: data.generation,
-				embedded: merged.embedded,
-				failed: merged.failed,
-				skipped: merged.skipped,
-				duplicates: merged.duplicates,
-				parts: merged.parts,
-				rows: merged.exports.rows,
-				dim: merged.exports.dim,
-				time: new Date().toISOString(),
-				failureReasons: await failureReasons(this.meta.outDir),
-			};
-			await redis.hset(redisKeys.run(this.meta.runId), "merge", JSON.stringify(summary));
-			await redis.hdel(redisKeys.run(this.meta.runId), "mergeError");
-			await raiseGeneration(redis, this.meta.runId, "mergedGeneration", data.generation);
-			// Finished unless a newer submission began meanwhile.
-			await redis.eval(
-				"if redis.call('HGET', KEYS[1], 'generation') == ARGV[1] then redis.call('SREM', KEYS[2], ARGV[2]) end return 0",
-				2,
-				redisKeys.run(this.meta.runId),
-				redisKeys.activeRuns,
-				String(data.generation),
-				this.meta.runId,
-			);
-			o.onEvent?.({ type: "merged", runId: this.meta.runId, summary });
-			return summary;
-		} catch (e) {
-			await redis.hset(redisKeys.run(this.meta.runId), "mergeError", message(e)).catch(() => undefined);
-			throw e;
-		}
+		const summary = await mergeRun(this.host.redis, this.meta, data.generation, this.host.options.logger);
+		this.host.options.onEvent?.({ type: "merged", runId: this.meta.runId, summary });
+		return summary;
 	}
 
 	/** Stops taking jobs; jobs running are put back on the queue; the pipeline and the quota are closed. */
@@ -300,7 +256,9 @@ class RunSlot {
 		this.stop.abort();
 		const p = await this.pipeline?.catch(() => undefined);
 		await p?.close().catch(() => undefined);
+		if (this.part) this.host.releasePart(this.meta.outDir, this.part);
 		this.client?.dispose();
+		await this.quota?.dispose().catch(() => undefined);
 	}
 }
 
@@ -324,23 +282,6 @@ function toWorkItem(item: QueueItem): WorkItem {
 	}
 }
 
-/** Failed images of the merged folder by reason, commonest first (at most 10). */
-async function failureReasons(outDir: string): Promise<{ reason: string; count: number }[]> {
-	const counts = new Map<string, number>();
-	for await (const line of readLines(path.join(outDir, resultFiles.failures))) {
-		try {
-			const f = JSON.parse(line.bytes.toString("utf8")) as Partial<FailureRecord>;
-			if (f.stage !== "skipped" && typeof f.error === "string") counts.set(f.error, (counts.get(f.error) ?? 0) + 1);
-		} catch {
-			// not a record
-		}
-	}
-	return [...counts]
-		.map(([reason, count]) => ({ reason: redactUrlsIn(reason), count }))
-		.sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason))
-		.slice(0, 10);
-}
-
 export class QueueWorker {
 	readonly redis: Redis;
 	private readonly slots = new Map<string, RunSlot>();
@@ -349,6 +290,7 @@ export class QueueWorker {
 	private heartbeat: NodeJS.Timeout | undefined;
 	private stopping = false;
 	private fatalError: RunFatal | undefined;
+	private stoppedByFatal = false;
 	private resolveStopped!: (v: { fatal?: RunFatal }) => void;
 	/** Resolves when the worker has stopped (close(), or a fatal error of its own). */
 	readonly stopped = new Promise<{ fatal?: RunFatal }>((r) => (this.resolveStopped = r));
@@ -380,7 +322,7 @@ export class QueueWorker {
 		if (this.stopping) return;
 		const active = new Set(await this.redis.smembers(redisKeys.activeRuns));
 		for (const runId of active) {
-			if (this.slots.has(runId) || (this.options.runIds && !this.options.runIds.includes(runId))) continue;
+			if (this.slots.has(runId) || this.refused.has(runId) || (this.options.runIds && !this.options.runIds.includes(runId))) continue;
 			const run = await readRunRecord(this.redis, runId);
 			if (!run || this.stopping) continue;
 			this.options.logger.info(`Taking jobs of run ${runId} → ${run.meta.outDir}`);
@@ -404,13 +346,45 @@ export class QueueWorker {
 		}
 	}
 
-	/** Records a fatal error of this worker for a run; one that stops the worker closes it. */
+	/** Part folder names in use by this worker's runs, per output folder. */
+	private readonly parts = new Map<string, Set<string>>();
+
+	/** A part name for a run writing to `outDir`: the worker id, or `<id>~<run id>` when another of its runs uses that. */
+	claimPart(outDir: string, runId: string): string {
+		const used = this.parts.get(outDir) ?? new Set<string>();
+		this.parts.set(outDir, used);
+		const name = used.has(this.options.id) ? `${this.options.id}~${runId}` : this.options.id;
+		used.add(name);
+		return name;
+	}
+
+	releasePart(outDir: string, name: string): void {
+		this.parts.get(outDir)?.delete(name);
+	}
+
+	/** Runs this worker stopped taking (a fatal error of its own for them: a refused key, an unreachable endpoint). */
+	private readonly refused = new Set<string>();
+
+	/**
+	 * Records a fatal error of this worker for a run (for `status` and `submit --wait`). One that says
+	 * this worker cannot work on the run makes it leave the run (its jobs stay queued for others); a
+	 * worker left with no run it can work on stops.
+	 */
 	async fatal(runId: string, code: string, why: string): Promise<void> {
 		const fatal: RunFatal = { code, message: redactUrlsIn(why), worker: this.options.id, time: new Date().toISOString() };
 		this.options.logger.error(`Run ${runId}: ${fatal.message}`);
 		await recordFatal(this.redis, runId, fatal).catch(() => undefined);
-		if (stopsWorker(code) && !this.fatalError) {
-			this.fatalError = fatal;
+		if (!stopsWorker(code) || this.refused.has(runId)) return;
+		this.refused.add(runId);
+		this.fatalError ??= fatal;
+		const slot = this.slots.get(runId);
+		this.slots.delete(runId);
+		// Not awaited: the job that reports this is still running inside the slot.
+		void slot?.close();
+		const active = await this.redis.smembers(redisKeys.activeRuns).catch(() => [] as string[]);
+		const workable = active.filter((id) => !this.refused.has(id) && (!this.options.runIds || this.options.runIds.includes(id)));
+		if (this.slots.size === 0 && workable.length === 0) {
+			this.stoppedByFatal = true;
 			void this.close();
 		}
 	}
@@ -425,6 +399,7 @@ export class QueueWorker {
 		this.slots.clear();
 		await this.redis.del(redisKeys.worker(this.options.id)).catch(() => undefined);
 		this.redis.disconnect();
-		this.resolveStopped(this.fatalError ? { fatal: this.fatalError } : {});
+		// Exit 2 only when the worker stopped because it could work on no run.
+		this.resolveStopped(this.fatalError && this.stoppedByFatal ? { fatal: this.fatalError } : {});
 	}
 }

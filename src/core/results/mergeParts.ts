@@ -12,6 +12,9 @@
  * - One failure record per path (its latest), and none for a path embedded with the same settings
  *   (`config`) or embedded after the failure: a failure superseded by an embedding is dropped. A
  *   failure recorded after an embedding made with other settings is kept, as the results view shows it.
+ * - One vector length per folder (the folder's own, else the commonest): an image whose vector has
+ *   another length (workers each accept the first length their endpoint answers) becomes a failure
+ *   with that reason, so that every image is either in embeddings.npy or failed, never in between.
  * - Streaming: two passes over every file; only paths, times and line numbers are held, never
  *   embeddings. The new files are written beside their final names, synced and renamed into place, so a
  *   crash mid-merge leaves the previous ones; running the merge again gives the same files (idempotent).
@@ -22,7 +25,7 @@ import * as path from "node:path";
 import type { Logger } from "../util/logger";
 import { nullLogger } from "../util/logger";
 import { exportArrays, type ExportResult } from "./exportArrays";
-import { parseRecordHead, readLines } from "./jsonLines";
+import { embeddingLength, parseRecordHead, readLines } from "./jsonLines";
 import { acquireLock, LockBusyError, releaseLock } from "./outputLock";
 import { writeRunInfo, type RunInfo } from "./runInfo";
 import { serializeEmbeddingRecord } from "./store";
@@ -79,6 +82,8 @@ interface Winner {
 	line: number;
 	time: string;
 	config: string | undefined;
+	/** Embedding length (embeddings only). */
+	dim?: number;
 }
 
 /** The parts of an output folder (sorted by name): folders under parts/ that hold a results file. */
@@ -101,6 +106,28 @@ export async function listParts(outDir: string): Promise<string[]> {
 
 function later(time: string, than: string): boolean {
 	return time > than;
+}
+
+/** The vector length of a folder: its own file's first record's, else the commonest among the winners (0 when none). */
+function expectedDim(winners: Map<string, Winner>): number {
+	const counts = new Map<number, number>();
+	let own: { line: number; dim: number } | undefined;
+	for (const w of winners.values()) {
+		const d = w.dim ?? 0;
+		if (d === 0) continue;
+		if (w.source === 0 && (!own || w.line < own.line)) own = { line: w.line, dim: d };
+		counts.set(d, (counts.get(d) ?? 0) + 1);
+	}
+	if (own) return own.dim;
+	let best = 0;
+	let most = 0;
+	for (const [d, n] of counts) {
+		if (n > most) {
+			best = d;
+			most = n;
+		}
+	}
+	return best;
 }
 
 /** Copies a part's thumbnail into the output folder's thumbnails/ (a hard link when possible); false when it is missing. */
@@ -195,7 +222,18 @@ async function mergeLocked(dir: string, options: MergeOptions, logger: Logger): 
 			embeddingLines++;
 			const time = typeof r.head.time === "string" ? r.head.time : "";
 			const had = embedded.get(r.head.path);
-			if (!had || later(time, had.time)) embedded.set(r.head.path, { source: s, line: line.index, time, config: r.head.config });
+			if (!had || later(time, had.time)) embedded.set(r.head.path, { source: s, line: line.index, time, config: r.head.config, dim: embeddingLength(r) });
+		}
+	}
+	// One vector length per folder: the folder's own first one, else the commonest among the parts'.
+	// Workers accept the first length their endpoint answers, so a hostile endpoint could give parts
+	// different lengths: an image whose vector has another length is a failure with that reason.
+	const dim = expectedDim(embedded);
+	const misfits = new Set<string>();
+	for (const [p, w] of embedded) {
+		if (w.dim !== dim) {
+			misfits.add(p);
+			embedded.delete(p);
 		}
 	}
 	const failedAt = new Map<string, Winner & { stage: string }>();
@@ -216,6 +254,7 @@ async function mergeLocked(dir: string, options: MergeOptions, logger: Logger): 
 			if (!had || !later(had.time, time)) failedAt.set(f.path, { source: s, line: line.index, time, config: f.config, stage: f.stage });
 		}
 	}
+	for (const p of misfits) failedAt.delete(p);
 	for (const [p, f] of failedAt) {
 		const e = embedded.get(p);
 		if (e && ((e.config !== undefined && e.config === f.config) || !later(f.time, e.time))) failedAt.delete(p);
@@ -223,6 +262,7 @@ async function mergeLocked(dir: string, options: MergeOptions, logger: Logger): 
 
 	// Pass 2: the winning lines, source by source, in file order.
 	const contributions = sources.map((s) => ({ id: s.part ?? "", embedded: 0, failed: 0, skipped: 0 }));
+	const misfitFailures: string[] = [];
 	const thumbnails = new Set<string>();
 	let thumbnailsReady = false;
 	let missingThumbnails = 0;
@@ -233,6 +273,25 @@ async function mergeLocked(dir: string, options: MergeOptions, logger: Logger): 
 				signal?.throwIfAborted();
 				const r = parseRecordHead(line.bytes);
 				if (!r) continue;
+				if (misfits.has(r.head.path)) {
+					misfits.delete(r.head.path); // the first line seen stands for the path (one failure per path)
+					const h = r.head;
+					const failure: FailureRecord = {
+						path: h.path,
+						stage: "embed",
+						error: `the endpoint returned a vector of ${embeddingLength(r)} numbers, expected ${dim} like the other images of this folder`,
+						sha256: h.sha256,
+						key: h.key,
+						time: h.time,
+						...(typeof h.size === "number" && typeof h.mtimeMs === "number" ? { size: h.size, mtimeMs: h.mtimeMs } : {}),
+						...(h.source ? { source: h.source } : {}),
+						...(h.sourceUrl ? { sourceUrl: h.sourceUrl } : {}),
+						...(h.config ? { config: h.config } : {}),
+					};
+					misfitFailures.push(JSON.stringify(failure) + "\n");
+					contributions[s]!.failed++;
+					continue;
+				}
 				const w = embedded.get(r.head.path);
 				if (!w || w.source !== s || w.line !== line.index) continue;
 				contributions[s]!.embedded++;
@@ -274,6 +333,7 @@ async function mergeLocked(dir: string, options: MergeOptions, logger: Logger): 
 				yield Buffer.from("\n");
 			}
 		}
+		if (misfitFailures.length > 0) yield Buffer.from(misfitFailures.join(""), "utf8");
 	}
 	const embFile = path.join(dir, resultFiles.embeddings);
 	const failFile = path.join(dir, resultFiles.failures);
@@ -287,13 +347,14 @@ async function mergeLocked(dir: string, options: MergeOptions, logger: Logger): 
 	}
 	await fs.promises.rename(`${embFile}.merge.tmp`, embFile);
 	await fs.promises.rename(`${failFile}.merge.tmp`, failFile);
+	if (misfitFailures.length > 0) logger.warn(`${misfitFailures.length} image(s) have a vector of another length than ${dim}: recorded as failed.`);
 	if (missingThumbnails > 0) logger.warn(`${missingThumbnails} thumbnail(s) named by the parts were missing; those images have no thumbnail.`);
 
 	const exported = await exportArrays(dir, { logger, ...(signal ? { signal } : {}) });
 	const total = contributions.reduce((a, c) => ({ embedded: a.embedded + c.embedded, failed: a.failed + c.failed, skipped: a.skipped + c.skipped }), { embedded: 0, failed: 0, skipped: 0 });
 	const result: MergeResult = {
 		...total,
-		duplicates: embeddingLines - total.embedded,
+		duplicates: embeddingLines - total.embedded - misfitFailures.length,
 		supersededFailures: failureLines - total.failed - total.skipped,
 		parts: contributions.slice(1),
 		exports: exported,
@@ -306,6 +367,7 @@ async function mergeLocked(dir: string, options: MergeOptions, logger: Logger): 
 		const run = options.run;
 		await writeRunInfo(dir, {
 			...run,
+			workers: run.workers || result.parts.length,
 			counts: { ...run.counts, embedded: result.embedded, failed: result.failed, skipped: result.skipped },
 			exports: { rows: exported.rows, dim: exported.dim },
 			queue: { ...run.queue, parts: result.parts },

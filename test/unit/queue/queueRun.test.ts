@@ -19,7 +19,11 @@ import type { ItemJobData, QueueItem } from "../../../src/core/queue/types";
 import { ResumeKeys, sourceId } from "../../../src/core/results/resumeKey";
 import { ResultsStore } from "../../../src/core/results/store";
 import { nullLogger } from "../../../src/core/util/logger";
+import { keyTokenProvider } from "../../../src/core/endpoint/auth";
+import { QueueWorker } from "../../../src/core/queue/queueWorker";
+import { startSimulator } from "../../../src/core/simulator/server";
 import { startRedis, type RedisServer } from "../helpers/redis";
+import { workerScript } from "../pipeline/runHelpers";
 import { writeCorpus } from "./queueHelpers";
 
 let redis: RedisServer | undefined;
@@ -58,7 +62,7 @@ async function queuedItems(runId: string): Promise<{ ids: string[]; items: Queue
 	}
 }
 
-void describe("queueRun (real Redis, no workers)", { skip: !fs.existsSync("/usr/bin/redis-server") && process.getuid?.() !== 0 }, () => {
+void describe("queueRun (real Redis)", { skip: !fs.existsSync("/usr/bin/redis-server") && process.getuid?.() !== 0 }, () => {
 	void it("submit queues every image once in jobs of the job size, with the paths a local run records; a re-submit adds nothing", async () => {
 		assert.ok(redis, "redis-server started");
 		const input = path.join(tmp, "in-a");
@@ -179,5 +183,51 @@ void describe("queueRun (real Redis, no workers)", { skip: !fs.existsSync("/usr/
 		assert.equal(summary.status.cancelled, true);
 		assert.deepEqual(seen, [true]);
 		await assert.rejects(cancelRun(redis.url, "no-such-run"), /No run no-such-run/);
+	});
+
+	void it("watchRun follows a run to its end with a worker (in this process): progress, then the merged summary; the output folder has every image once", async () => {
+		assert.ok(redis, "redis-server started");
+		const key = "queue-run-test-key";
+		const sim = await startSimulator({ port: 0, key, latencyMs: 20 });
+		const input = path.join(tmp, "in-e");
+		const images = writeCorpus(input, 7, 8);
+		const out = path.join(tmp, "out-e");
+		let worker: QueueWorker | undefined;
+		try {
+			const r = await submitRun(options(input, out, { endpoint: { ...defaultEndpointSettings, url: sim.url, batchSize: 2, rateLimit: { calls: 100, periodSeconds: 1 } } }), new AbortController().signal);
+			// Only this run (the runs of the tests above are still on the queue, against no endpoint).
+			worker = await QueueWorker.start({
+				queueUrl: redis.url,
+				id: "in-process",
+				concurrency: 2,
+				conversionWorkers: 1,
+				workerScript,
+				logger: nullLogger,
+				credentials: async () => ({ tokens: keyTokenProvider(async () => key) }),
+				stallSeconds: 5,
+				pollMs: 200,
+				runIds: [r.runId],
+			});
+			const seen: number[] = [];
+			const summary = await watchRun(redis.url, r.runId, (st) => seen.push(st.done.items), new AbortController().signal, 100);
+			assert.equal(summary.finished, true);
+			assert.equal(summary.detached, false);
+			assert.equal(summary.status.merged, true);
+			assert.equal(summary.status.done.embedded, 7);
+			assert.equal(summary.status.merge?.embedded, 7);
+			assert.deepEqual(summary.status.merge?.parts.map((p) => p.id), ["in-process"]);
+			assert.ok(seen.length >= 1 && seen.at(-1) === 7, `progress ${seen.join(",")}`);
+			for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]!, "progress never goes back");
+			const paths = fs
+				.readFileSync(path.join(out, "embeddings.jsonl"), "utf8")
+				.trim()
+				.split("\n")
+				.map((l) => (JSON.parse(l) as { path: string }).path)
+				.sort();
+			assert.deepEqual(paths, images);
+		} finally {
+			await worker?.close();
+			await sim.close();
+		}
 	});
 });

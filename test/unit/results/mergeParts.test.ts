@@ -180,6 +180,22 @@ void describe("mergeParts", () => {
 		);
 	});
 
+	void it("records an image whose vector has another length than the others as failed, with the reason", async () => {
+		const out = path.join(tmpRoot, "dims");
+		await writePart(path.join(out, "parts", "a"), { embeddings: [emb("a.dcm", [1, 2, 3], "2026-01-02T00:00:00.000Z"), emb("b.dcm", [4, 5, 6], "2026-01-02T00:00:01.000Z")] });
+		await writePart(path.join(out, "parts", "b"), { embeddings: [emb("c.dcm", [7, 8], "2026-01-02T00:00:02.000Z")] });
+		const r = await mergeParts(out);
+		assert.equal(r.embedded, 2);
+		assert.equal(r.failed, 1);
+		assert.equal(r.duplicates, 0);
+		assert.deepEqual(jsonl(path.join(out, "embeddings.jsonl")).map((e) => e["path"]), ["a.dcm", "b.dcm"]);
+		const failures = jsonl(path.join(out, "failures.jsonl"));
+		assert.deepEqual(failures.map((f) => [f["path"], f["stage"], f["error"]]), [["c.dcm", "embed", "the endpoint returned a vector of 2 numbers, expected 3 like the other images of this folder"]]);
+		assert.equal(failures[0]!["key"], "key-c.dcm");
+		const npy = npyRows(path.join(out, "embeddings.npy"));
+		assert.deepEqual([npy.rows, npy.dim], [2, 3]);
+	});
+
 	void it("keeps a failure recorded after an embedding made with other settings (as the results view shows it)", async () => {
 		const out = path.join(tmpRoot, "other-config");
 		await writePart(out, { embeddings: [emb("a.dcm", [1, 1], "2026-01-01T00:00:00.000Z", { config: "o".repeat(64) })] });

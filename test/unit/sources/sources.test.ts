@@ -14,6 +14,7 @@ import { DicomwebClient, DicomwebError } from "../../../src/core/sources/dicomwe
 import { parseDicomwebUrl } from "../../../src/core/sources/dicomweb/url";
 import { dicomwebSource, IncompleteSourceError } from "../../../src/core/sources/dicomwebSource";
 import { folderSource } from "../../../src/core/sources/folderSource";
+import { checkInputs, inputSource } from "../../../src/core/sources/inputSource";
 import type { SourceItem, WorkItem } from "../../../src/core/pipeline/types";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mii-sources-"));
@@ -161,5 +162,43 @@ void describe("dicomwebSource", () => {
 		} finally {
 			await s.close();
 		}
+	});
+});
+
+void describe("inputSource (a run's inputs, as a local run and submit enumerate them)", () => {
+	const noDicomweb = () => {
+		throw new Error("no DICOMweb input here");
+	};
+
+	void it("walks folders and files with the recorded paths, never the output folder", async () => {
+		const root = path.join(tmp, "inputs");
+		dicomFile(path.join(root, "one", "a.dcm"), 11);
+		dicomFile(path.join(root, "two", "b.dcm"), 12);
+		const out = path.join(root, "one", "results");
+		dicomFile(path.join(out, "c.dcm"), 13);
+		const items = await collect(inputSource([path.join(root, "one"), path.join(root, "two")], { outDir: out, dicomweb: noDicomweb }));
+		assert.deepEqual(items.map((i) => (i.kind === "ignored" ? "ignored" : `${i.kind} ${i.path}`)).sort(), ["file one/a.dcm", "file two/b.dcm"]);
+	});
+
+	void it("with `only`, yields just those recorded paths, each once, and stops reading once all were seen", async () => {
+		const root = path.join(tmp, "retry");
+		for (let i = 0; i < 6; i++) dicomFile(path.join(root, `f${i}.dcm`), 20 + i);
+		const items = await collect(inputSource([root, path.join(root, "f2.dcm")], { outDir: path.join(tmp, "retry-out"), dicomweb: noDicomweb, only: new Set(["f2.dcm", "f4.dcm", "missing.dcm"]) }));
+		assert.deepEqual(items.map((i) => (i.kind === "ignored" ? "ignored" : i.path)).sort(), ["f2.dcm", "f4.dcm"]);
+		// Every path seen: the DICOMweb listing is not even started.
+		const early = await collect(inputSource([root, "http://127.0.0.1:1/dicom-web/studies"], { outDir: path.join(tmp, "retry-out"), dicomweb: noDicomweb, only: new Set(["f1.dcm"]) }));
+		assert.deepEqual(
+			early.map((i) => (i.kind === "ignored" ? "ignored" : i.path)),
+			["f1.dcm"],
+		);
+		assert.deepEqual(await collect(inputSource([root], { outDir: path.join(tmp, "retry-out"), dicomweb: noDicomweb, only: new Set() })), [], "nothing to retry: nothing walked");
+	});
+
+	void it("checkInputs refuses no input, a missing path, a malformed DICOMweb URL and the output folder among the inputs", async () => {
+		await assert.rejects(checkInputs([], "/tmp/x"), /Nothing to embed/);
+		await assert.rejects(checkInputs([path.join(tmp, "absent")], path.join(tmp, "o")), /Input not found/);
+		await assert.rejects(checkInputs(["https://example.invalid/dicom-web/nonsense"], path.join(tmp, "o")), /Not a DICOMweb/);
+		await assert.rejects(checkInputs([tmp], tmp), /output folder cannot be one of the inputs/);
+		await checkInputs([tmp], path.join(tmp, "o"));
 	});
 });

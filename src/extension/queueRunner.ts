@@ -1,3 +1,4 @@
+import * as path from "node:path";
 import * as vscode from "vscode";
 import type { RunProgress, RunSummary } from "../core/pipeline/types";
 import { probeQueue } from "../core/queue/probeQueue";
@@ -184,7 +185,7 @@ export class QueueRunner {
 		statusBar.started(run.outDir);
 
 		return vscode.window.withProgress(
-			{ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t("MedImageInsight (queue {0})", queue.shown), cancellable: true },
+			{ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t("MedImageInsight (queue {0})", queue.shown) + (run.retryFailedOnly ? vscode.l10n.t(": retrying the failed files of {0}", path.basename(run.outDir)) : ""), cancellable: true },
 			async (progress, token) => {
 				const cancel = new AbortController();
 				const onCancel = token.onCancellationRequested(() => cancel.abort());

@@ -200,11 +200,29 @@ export class QueueRunner {
 				let reported = 0;
 				let submitted: SubmittedCounts = { found: 0, alreadyDone: 0, ignored: 0, done: false };
 				const meter = new RateMeter();
+				// While the workers run, a queue that stops answering (Redis restarted, the network) is said, not a frozen count.
+				let heardAt = Date.now();
+				let following = false;
+				let probing = false;
+				let lastProgress: RunProgress | undefined;
+				const silence = setInterval(() => {
+					if (!following || probing || Date.now() - heardAt < 8000) return;
+					probing = true;
+					void probeQueue(queue.connection, probeMs)
+						.then((r) => {
+							if (!r.ok && following && Date.now() - heardAt >= 8000) {
+								log.warn(`[queue] ${queue.shown} does not answer: ${r.reason}`);
+								say(vscode.l10n.t("The queue at {0} does not answer ({1}): waiting for it to come back…", queue.shown, r.reason), lastProgress);
+							}
+						})
+						.finally(() => (probing = false));
+				}, 2000);
 				const show = (s: QueueRunStatus, message?: string): void => {
 					const p = queueProgress(s, base, submitted, meter.add(s.done.items - base.items), Date.now() - startedAt);
 					const pct = p.found > 0 ? Math.min(100, ((p.embedded + p.alreadyDone + p.failed + p.skipped) / p.found) * 100) : 0;
 					const increment = pct > reported ? pct - reported : 0;
 					reported = Math.max(reported, pct);
+					lastProgress = p;
 					say(message ?? queueProgressMessage(p, s, queue.shown), p, increment);
 					statusBar.progress(p);
 				};
@@ -235,7 +253,15 @@ export class QueueRunner {
 
 					let removed: number | undefined;
 					let end: QueueRunSummary | undefined;
-					if (!cancel.signal.aborted) end = await this.watch(queue, runId, cancel.signal, (s) => throttle.shouldReport() && show(s));
+					following = true;
+					heardAt = Date.now();
+					if (!cancel.signal.aborted) {
+						end = await this.watch(queue, runId, cancel.signal, (s) => {
+							heardAt = Date.now();
+							if (throttle.shouldReport()) show(s);
+						});
+					}
+					following = false;
 					if (cancel.signal.aborted && !run.detached()) {
 						// Cancel: the waiting jobs leave the queue; jobs in progress finish and a worker merges what was done.
 						say(vscode.l10n.t("Cancelling: removing the run's waiting jobs from the queue…"));
@@ -263,6 +289,7 @@ export class QueueRunner {
 					const summary = queueSummary(run.outDir, submitted, end, base, removed !== undefined || (cancel.signal.aborted && !end.finished), Date.now() - startedAt);
 					return { summary, note: queueNote(end, removed, queue.shown) };
 				} finally {
+					clearInterval(silence);
 					onCancel.dispose();
 					run.signal.removeEventListener("abort", onAbort);
 				}

@@ -97,7 +97,8 @@ describe("Queue runs (medImageInsight.queue.url, real Redis and workers)", funct
 		const ext = vscode.extensions.getExtension(extensionId);
 		cli = path.join(ext!.extensionPath, "dist", "cli.js");
 		assert.ok(fs.existsSync(cli), `${cli} is built (node esbuild.js)`);
-		redis = await startRedis();
+		// Persistent (append-only, fsynced), so that the queue survives the restart of the Redis test.
+		redis = await startRedis({ persist: true });
 		assert.ok(redis, "redis-server is installed and started (see TESTING.md)");
 		// Slow enough that a run of several jobs can be cancelled while some still wait.
 		sim = await startSimulator({ port: 0, key: canary, latencyMs: 150, fault: () => (modelRefuses ? "424-400" : undefined) });
@@ -224,6 +225,28 @@ describe("Queue runs (medImageInsight.queue.url, real Redis and workers)", funct
 		assert.deepEqual(readJsonl<{ path: string }>(path.join(first.outDir, "embeddings.jsonl")).map((r) => r.path).sort(), images);
 		// Superseded failures leave failures.jsonl in the merge.
 		assert.equal(readJsonl(path.join(first.outDir, "failures.jsonl")).length, 0);
+	});
+
+	it("Redis going away mid-run is said in the notification; once it is back the run ends with every image once", async function () {
+		const a = await api();
+		const data = path.join(work, "scans-restart");
+		const images = writeImages(data, 64, 17);
+		await setSetting("queue.url", redis!.url);
+		const running = generate(data);
+		await waitFor("some images embedded", () => a.isRunning() && (a.lastProgress()?.embedded ?? 0) >= 1, 120_000);
+		await redis!.kill();
+		try {
+			await waitFor("the notification saying the queue does not answer", () => /^The queue at redis:\/\/127\.0\.0\.1:\d+ does not answer \(connection refused\): waiting for it to come back/.test(a.lastQueueMessage() ?? ""), 60_000);
+			assert.ok(a.isRunning(), "the run waits for the queue");
+		} finally {
+			await redis!.restart();
+		}
+		const s = await guard("the run after the restart", running, 180_000);
+		assert.ok(s);
+		assert.equal(s.cancelled, false);
+		assert.equal(s.embedded, images.length);
+		assert.deepEqual(readJsonl<{ path: string }>(path.join(s.outDir, "embeddings.jsonl")).map((r) => r.path).sort(), images);
+		assert.ok(a.lastNotice()?.actions.includes("Show Results"));
 	});
 
 	it("an unreachable Redis is refused at once with the plain reason", async function () {

@@ -30,6 +30,8 @@ import { registerResultsView } from "./webview/resultsPanel";
 export interface MedImageInsightApi {
 	readonly lastRun: RunSummary | undefined;
 	lastProgress(): RunProgress | undefined;
+	/** The progress notification's last message of a run on the queue (medImageInsight.queue.url). */
+	lastQueueMessage(): string | undefined;
 	isRunning(): boolean;
 	statusBarText(): string;
 	statusBarTooltip(): string;
@@ -130,6 +132,7 @@ export function activate(context: vscode.ExtensionContext): MedImageInsightApi {
 				return r.lastRun;
 			},
 			lastProgress: () => r.lastProgress,
+			lastQueueMessage: () => r.lastQueueMessage,
 			isRunning: () => r.isRunning(),
 			statusBarText: () => statusBar.text,
 			statusBarTooltip: () => statusBar.tooltip,

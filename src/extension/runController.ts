@@ -6,6 +6,7 @@ import type { RunOptions, RunProgress, RunSummary } from "../core/pipeline/types
 import { isDicomwebInput } from "../core/sources/dicomweb/url";
 import { Disposable } from "./disposable";
 import { urlProblemMessage, type EndpointService } from "./endpoints";
+import { QueueRunner, type QueueTarget } from "./queueRunner";
 import { ResultsPanel } from "./webview/resultsPanel";
 import type { SimulationHost } from "./simulation";
 import type { Config, ConfigSnapshot } from "./ui/config";
@@ -39,6 +40,8 @@ export interface StartRunOptions {
 interface ActiveRun {
 	controller: AbortController;
 	outDir: string;
+	/** Set when the window closes: a queued run goes on with its workers (only a Cancel removes its jobs). */
+	detached?: boolean;
 }
 
 /**
@@ -52,9 +55,17 @@ export class RunController extends Disposable {
 	private latestProgress: RunProgress | undefined;
 	private notice: { severity: "error" | "warning" | "info"; text: string; actions: string[] } | undefined;
 
+	private readonly queue: QueueRunner;
+
 	constructor(private readonly d: RunControllerDeps) {
 		super();
-		this.register({ dispose: () => this.active?.controller.abort() });
+		this.queue = new QueueRunner({ ...d, tell: (severity, text, ...actions) => this.tell(severity, text, actions) });
+		this.register({
+			dispose: () => {
+				if (this.active) this.active.detached = true;
+				this.active?.controller.abort();
+			},
+		});
 	}
 
 	get lastRun(): RunSummary | undefined {
@@ -65,6 +76,13 @@ export class RunController extends Disposable {
 	get lastNotice(): { severity: "error" | "warning" | "info"; text: string; actions: string[] } | undefined {
 		return this.notice;
 	}
+
+	/** The progress notification's last message of a queued run. */
+	get lastQueueMessage(): string | undefined {
+		return this.queueMessage;
+	}
+
+	private queueMessage: string | undefined;
 
 	get lastProgress(): RunProgress | undefined {
 		return this.latestProgress;
@@ -128,7 +146,18 @@ export class RunController extends Disposable {
 		this.active = claim;
 		let release = true;
 		try {
-			const snap = await this.preflight(inputs[0] ? vscode.Uri.file(inputs[0].path) : undefined);
+			const scope = inputs[0] ? vscode.Uri.file(inputs[0].path) : undefined;
+			// medImageInsight.queue.url set: the run goes on the queue, for the workers (queueRunner.ts).
+			const queued = this.d.config.snapshot(scope);
+			if (queued.queueUrl) {
+				const target = await this.queue.prepare(queued);
+				if (!target) return undefined;
+				claim.outDir = options.outDir ?? this.outDirFor(inputs, queued);
+				release = false;
+				this.activePromise = this.executeQueued(inputs, queued, target, claim, options);
+				return await this.activePromise;
+			}
+			const snap = await this.preflight(scope);
 			if (!snap) return undefined;
 			claim.outDir = options.outDir ?? this.outDirFor(inputs, snap);
 			release = false;
@@ -267,30 +296,84 @@ export class RunController extends Disposable {
 			if (crash instanceof FatalEndpointError) {
 				summary = { outDir: run.outDir, found: 0, ignored: 0, embedded: 0, alreadyDone: 0, failed: 0, skipped: 0, cancelled: false, fatal: { code: crash.code, message: crash.message }, elapsedMs: 0 };
 			} else {
-				const message = crash instanceof Error ? crash.message : String(crash);
-				log.error(`[run] the run stopped with an unexpected error: ${message}`);
-				if (crash instanceof Error && crash.stack) log.debug(crash.stack);
-				statusBar.crashed(message);
-				void vscode.window.showErrorMessage(vscode.l10n.t("The MedImageInsight run stopped with an error: {0}", plainText(message)), vscode.l10n.t("Show Log")).then((c) => c && log.show());
+				this.crashed(crash);
 				return undefined;
 			}
 		}
+		return this.finish(summary, simulated, snap, inputs, runOptions.inputs);
+	}
+
+	/** An unexpected error ended the run: said plainly, details in the log. */
+	private crashed(crash: unknown): void {
+		const message = crash instanceof Error ? crash.message : String(crash);
+		this.d.log.error(`[run] the run stopped with an unexpected error: ${message}`);
+		if (crash instanceof Error && crash.stack) this.d.log.debug(crash.stack);
+		this.d.statusBar.crashed(message);
+		void vscode.window.showErrorMessage(vscode.l10n.t("The MedImageInsight run stopped with an error: {0}", plainText(message)), vscode.l10n.t("Show Log")).then((c) => c && this.d.log.show());
+	}
+
+	/** A run submitted to the queue (queueRunner.ts) instead of run here. */
+	private async executeQueued(inputs: readonly SelectedInput[], snap: ConfigSnapshot, target: QueueTarget, run: ActiveRun, options: StartRunOptions): Promise<RunSummary | undefined> {
+		const remote = inputs.find((i) => isDicomwebInput(i.path));
+		const dicomweb = options.dicomweb ?? (remote ? this.dicomwebResolver?.(remote.path) : undefined);
+		const runInputs = inputs.map((i) => i.path);
+		this.latestProgress = undefined;
+		this.queueMessage = undefined;
+		await vscode.commands.executeCommand("setContext", "medImageInsight.running", true);
+		let end: Awaited<ReturnType<QueueRunner["execute"]>>;
+		try {
+			end = await this.queue.execute(target, {
+				inputs: runInputs,
+				outDir: run.outDir,
+				snap,
+				retryFailedOnly: options.retryFailedOnly === true,
+				...(dicomweb ? { dicomweb } : {}),
+				signal: run.controller.signal,
+				detached: () => run.detached === true,
+				onProgress: (p, message) => {
+					if (p) this.latestProgress = p;
+					this.queueMessage = message;
+				},
+			});
+		} catch (e) {
+			this.crashed(e);
+			return undefined;
+		} finally {
+			this.active = undefined;
+			await vscode.commands.executeCommand("setContext", "medImageInsight.running", false);
+		}
+		if (!end) {
+			this.d.statusBar.crashed(vscode.l10n.t("The queue did not take the run (see the message)."));
+			return undefined;
+		}
+		return this.finish(end.summary, false, snap, inputs, runInputs, { queue: target.shown, note: end.note });
+	}
+
+	/** What every run does at its end: remember it, update the status bar, the contexts and an open results view, and say how it went. */
+	private async finish(summary: RunSummary, simulated: boolean, snap: ConfigSnapshot, inputs: readonly SelectedInput[], runInputs: string[], queued?: { queue: string; note: string }): Promise<RunSummary> {
+		const { log, statusBar } = this.d;
 		this.last = summary;
 		statusBar.finished(summary, simulated);
-		log.info(`[run] ${summaryMessage(summary, simulated)} Outputs: ${summary.outDir}`);
+		log.info(`[run] ${summaryMessage(summary, simulated)}${queued?.note ? ` ${queued.note}` : ""} Outputs: ${summary.outDir}`);
 		for (const r of summary.failureReasons ?? []) log.info(`[run] failed: ${r.count} × ${r.reason}`);
-		await this.d.state.setLastRun({ inputs: runOptions.inputs, outDir: summary.outDir, failed: summary.failed, time: new Date().toISOString() });
+		await this.d.state.setLastRun({ inputs: runInputs, outDir: summary.outDir, failed: summary.failed, time: new Date().toISOString() });
 		await vscode.commands.executeCommand("setContext", "medImageInsight.hasFailures", summary.failed > 0);
 		if (summary.embedded + summary.alreadyDone > 0) await vscode.commands.executeCommand("setContext", "medImageInsight.hasRuns", true);
 		if (!summary.fatal && summary.embedded + summary.alreadyDone > 0) await vscode.commands.executeCommand("setContext", "medImageInsight.embedded", true);
 		// An open results view of this folder shows what the run did.
 		ResultsPanel.refreshIfOpen(summary.outDir);
-		this.notify(summary, simulated, snap, inputs);
+		this.notify(summary, simulated, snap, inputs, queued);
 		return summary;
 	}
 
+	/** Shows a message about a run and keeps it as the last notice (the tests read it). */
+	private tell(severity: "error" | "warning" | "info", text: string, actions: string[]): Thenable<string | undefined> {
+		this.notice = { severity, text, actions };
+		return severity === "error" ? vscode.window.showErrorMessage(text, ...actions) : severity === "warning" ? vscode.window.showWarningMessage(text, ...actions) : vscode.window.showInformationMessage(text, ...actions);
+	}
+
 	/** The message at the end of a run, with the actions that make sense. Not awaited. */
-	private notify(s: RunSummary, simulated: boolean, snap: ConfigSnapshot, inputs: readonly SelectedInput[]): void {
+	private notify(s: RunSummary, simulated: boolean, snap: ConfigSnapshot, inputs: readonly SelectedInput[], queued?: { queue: string; note: string }): void {
 		const showResults = vscode.l10n.t("Show Results");
 		const retry = s.failed > 0 ? vscode.l10n.t("Retry {0} failed", formatCount(s.failed)) : "";
 		const showLog = vscode.l10n.t("Show Log");
@@ -298,9 +381,7 @@ export class RunController extends Disposable {
 		const configure = vscode.l10n.t("Configure…");
 		const test = vscode.l10n.t("Test Connection");
 		const show = (severity: "error" | "warning" | "info", text: string, ...actions: string[]): void => {
-			this.notice = { severity, text, actions };
-			const shown = severity === "error" ? vscode.window.showErrorMessage(text, ...actions) : severity === "warning" ? vscode.window.showWarningMessage(text, ...actions) : vscode.window.showInformationMessage(text, ...actions);
-			void shown.then(act);
+			void this.tell(severity, text, actions).then(act);
 		};
 		const act = (choice: string | undefined): void => {
 			if (choice === showResults) void vscode.commands.executeCommand("medImageInsight.showResults", s.outDir);
@@ -311,7 +392,21 @@ export class RunController extends Disposable {
 			else if (choice === test) void vscode.commands.executeCommand("medImageInsight.testConnection");
 		};
 		// A single file: say where its results went (they are not beside it).
-		const single = inputs.length === 1 && inputs[0] && !inputs[0].isDirectory ? ` ${vscode.l10n.t("Results of {0}: {1}", path.basename(inputs[0].path), s.outDir)}` : "";
+		const single =
+			(inputs.length === 1 && inputs[0] && !inputs[0].isDirectory ? ` ${vscode.l10n.t("Results of {0}: {1}", path.basename(inputs[0].path), s.outDir)}` : "") + (queued?.note ? ` ${plainText(queued.note)}` : "");
+		if (s.fatal && queued) {
+			// A worker's configuration (its key, its endpoint access): fixed on the workers, not here.
+			show(
+				"error",
+				vscode.l10n.t(
+					"A queue worker stopped the run: {0}. The workers take the endpoint key from their own MEDIMAGEINSIGHT_API_KEY: fix it there and start them again; the run's jobs stay on the queue at {1}.",
+					plainText(s.fatal.message),
+					queued.queue,
+				),
+				showLog,
+			);
+			return;
+		}
 		if (s.fatal) {
 			const code = s.fatal.code;
 			if (code === "dicomweb") {

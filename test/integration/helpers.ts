@@ -40,7 +40,7 @@ export async function api(): Promise<MedImageInsightApi> {
 }
 
 /** Application-scoped settings (a workspace cannot set them): they go to the user settings. */
-const applicationScoped = new Set(["endpoint.url", "endpoint.authMode"]);
+const applicationScoped = new Set(["endpoint.url", "endpoint.authMode", "queue.url"]);
 
 export async function setSetting(key: string, value: unknown): Promise<void> {
 	const target = applicationScoped.has(key) ? vscode.ConfigurationTarget.Global : vscode.ConfigurationTarget.Workspace;

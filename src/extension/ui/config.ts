@@ -17,6 +17,8 @@ export interface ConfigSnapshot {
 	readonly outputFolder: string;
 	/** DICOMweb retrievals (WADO-RS) in flight at most. */
 	readonly dicomwebRetrievalConcurrency: number;
+	/** The queue's Redis (redis://HOST:PORT[/DB]); empty = runs are local. */
+	readonly queueUrl: string;
 }
 
 /** Settings whose change affects a run in progress (it keeps the snapshot it started with). */
@@ -35,6 +37,7 @@ const runSettings = [
 	"grayscalePng",
 	"maxFileSizeMB",
 	"dicomweb",
+	"queue",
 ];
 
 /**
@@ -75,6 +78,7 @@ export class Config {
 			workers: int("workers", 0, 0, 32),
 			outputFolder: str(c.get<unknown>("outputFolder")).trim(),
 			dicomwebRetrievalConcurrency: int("dicomweb.retrievalConcurrency", 4, 1, 64),
+			queueUrl: str(c.get<unknown>("queue.url")).trim(),
 		});
 	}
 

@@ -99,7 +99,8 @@ export class EndpointClient implements ImageEmbedder {
 		this.slots = new AdaptiveConcurrency(settings.maxConcurrentRequests, logger, () => this.fireStatus());
 		this.quota = options.quota;
 		this.gate = new PauseGate(settings, logger, this.quota, () => this.fireStatus());
-		this.limiter = this.quota?.limiter ?? new CallRateLimiter(settings.rateLimit, settings.maxConcurrentRequests);
+		// Locally the in-flight cap is the adaptive p-limit alone; a shared quota adds the cap across workers.
+		this.limiter = this.quota?.limiter ?? new CallRateLimiter(settings.rateLimit);
 	}
 
 	get status(): ClientStatus {

@@ -1,17 +1,18 @@
 /**
  * The endpoint client (PRODUCT.md §2–§3): turns batches of PNGs into embeddings through an Azure ML
- * online endpoint, at the highest rate the endpoint allows and without losing an image.
- *
- * Layers, outermost first:
- * 1. the pause gate: while the endpoint as a whole refuses (429/503 streaks) nothing new is sent; one
- *    request at a time probes, and a `Retry-After` holds every request until it has passed;
- * 2. the concurrency cap, adaptive (AIMD): halved on "Too many pending requests", +1 after a run of
- *    successes, never above `maxConcurrentRequests`;
- * 3. the rate limiter (CallRateLimiter: bottleneck smoothing + a sliding window on send times, shared
- *    by the whole client), taken right before sending so that the spacing survives waits for a slot;
- * 4. retries (p-retry, exponential backoff with jitter) following `retryPolicy`;
- * 5. the per-request timeout: the caller's signal or `requestTimeoutMs`, whichever aborts first.
- * Around them: payload-cap splitting, 413 halving, and the split of a failed batch into single images.
+ * online endpoint, at the highest rate the endpoint allows and without losing an image. It composes
+ * small units, outermost first:
+ * 1. batch splitting (batchSplit.ts): row and payload caps, 413 halving, a failed batch tried image by image;
+ * 2. retries (retry.ts, p-retry: exponential backoff with jitter) following `retryPolicy`; a group the
+ *    endpoint-wide refusal outlasts pauses the client and is sent again;
+ * 3. the pause gate (pauseGate.ts): while the endpoint as a whole refuses (429/503 streaks) nothing new
+ *    is sent; one request at a time probes, and a `Retry-After` holds every request until it has passed;
+ * 4. the concurrency cap (adaptiveConcurrency.ts, AIMD on p-limit): halved on "Too many pending
+ *    requests", +1 after a run of successes, never above `maxConcurrentRequests`;
+ * 5. the limiter (rateLimiter.ts: Bottleneck, calls per period and requests in flight), taken right
+ *    before sending so that the spacing survives waits for a slot; with a SharedQuota the limiter
+ *    and the pause are shared by every worker through Redis;
+ * 6. the per-request timeout: the caller's signal or `requestTimeoutMs`, whichever aborts first.
  */
 import { setMaxListeners } from "node:events";
 import { Emitter, type Event } from "../util/events";
@@ -23,9 +24,11 @@ import { describeConnectionError } from "./connectionError";
 import { AdaptiveConcurrency } from "./adaptiveConcurrency";
 import { PauseGate } from "./pauseGate";
 import { CallRateLimiter, type RequestLimiter } from "./rateLimiter";
-import { buildPayload, payloadBytes, splitByPayload, type PayloadRow } from "./payload";
+import { embedRows, type Row } from "./batchSplit";
+import { buildPayload, splitByPayload } from "./payload";
 import { MalformedResponseError, parseEmbeddingResponse, type ParsedEmbeddings } from "./response";
-import { AttemptError, classifyHttpFailure, isRetryable, retryPolicy } from "./retryPolicy";
+import { withRetries } from "./retry";
+import { AttemptError, classifyHttpFailure, retryPolicy } from "./retryPolicy";
 import {
 	FatalEndpointError,
 	type ClientStatus,
@@ -51,17 +54,6 @@ export interface EndpointClientOptions {
 
 type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
-interface Row extends PayloadRow {
-	id: string;
-}
-
-type PRetryModule = typeof import("p-retry", { with: { "resolution-mode": "import" } });
-let pRetryModule: Promise<PRetryModule> | undefined;
-/** p-retry is ESM-only; load it once, lazily (works under tsc's CommonJS output and in esbuild bundles). */
-function loadPRetry(): Promise<PRetryModule> {
-	pRetryModule ??= import("p-retry");
-	return pRetryModule;
-}
 
 function abortReason(signal: AbortSignal): unknown {
 	return signal.reason ?? new DOMException("The operation was aborted.", "AbortError");
@@ -107,7 +99,8 @@ export class EndpointClient implements ImageEmbedder {
 		this.slots = new AdaptiveConcurrency(settings.maxConcurrentRequests, logger, () => this.fireStatus());
 		this.quota = options.quota;
 		this.gate = new PauseGate(settings, logger, this.quota, () => this.fireStatus());
-		this.limiter = this.quota?.limiter ?? new CallRateLimiter(settings.rateLimit, settings.maxConcurrentRequests);
+		// Locally the in-flight cap is the adaptive p-limit alone; a shared quota adds the cap across workers.
+		this.limiter = this.quota?.limiter ?? new CallRateLimiter(settings.rateLimit);
 	}
 
 	get status(): ClientStatus {
@@ -151,18 +144,7 @@ export class EndpointClient implements ImageEmbedder {
 			image: Buffer.from(it.png.buffer, it.png.byteOffset, it.png.byteLength).toString("base64"),
 			text: "",
 		}));
-		const results = new Map<string, EmbedItemResult>();
-		const groups = splitByPayload(rows, this.settings.batchSize, this.settings.maxPayloadBytes);
-		await Promise.all(
-			groups.map(async (group) => {
-				if (group.length === 1 && payloadBytes(group) > this.settings.maxPayloadBytes) {
-					const row = group[0] as Row;
-					results.set(row.id, { id: row.id, ok: false, error: `image too large: its request body (${payloadBytes(group)} bytes) exceeds the payload cap of ${this.settings.maxPayloadBytes} bytes` });
-					return;
-				}
-				for (const r of await this.embedGroup(group, signal, true, expectedDim)) results.set(r.id, r);
-			}),
-		);
+		const results = await embedRows(rows, this.settings, (group) => this.send(group, "image_features", signal, expectedDim), this.logger);
 		return items.map((it, i): EmbedItemResult => {
 			const r = results.get(String(i));
 			return r ? { ...r, id: it.id } : { id: it.id, ok: false, error: "internal error: no result" };
@@ -193,56 +175,20 @@ export class EndpointClient implements ImageEmbedder {
 		this.emitter.dispose();
 	}
 
-	/** One group of images: send it; on 413 halve it; after a permanent failure, try the images one by one. */
-	private async embedGroup(group: Row[], signal: AbortSignal, mayTrySingles: boolean, expectedDim: number | undefined): Promise<EmbedItemResult[]> {
-		try {
-			const { vectors, scalingFactor } = await this.send(group, "image_features", signal, expectedDim);
-			return group.map((row, i) => {
-				const embedding = vectors[i] as Float32Array;
-				return scalingFactor === undefined ? { id: row.id, ok: true, embedding } : { id: row.id, ok: true, embedding, scalingFactor };
-			});
-		} catch (e) {
-			if (!(e instanceof AttemptError)) throw e;
-			if (e.kind === "too-large") {
-				if (group.length === 1) return [{ id: (group[0] as Row).id, ok: false, error: "image too large for the endpoint (HTTP 413)" }];
-				const half = Math.ceil(group.length / 2);
-				this.logger.info(`Endpoint refused a batch of ${group.length} images as too large; splitting it in two.`);
-				const parts = await Promise.all([this.embedGroup(group.slice(0, half), signal, mayTrySingles, expectedDim), this.embedGroup(group.slice(half), signal, mayTrySingles, expectedDim)]);
-				return parts.flat();
-			}
-			if (group.length > 1 && mayTrySingles && retryPolicy.splitToSingles.has(e.kind)) {
-				this.logger.warn(`A batch of ${group.length} images failed (${e.message}); retrying its images one by one.`);
-				const singles = await Promise.all(group.map((row) => this.embedGroup([row], signal, false, expectedDim)));
-				return singles.flat();
-			}
-			return group.map((row) => ({ id: row.id, ok: false, error: e.message }));
-		}
-	}
-
 	/**
 	 * Sends one group with retries. Endpoint-wide refusal that outlasts the retries pauses the client
 	 * and re-queues the group; resolves with the vectors, or rejects with an AttemptError (the group
 	 * failed), a FatalEndpointError, or the abort reason.
 	 */
 	private async send(group: Row[], field: "image_features" | "text_features", signal: AbortSignal, expectedDim: number | undefined): Promise<ParsedEmbeddings> {
-		const { default: pRetry } = await loadPRetry();
 		const body = buildPayload(group);
 		for (;;) {
 			try {
-				return await pRetry(() => this.attempt(body, group.length, field, signal, expectedDim), {
-					retries: this.settings.retries - 1,
-					factor: 2,
-					minTimeout: this.settings.minRetryDelayMs,
-					maxTimeout: this.settings.maxRetryDelayMs,
-					randomize: true,
+				return await withRetries(() => this.attempt(body, group.length, field, signal, expectedDim), this.settings, {
 					signal,
-					shouldRetry: (err) => !signal.aborted && this.gate.fatal === undefined && isRetryable(err, err.attemptNumber),
-					onFailedAttempt: (err) => {
-						if (err instanceof AttemptError && isRetryable(err, err.attemptNumber) && err.retriesLeft > 0 && !signal.aborted) {
-							this.logger.debug(`Request of ${group.length} rows failed (${err.message}); attempt ${err.attemptNumber} of ${this.settings.retries}, retrying.`);
-							if (err.connection) this.logger.debug(`Connection error detail: ${err.connection.detail}`);
-						}
-					},
+					stopped: () => this.gate.fatal !== undefined,
+					logger: this.logger,
+					what: `Request of ${group.length} rows`,
 				});
 			} catch (e) {
 				if (signal.aborted) throw abortReason(signal);

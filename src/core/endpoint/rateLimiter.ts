@@ -2,16 +2,17 @@
  * The client-side limits (PRODUCT.md §3): at most `calls` requests per `periodSeconds` and at most
  * `maxConcurrent` requests in flight, as close to the ceiling as possible without provoking 429s.
  *
- * Bottleneck is the limiter, with nothing hand-written behind it:
- * - `minTime` spaces the requests by window / calls, where the window is the period (widened after
- *   429s) plus a margin for network and timer jitter (1 %, at least 50 ms). Any `calls + 1`
- *   consecutive requests then span at least one window, so a server that counts arrivals in ANY
- *   window of the period never sees more than `calls`; a long run gets period / window ≈ 99 % of it;
- * - `reservoir` (= calls, refilled every period) caps each period as well; it is refilled a little
- *   more often than minTime lets `calls` requests go (the refill is checked every 50 ms), so the
- *   spacing, not the reservoir, sets the pace;
- * - `maxConcurrent` counts the requests in flight: a request holds its Bottleneck job from the moment
- *   it may leave until its answer is read (`acquire` returns the release).
+ * Bottleneck is the limiter, with nothing hand-written behind it. Two Bottleneck limiters:
+ * - the rate limiter: `minTime` spaces the requests by window / calls, where the window is the period
+ *   (widened after 429s) plus a margin for network jitter (1 %, at least 50 ms), so a long run gets
+ *   period / window ≈ 99 % of the ceiling; and `maxConcurrent: calls` with every request holding its
+ *   rate slot for one window from the moment it actually left. That makes "at most `calls` in any
+ *   window" hold on the real send times, even when a timer fires late (a stalled event loop sends a
+ *   late request and an on-time one close together; spacing alone would then put `calls + 1` requests
+ *   in one window). (Bottleneck's reservoir with a refresh interval counts fixed intervals, not any
+ *   window, and its refresh drifts with its heartbeat: it is not used.)
+ * - the in-flight limiter: `maxConcurrent` requests from the moment they may leave until their answer
+ *   is read (`acquire` returns the release).
  * The same options on a Redis datastore (src/core/queue/sharedQuota.ts) share those very limits
  * between processes.
  */
@@ -48,23 +49,41 @@ export function windowMs(rate: Rate, widen = 1): number {
 	return periodMs * widen + Math.max(periodMs * 0.01, 50);
 }
 
-/** Bottleneck's options for these limits (the same for a local limiter and a Redis cluster). */
-export function bottleneckLimits(rate: Rate, maxConcurrent: number | undefined, widen = 1): Bottleneck.ConstructorOptions {
-	const window = windowMs(rate, widen);
-	return {
-		// Whole milliseconds (Redis' scripts need integers), rounded up: never closer than the window allows.
-		minTime: Math.ceil(window / rate.calls),
-		reservoir: rate.calls,
-		reservoirRefreshInterval: Math.ceil(rate.periodSeconds * 1000),
-		reservoirRefreshAmount: rate.calls,
-		maxConcurrent: maxConcurrent ?? null,
-	};
+/** The rate limiter's options: spacing of window / calls (whole ms, rounded up: Redis' scripts need integers), `calls` slots. */
+export function rateLimits(rate: Rate, widen = 1): Bottleneck.ConstructorOptions {
+	return { minTime: Math.ceil(windowMs(rate, widen) / rate.calls), maxConcurrent: rate.calls };
 }
 
-/** How long a slot may be held before Bottleneck frees it on its own: the wait for it (at most one request spacing per slot) plus the request. */
-export function expirationMs(rate: Rate, maxConcurrent: number | undefined, holdMs: number, widen = 1): number {
-	const spacing = windowMs(rate, widen) / rate.calls;
-	return Math.ceil(holdMs + spacing * Math.max(maxConcurrent ?? rate.calls, 1) + 5000);
+/** How long Bottleneck keeps a rate slot whose holder vanished: the longest wait for it plus the window it is held. */
+export function rateExpirationMs(rate: Rate, widen = 1): number {
+	return Math.ceil(2 * windowMs(rate, widen) + 5000);
+}
+
+/** How long Bottleneck keeps an in-flight slot whose holder vanished: its wait (one spacing per slot) plus the request. */
+export function inFlightExpirationMs(rate: Rate, maxConcurrent: number, holdMs: number, widen = 1): number {
+	return Math.ceil(holdMs + (windowMs(rate, widen) / rate.calls) * maxConcurrent + 5000);
+}
+
+/**
+ * A request's slots: the in-flight slot (when `inFlight` is given), then the rate slot, taken last so
+ * that it starts when the request leaves; the rate slot frees itself one window after it started.
+ * Resolves with the release of the in-flight slot; an abort rejects at once.
+ */
+export async function acquireRequestSlots(
+	limiters: { rate: Bottleneck; inFlight?: Bottleneck | undefined },
+	signal: AbortSignal,
+	timing: { windowMs: number; rateExpirationMs: number; inFlightExpirationMs: number },
+): Promise<() => void> {
+	const releaseInFlight = limiters.inFlight ? await acquireSlot(limiters.inFlight, signal, timing.inFlightExpirationMs) : () => undefined;
+	try {
+		const releaseRate = await acquireSlot(limiters.rate, signal, timing.rateExpirationMs);
+		// Unref'd: a process that is done does not wait for its last window to pass.
+		setTimeout(releaseRate, Math.ceil(timing.windowMs)).unref();
+	} catch (e) {
+		releaseInFlight();
+		throw e;
+	}
+	return releaseInFlight;
 }
 
 /**
@@ -99,17 +118,18 @@ export function acquireSlot(limiter: Bottleneck, signal: AbortSignal, expiration
 	});
 }
 
-/** The limits of one process: a local Bottleneck. */
+/** The limits of one process: local Bottleneck limiters. */
 export class CallRateLimiter implements RequestLimiter {
-	private readonly bottleneck: Bottleneck;
+	private readonly rateLimiter: Bottleneck;
+	private readonly inFlight: Bottleneck | undefined;
 	private widenFactor = 1;
 
 	constructor(
 		private readonly rate: Rate,
 		private readonly maxConcurrent?: number,
 	) {
-		// heartbeatInterval: how often the reservoir refill is checked (Bottleneck's default is 250 ms).
-		this.bottleneck = new Bottleneck({ ...bottleneckLimits(rate, maxConcurrent), heartbeatInterval: 50 } as Bottleneck.ConstructorOptions);
+		this.rateLimiter = new Bottleneck(rateLimits(rate));
+		this.inFlight = maxConcurrent === undefined ? undefined : new Bottleneck({ maxConcurrent });
 	}
 
 	/** See windowMs. */
@@ -122,18 +142,22 @@ export class CallRateLimiter implements RequestLimiter {
 	}
 
 	acquire(signal: AbortSignal, holdMs = 120_000): Promise<() => void> {
-		return acquireSlot(this.bottleneck, signal, expirationMs(this.rate, this.maxConcurrent, holdMs, this.widenFactor));
+		return acquireRequestSlots({ rate: this.rateLimiter, inFlight: this.inFlight }, signal, {
+			windowMs: this.window,
+			rateExpirationMs: rateExpirationMs(this.rate, this.widenFactor),
+			inFlightExpirationMs: inFlightExpirationMs(this.rate, this.maxConcurrent ?? 1, holdMs, this.widenFactor),
+		});
 	}
 
 	widen(): number {
 		if (this.widenFactor < 1.1) {
 			this.widenFactor = Math.min(1.1, this.widenFactor * 1.02);
-			this.bottleneck.updateSettings({ minTime: bottleneckLimits(this.rate, this.maxConcurrent, this.widenFactor).minTime });
+			this.rateLimiter.updateSettings({ minTime: rateLimits(this.rate, this.widenFactor).minTime });
 		}
 		return this.window;
 	}
 
 	stop(): void {
-		this.bottleneck.stop({ dropWaitingJobs: true }).catch(() => undefined);
+		for (const b of [this.rateLimiter, this.inFlight]) b?.stop({ dropWaitingJobs: true }).catch(() => undefined);
 	}
 }

@@ -5,7 +5,8 @@
  * configured rate and an endpoint-wide refusal seen by one worker holds them all.
  *
  * Redis keys (all derived from a hash of the redacted endpoint URL, never from the key):
- * - `b_mii-<hash>_*`: Bottleneck's own state (settings, running jobs with their expirations, clients);
+ * - `b_mii-<hash>-rate_*`, `b_mii-<hash>-inflight_*`: the state of the two Bottleneck limiters (settings,
+ *   slots held with their expirations, clients);
  * - `mii:quota:<hash>:pause`: JSON {reason, resumeAt, since}, with a TTL (a dead worker's pause ends);
  * - `mii:quota:<hash>:probe`: the worker that probes a paused endpoint (SET NX with a TTL);
  * - `mii:quota:<hash>:hold`: no request before this time (a Retry-After), with a TTL.
@@ -18,7 +19,7 @@
 import { createHash } from "node:crypto";
 import Bottleneck from "bottleneck";
 import Redis, { type RedisOptions } from "ioredis";
-import { acquireSlot, abortReason, bottleneckLimits, expirationMs, windowMs, type Rate, type RequestLimiter } from "../endpoint/rateLimiter";
+import { abortReason, acquireRequestSlots, inFlightExpirationMs, rateExpirationMs, rateLimits, windowMs, type Rate, type RequestLimiter } from "../endpoint/rateLimiter";
 import type { Logger } from "../util/logger";
 import { redactUrl } from "../util/redactUrl";
 
@@ -120,7 +121,10 @@ function redisOptions(): RedisOptions {
 
 /** One Bottleneck cluster member, with the count of slots it holds (so that it is closed only when they are released). */
 interface Member {
-	bottleneck: Bottleneck;
+	/** Calls per window (`b_mii-<hash>-rate_*` in Redis). */
+	rate: Bottleneck;
+	/** Requests in flight (`b_mii-<hash>-inflight_*`). */
+	inFlight: Bottleneck;
 	connection: Bottleneck.IORedisConnection;
 	held: number;
 	retired: boolean;
@@ -150,31 +154,33 @@ class SharedLimiter implements RequestLimiter {
 	}
 
 	ready(): Promise<void> {
-		return this.member.bottleneck.ready().then(() => this.applySettings(this.member));
+		return Promise.all([this.member.rate.ready(), this.member.inFlight.ready()]).then(() => this.applySettings(this.member));
 	}
 
 	private create(): Member {
 		const connection = new Bottleneck.IORedisConnection({ client: this.base.duplicate({ lazyConnect: false }), Redis } as unknown as Bottleneck.IORedisConnectionOptions);
-		const bottleneck = new Bottleneck({
-			...bottleneckLimits(this.rate, this.maxConcurrent, this.widenFactor),
-			id: this.limiterId,
-			datastore: "ioredis",
-			connection,
-			clearDatastore: false,
-			// Idle state leaves Redis after six hours; running slots are freed by their own expirations.
-			timeout: 6 * 3600_000,
-			// How often each member ticks the shared state (reservoir refills, expired slots).
-			heartbeatInterval: 100,
-		} as Bottleneck.ConstructorOptions);
-		const member: Member = { bottleneck, connection, held: 0, retired: false, replaced: new AbortController() };
-		bottleneck.on("error", (e: unknown) => this.onError(member, e));
+		const clustered = (id: string, limits: Bottleneck.ConstructorOptions) =>
+			new Bottleneck({
+				...limits,
+				id,
+				datastore: "ioredis",
+				connection,
+				clearDatastore: false,
+				// Idle state leaves Redis after six hours; slots are freed by their own expirations.
+				timeout: 6 * 3600_000,
+				// How often each member ticks the shared state (expired slots of vanished workers).
+				heartbeatInterval: 250,
+			} as Bottleneck.ConstructorOptions);
+		const rate = clustered(`${this.limiterId}-rate`, rateLimits(this.rate, this.widenFactor));
+		const inFlight = clustered(`${this.limiterId}-inflight`, { maxConcurrent: this.maxConcurrent });
+		const member: Member = { rate, inFlight, connection, held: 0, retired: false, replaced: new AbortController() };
+		for (const b of [rate, inFlight]) b.on("error", (e: unknown) => this.onError(member, e));
 		return member;
 	}
 
-	/** This process's limits become the cluster's (the newest process's settings win; the reservoir is left as it is). */
+	/** This process's limits become the cluster's (the newest process's settings win). */
 	private async applySettings(member: Member): Promise<void> {
-		const { minTime, maxConcurrent, reservoirRefreshInterval, reservoirRefreshAmount } = bottleneckLimits(this.rate, this.maxConcurrent, this.widenFactor);
-		await member.bottleneck.updateSettings({ minTime, maxConcurrent, reservoirRefreshInterval, reservoirRefreshAmount });
+		await Promise.all([member.rate.updateSettings(rateLimits(this.rate, this.widenFactor)), member.inFlight.updateSettings({ maxConcurrent: this.maxConcurrent })]);
 	}
 
 	private onError(member: Member, e: unknown): void {
@@ -196,7 +202,7 @@ class SharedLimiter implements RequestLimiter {
 				const old = this.member;
 				const next = this.create();
 				this.member = next;
-				await next.bottleneck.ready();
+				await Promise.all([next.rate.ready(), next.inFlight.ready()]);
 				await this.applySettings(next);
 				old.retired = true;
 				old.replaced.abort();
@@ -214,7 +220,7 @@ class SharedLimiter implements RequestLimiter {
 	private close(member: Member): void {
 		// Bottleneck does not close a connection it was given: close it here.
 		void Promise.resolve()
-			.then(() => member.bottleneck.stop({ dropWaitingJobs: true }))
+			.then(() => Promise.all([member.rate.stop({ dropWaitingJobs: true }), member.inFlight.stop({ dropWaitingJobs: true })]))
 			.catch(() => undefined)
 			.then(() => member.connection.disconnect(false))
 			.catch(() => undefined);
@@ -233,7 +239,11 @@ class SharedLimiter implements RequestLimiter {
 			member.replaced.signal.addEventListener("abort", moved, { once: true });
 			try {
 				if (member.replaced.signal.aborted) continue;
-				const release = await acquireSlot(member.bottleneck, attemptAbort.signal, expirationMs(this.rate, this.maxConcurrent, holdMs, this.widenFactor));
+				const release = await acquireRequestSlots({ rate: member.rate, inFlight: member.inFlight }, attemptAbort.signal, {
+					windowMs: this.window,
+					rateExpirationMs: rateExpirationMs(this.rate, this.widenFactor),
+					inFlightExpirationMs: inFlightExpirationMs(this.rate, this.maxConcurrent, holdMs, this.widenFactor),
+				});
 				member.held++;
 				let done = false;
 				return () => {

@@ -4,6 +4,7 @@
  * recorded: every message, run.json and Redis value names the queue by `redactRedisUrl`.
  */
 import { Redis, type RedisOptions } from "ioredis";
+import { probeQueue } from "./probeQueue";
 
 export class RedisUrlError extends Error {
 	constructor(message: string) {
@@ -77,19 +78,11 @@ export class RedisUnreachableError extends Error {
 }
 
 /**
- * Checks that Redis answers at `url` within `timeoutMs` (one PING, no retries), so that a wrong
- * address or a Redis that is down is said at once instead of waiting forever for a reconnection.
+ * Checks that Redis answers at `url` within `timeoutMs` (one PING, no retries — probeQueue), so that a
+ * wrong address or a Redis that is down is said at once, in words, instead of waiting forever for a
+ * reconnection.
  */
 export async function ensureRedisReachable(url: string, timeoutMs = 5000): Promise<void> {
-	const probe = new Redis({ ...redisOptions(url), lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-	probe.on("error", () => undefined);
-	try {
-		await probe.connect();
-		await probe.ping();
-	} catch (e) {
-		const why = e instanceof Error ? e.message : String(e);
-		throw new RedisUnreachableError(`Cannot reach Redis at ${redactRedisUrl(url)}: ${why}`);
-	} finally {
-		probe.disconnect();
-	}
+	const probe = await probeQueue(url, timeoutMs);
+	if (!probe.ok) throw new RedisUnreachableError(`Cannot reach Redis at ${redactRedisUrl(url)}: ${probe.reason}`);
 }

@@ -432,9 +432,12 @@ async function runUi() {
 async function walkthroughSteps(page) {
 	await runPaletteCommand(page, "Welcome: Open Walkthrough...");
 	await page.keyboard.type("MedImageInsight");
-	await page.locator(".quick-input-list .monaco-list-row", { hasText: "Get Started with MedImageInsight" }).first().waitFor({ timeout: 15_000 });
-	await page.keyboard.press("Enter");
-	await page.locator(".getting-started-step").first().waitFor({ timeout: 30_000 });
+	// Click our row: the list can still be unfiltered when the row shows, and Enter would open the first walkthrough.
+	const row = page.locator(".quick-input-list .monaco-list-row", { hasText: "Get Started with MedImageInsight" }).first();
+	await row.waitFor({ timeout: 15_000 });
+	await row.click();
+	// The Welcome page may still show another walkthrough for a moment: wait for ours.
+	await page.locator(".getting-started-step .step-title", { hasText: "Pick or configure an endpoint" }).first().waitFor({ state: "visible", timeout: 30_000 });
 	await page.waitForTimeout(1000);
 	const steps = await page.locator(".getting-started-step").evaluateAll((els) =>
 		els

@@ -11,7 +11,8 @@ import { EndpointClient } from "../core/endpoint/client";
 import { defaultEndpointSettings, FatalEndpointError, type EndpointSettings, type TokenProvider } from "../core/endpoint/types";
 import { runEmbedding } from "../core/pipeline/run";
 import type { RunProgress, RunSummary } from "../core/pipeline/types";
-import { intOption, parseCommand, rateOption, stringOption } from "./args";
+import { intOption, parseCommand, stringOption } from "./args";
+import { endpointFromOptions } from "./endpointOptions";
 import type { CliContext } from "./context";
 import { formatDuration } from "./progressLine";
 import { UsageError } from "./usageError";
@@ -106,26 +107,11 @@ export async function embedCommand(argv: string[], ctx: CliContext): Promise<num
 		if (!/^https?:\/\//i.test(input) && !fs.existsSync(input)) throw new UsageError(`embed: input not found: ${input}`);
 	}
 	const remoteInputs = checkDicomwebInputs("embed", p.positionals);
-	const url = stringOption(p, "endpoint");
-	if (!url) throw new UsageError("embed: --endpoint URL is required (the scoring URI of the online endpoint)");
-	if (!/^https?:\/\/[^\s/]+/i.test(url)) throw new UsageError(`embed: --endpoint must be an http(s) URL (got "${url}")`);
+	const endpoint = endpointFromOptions("embed", p);
 	const out = stringOption(p, "out");
 	if (!out) throw new UsageError("embed: --out DIR is required (where the results go)");
 	const auth = stringOption(p, "auth") ?? "key";
 	if (auth !== "key" && auth !== "entra") throw new UsageError(`embed: --auth must be "key" or "entra" (got "${auth}")`);
-
-	const deployment = stringOption(p, "deployment");
-	const endpoint: EndpointSettings = {
-		...defaultEndpointSettings,
-		url,
-		...(deployment ? { deployment } : {}),
-		batchSize: intOption(p, "batch-size", 1, 1000, defaultEndpointSettings.batchSize),
-		maxConcurrentRequests: intOption(p, "concurrency", 1, 256, defaultEndpointSettings.maxConcurrentRequests),
-		rateLimit: rateOption(p, "rate", defaultEndpointSettings.rateLimit),
-		retries: intOption(p, "retries", 1, 100, defaultEndpointSettings.retries),
-		requestTimeoutMs: intOption(p, "timeout", 1, 3600, defaultEndpointSettings.requestTimeoutMs / 1000) * 1000,
-		maxPauseMs: intOption(p, "max-pause", 1, 24 * 60, defaultEndpointSettings.maxPauseMs / 60000) * 60000,
-	};
 
 	let tokens: TokenProvider;
 	if (auth === "key") {

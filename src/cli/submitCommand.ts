@@ -7,16 +7,17 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { defaultConvertOptions } from "../core/dicom/types";
-import { defaultEndpointSettings, type EndpointSettings } from "../core/endpoint/types";
 import { defaultJobSize, QueueRunError, submitRun, watchRun, type QueueRunStatus, type QueueRunSummary, type SubmitRunOptions } from "../core/queue/queueRun";
 import { redactRedisUrl, redisOptions, RedisUrlError } from "../core/queue/redisConnection";
 import type { DicomwebAuthMode } from "../core/queue/types";
 import { DicomwebError } from "../core/sources/dicomweb/client";
 import { DicomwebUrlError } from "../core/sources/dicomweb/url";
-import { intOption, parseCommand, rateOption, stringOption, type Parsed } from "./args";
+import { intOption, parseCommand, stringOption, type Parsed } from "./args";
+import { endpointFromOptions } from "./endpointOptions";
 import type { CliContext } from "./context";
 import { checkDicomwebInputs, dicomwebOptions, dicomwebParserOptions } from "./dicomwebOptions";
 import { apiKeyVariable } from "./embedCommand";
+import { defaultEndpointSettings } from "../core/endpoint/types";
 import { formatDuration } from "./progressLine";
 import { UsageError } from "./usageError";
 
@@ -58,24 +59,6 @@ Exit status without --wait: 0 queued, 1 a DICOMweb listing broke off (what was l
 1 some failed, 2 configuration error (also one a worker reports, such as a refused key, when no
 worker is left), 130 Ctrl+C (the run goes on: "medimageinsight status").`;
 
-/** Endpoint settings from the options shared with `embed` (no key among them). */
-export function endpointFromOptions(command: string, p: Parsed): EndpointSettings {
-	const url = stringOption(p, "endpoint");
-	if (!url) throw new UsageError(`${command}: --endpoint URL is required (the scoring URI of the online endpoint)`);
-	if (!/^https?:\/\/[^\s/]+/i.test(url)) throw new UsageError(`${command}: --endpoint must be an http(s) URL (got "${url}")`);
-	const deployment = stringOption(p, "deployment");
-	return {
-		...defaultEndpointSettings,
-		url,
-		...(deployment ? { deployment } : {}),
-		batchSize: intOption(p, "batch-size", 1, 1000, defaultEndpointSettings.batchSize),
-		maxConcurrentRequests: intOption(p, "concurrency", 1, 256, defaultEndpointSettings.maxConcurrentRequests),
-		rateLimit: rateOption(p, "rate", defaultEndpointSettings.rateLimit),
-		retries: intOption(p, "retries", 1, 100, defaultEndpointSettings.retries),
-		requestTimeoutMs: intOption(p, "timeout", 1, 3600, defaultEndpointSettings.requestTimeoutMs / 1000) * 1000,
-		maxPauseMs: intOption(p, "max-pause", 1, 24 * 60, defaultEndpointSettings.maxPauseMs / 60000) * 60000,
-	};
-}
 
 /** `--queue URL`, checked. */
 export function queueOption(command: string, p: Parsed): string {

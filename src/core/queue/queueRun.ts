@@ -21,6 +21,7 @@ import type { Redis } from "ioredis";
 import type { ConvertOptions } from "../dicom/types";
 import type { EndpointSettings } from "../endpoint/types";
 import { ResumeKeys, sourceId } from "../results/resumeKey";
+import { endpointLimits } from "../results/runInfo";
 import { DicomwebClient } from "../sources/dicomweb/client";
 import { dicomwebSource, IncompleteSourceError } from "../sources/dicomwebSource";
 import { folderSource } from "../sources/folderSource";
@@ -225,19 +226,7 @@ export function runMetaOf(options: SubmitRunOptions): QueueRunMeta {
 		outDir,
 		inputs: options.inputs.map((i) => (isDicomwebInput(i) ? i : path.resolve(i))),
 		// Field by field: a credential added to the settings later would not reach Redis.
-		endpoint: {
-			url: e.url,
-			...(e.deployment ? { deployment: e.deployment } : {}),
-			batchSize: e.batchSize,
-			maxConcurrentRequests: e.maxConcurrentRequests,
-			rateLimit: { calls: e.rateLimit.calls, periodSeconds: e.rateLimit.periodSeconds },
-			retries: e.retries,
-			minRetryDelayMs: e.minRetryDelayMs,
-			maxRetryDelayMs: e.maxRetryDelayMs,
-			requestTimeoutMs: e.requestTimeoutMs,
-			maxPayloadBytes: e.maxPayloadBytes,
-			maxPauseMs: e.maxPauseMs,
-		},
+		endpoint: { url: e.url, ...(e.deployment ? { deployment: e.deployment } : {}), ...endpointLimits(e) },
 		simulated: options.simulated,
 		auth: options.auth,
 		convert: { ...options.convert },

@@ -55,12 +55,12 @@ export interface RunInfo {
 	queue?: { runId: string; queue: string; jobs: number; parts: { id: string; embedded: number; failed: number; skipped: number }[] };
 }
 
-/** The endpoint settings recorded in run.json, copied field by field. */
-export function recordedEndpoint(e: EndpointSettings, simulated: boolean): RunInfo["endpoint"] {
+/**
+ * The endpoint's limits (everything but its URL and deployment), copied field by field: a field added
+ * to the settings later (a credential, say) is not recorded or sent anywhere unseen.
+ */
+export function endpointLimits(e: EndpointSettings) {
 	return {
-		url: redactUrl(e.url),
-		...(e.deployment ? { deployment: e.deployment } : {}),
-		simulated,
 		batchSize: e.batchSize,
 		maxConcurrentRequests: e.maxConcurrentRequests,
 		rateLimit: { calls: e.rateLimit.calls, periodSeconds: e.rateLimit.periodSeconds },
@@ -71,6 +71,11 @@ export function recordedEndpoint(e: EndpointSettings, simulated: boolean): RunIn
 		maxPayloadBytes: e.maxPayloadBytes,
 		maxPauseMs: e.maxPauseMs,
 	};
+}
+
+/** The endpoint settings recorded in run.json, copied field by field. */
+export function recordedEndpoint(e: EndpointSettings, simulated: boolean): RunInfo["endpoint"] {
+	return { url: redactUrl(e.url), ...(e.deployment ? { deployment: e.deployment } : {}), simulated, ...endpointLimits(e) };
 }
 
 let product: { name: string; version: string } | undefined;

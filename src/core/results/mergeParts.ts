@@ -238,7 +238,8 @@ async function mergeLocked(dir: string, options: MergeOptions, logger: Logger): 
 	}
 	const failedAt = new Map<string, Winner & { stage: string }>();
 	let failureLines = 0;
-	for (let s = 0; s < sources.length; s++) {
+	/** The well-formed failure records of source `s` (path and stage present), with their line index and bytes. */
+	async function* failureLinesOf(s: number): AsyncGenerator<{ f: FailureRecord; index: number; bytes: Uint8Array }> {
 		for await (const line of readLines(path.join(sources[s]!.dir, resultFiles.failures), { oversized: 0 }, ends[s]!.failures)) {
 			signal?.throwIfAborted();
 			let f: Partial<FailureRecord>;
@@ -248,10 +249,15 @@ async function mergeLocked(dir: string, options: MergeOptions, logger: Logger): 
 				continue;
 			}
 			if (typeof f !== "object" || f === null || typeof f.path !== "string" || typeof f.stage !== "string") continue;
+			yield { f: f as FailureRecord, index: line.index, bytes: line.bytes };
+		}
+	}
+	for (let s = 0; s < sources.length; s++) {
+		for await (const { f, index } of failureLinesOf(s)) {
 			failureLines++;
 			const time = typeof f.time === "string" ? f.time : "";
 			const had = failedAt.get(f.path);
-			if (!had || !later(had.time, time)) failedAt.set(f.path, { source: s, line: line.index, time, config: f.config, stage: f.stage });
+			if (!had || !later(had.time, time)) failedAt.set(f.path, { source: s, line: index, time, config: f.config, stage: f.stage });
 		}
 	}
 	for (const p of misfits) failedAt.delete(p);
@@ -316,20 +322,12 @@ async function mergeLocked(dir: string, options: MergeOptions, logger: Logger): 
 	}
 	async function* failureChunks(): AsyncGenerator<Buffer> {
 		for (let s = 0; s < sources.length; s++) {
-			for await (const line of readLines(path.join(sources[s]!.dir, resultFiles.failures), { oversized: 0 }, ends[s]!.failures)) {
-				signal?.throwIfAborted();
-				let f: Partial<FailureRecord>;
-				try {
-					f = JSON.parse(line.bytes.toString("utf8")) as Partial<FailureRecord>;
-				} catch {
-					continue;
-				}
-				if (typeof f?.path !== "string") continue;
+			for await (const { f, index, bytes } of failureLinesOf(s)) {
 				const w = failedAt.get(f.path);
-				if (!w || w.source !== s || w.line !== line.index) continue;
+				if (!w || w.source !== s || w.line !== index) continue;
 				if (w.stage === "skipped") contributions[s]!.skipped++;
 				else contributions[s]!.failed++;
-				yield Buffer.from(line.bytes);
+				yield Buffer.from(bytes);
 				yield Buffer.from("\n");
 			}
 		}

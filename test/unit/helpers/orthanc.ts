@@ -4,11 +4,11 @@
  * are missing and we are root; otherwise says what to install and returns undefined (the caller
  * skips loudly). Never the system service: a private config, storage folder and port.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
-import { createServer } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { ensureDebianPackages, freePort } from "./debianPackage";
 
 const orthancBin = "/usr/sbin/Orthanc";
 const dicomwebPlugin = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so";
@@ -29,34 +29,7 @@ function installed(): boolean {
 
 /** Installs Orthanc when missing (root only); false with a message when it cannot. */
 export function ensureOrthanc(): boolean {
-	if (installed()) return true;
-	if (process.getuid?.() !== 0) {
-		console.warn("Orthanc is missing. Install it with: sudo apt-get install -y orthanc orthanc-dicomweb");
-		return false;
-	}
-	const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-	spawnSync("apt-get", ["update", "-qq"], { stdio: "inherit", env });
-	// policy-rc.d 101 keeps the package from starting the system service.
-	const policy = "/usr/sbin/policy-rc.d";
-	const hadPolicy = fs.existsSync(policy);
-	if (!hadPolicy) fs.writeFileSync(policy, "#!/bin/sh\nexit 101\n", { mode: 0o755 });
-	try {
-		spawnSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "orthanc", "orthanc-dicomweb"], { stdio: "inherit", env });
-	} finally {
-		if (!hadPolicy) fs.rmSync(policy, { force: true });
-	}
-	return installed();
-}
-
-async function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const s = createServer();
-		s.once("error", reject);
-		s.listen(0, "127.0.0.1", () => {
-			const port = (s.address() as { port: number }).port;
-			s.close(() => resolve(port));
-		});
-	});
+	return ensureDebianPackages(installed, ["orthanc", "orthanc-dicomweb"], "Orthanc");
 }
 
 export interface OrthancOptions {

@@ -6,11 +6,12 @@
  * (for the "Redis restarted mid-run" tests: with `persist` the data survives, through an append-only
  * file fsynced on every write); `kill()` stops it without starting again.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
-import { createServer, createConnection } from "node:net";
+import { createConnection } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { ensureDebianPackages, freePort } from "./debianPackage";
 
 const redisBin = "/usr/bin/redis-server";
 
@@ -32,34 +33,7 @@ function installed(): boolean {
 
 /** Installs redis-server when missing (root only); false with a message when it cannot. */
 export function ensureRedis(): boolean {
-	if (installed()) return true;
-	if (process.getuid?.() !== 0) {
-		console.warn("redis-server is missing. Install it with: sudo apt-get install -y redis-server");
-		return false;
-	}
-	const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-	spawnSync("apt-get", ["update", "-qq"], { stdio: "inherit", env });
-	// policy-rc.d 101 keeps the package from starting the system service.
-	const policy = "/usr/sbin/policy-rc.d";
-	const hadPolicy = fs.existsSync(policy);
-	if (!hadPolicy) fs.writeFileSync(policy, "#!/bin/sh\nexit 101\n", { mode: 0o755 });
-	try {
-		spawnSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "redis-server"], { stdio: "inherit", env });
-	} finally {
-		if (!hadPolicy) fs.rmSync(policy, { force: true });
-	}
-	return installed();
-}
-
-async function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const s = createServer();
-		s.once("error", reject);
-		s.listen(0, "127.0.0.1", () => {
-			const port = (s.address() as { port: number }).port;
-			s.close(() => resolve(port));
-		});
-	});
+	return ensureDebianPackages(installed, ["redis-server"], "redis-server");
 }
 
 /** One PING over a raw socket: true when the server answers +PONG. */

@@ -698,7 +698,7 @@ async function checkResultsPanel(page, name, outDir, expect, shot) {
 	for (let i = 0; i < 3; i++) baseline.push((await extHostRoundTrip(page))?.ms ?? hostProbeGuardMs);
 	await showResultsFromPalette(page, outDir);
 	const t0 = Date.now();
-	const captions = recordCaptions(view);
+	const captions = followCaptions(view);
 	const stop = await startProbes(page);
 	let probes;
 	try {
@@ -832,39 +832,104 @@ async function checkResultsPanel(page, name, outDir, expect, shot) {
 	record(`bigui[${name}]: selecting a row shows its nearest neighbours`, ok, detail);
 	await sleep(500);
 	if (shot) await page.screenshot({ path: shot });
-	return { timings, probes, baseline, firstMap, captions: await captions };
+	return { timings, probes, baseline, firstMap, captions };
 }
 
 /**
- * Records every text the map's caption shows in the panel's page (a MutationObserver installed as soon
- * as the caption exists); resolves when installed. Read the list with `captionsSeen(view)`.
+ * Follows the map caption of the panel's page(s): every text it shows, with the map region's aria-busy
+ * (the host still computing the map) at that moment. Without retainContextWhenHidden a page is discarded
+ * while hidden and comes back as a new one, told what the host has by then; so the page is polled every
+ * 250 ms, a MutationObserver is installed in each new page (keyed by performance.timeOrigin) and its
+ * record copied out before the page can go. `pause()` while another panel may be the one in view.
+ * Returns { pause, resume, stop(): Promise<[{ id, events: [{ caption, busy }] }]> }.
  */
-async function recordCaptions(view) {
-	const deadline = Date.now() + 120_000;
-	while (Date.now() < deadline) {
-		const ok = await view
+function followCaptions(view) {
+	const pages = new Map();
+	let running = true;
+	let paused = false;
+	const poll = async () => {
+		const r = await view
 			.locator(".map-view .caption")
 			.first()
 			.evaluate(
 				(el) => {
 					if (!window.__miiCaptions) {
-						window.__miiCaptions = [el.textContent];
-						new MutationObserver(() => window.__miiCaptions.push(el.textContent)).observe(el, { childList: true, characterData: true, subtree: true });
+						const region = el.closest(".map-view");
+						const events = (window.__miiCaptions = [{ caption: el.textContent, busy: region.getAttribute("aria-busy") }]);
+						// One observer for both, so the records come in the order the page made the changes; a caption
+						// record takes its text from the node it added (not el.textContent: records are delivered in batches).
+						new MutationObserver((records) => {
+							for (let i = 0; i < records.length; i++) {
+								const r = records[i];
+								if (r.type !== "childList" || !el.contains(r.target)) continue;
+								const later = records.slice(i + 1).find((x) => x.type === "attributes");
+								const busy = later ? later.oldValue : region.getAttribute("aria-busy");
+								events.push({ caption: [...r.addedNodes].map((n) => n.textContent).join(""), busy });
+							}
+						}).observe(region, { subtree: true, childList: true, attributes: true, attributeFilter: ["aria-busy"], attributeOldValue: true });
 					}
-					return true;
+					return { id: performance.timeOrigin, events: window.__miiCaptions };
 				},
 				undefined,
 				{ timeout: 500 },
 			)
-			.catch(() => false);
-		if (ok) return true;
-		await sleep(100);
-	}
-	return false;
+			.catch(() => undefined);
+		if (r) pages.set(r.id, r.events);
+	};
+	const loop = (async () => {
+		while (running) {
+			if (!paused) await poll();
+			await sleep(250);
+		}
+	})();
+	return {
+		pause: () => (paused = true),
+		resume: () => (paused = false),
+		async stop() {
+			if (!paused) await poll();
+			running = false;
+			await loop;
+			return [...pages].map(([id, events]) => ({ id, events }));
+		},
+	};
 }
 
-async function captionsSeen(view) {
-	return view.locator(".map-view .caption").first().evaluate(() => window.__miiCaptions ?? [], undefined, { timeout: 5_000 }).catch(() => []);
+/**
+ * Checks a map's captions across the panel's pages (from followCaptions): on each page no PCA after UMAP;
+ * a PCA map shown while the host computes UMAP says that UMAP replaces it; a page that was told the map was
+ * being computed shows PCA before UMAP (a page shows UMAP first only when the host had it before the page
+ * got ready, i.e. the page never saw the map busy). Returns { ok, pcaPages, detail }.
+ */
+function judgeMapCaptions(pages) {
+	const pcaRe = /^PCA of the embeddings: the two axes explain [\d.]+ % of the variance\.( PCA shown; the UMAP map replaces it when ready…)?$/;
+	let ok = pages.length > 0;
+	let pcaPages = 0;
+	const lines = [];
+	for (const { events } of pages) {
+		const problems = [];
+		let sawUmap = false;
+		let sawPca = false;
+		let busyBeforeMap = false;
+		for (const e of events) {
+			const pca = pcaRe.exec(e.caption ?? "");
+			const umap = /^UMAP of the embeddings/.test(e.caption ?? "");
+			if (!pca && !umap && e.busy === "true") busyBeforeMap ||= !sawPca && !sawUmap;
+			if (pca) {
+				if (sawUmap) problems.push("PCA after UMAP");
+				if (e.busy === "true" && !pca[1]) problems.push("PCA while busy without 'UMAP replaces it'");
+				if (e.busy !== "true" && pca[1]) problems.push("'UMAP replaces it' while not busy");
+				sawPca = true;
+			}
+			if (umap) {
+				if (!sawPca && busyBeforeMap) problems.push("UMAP first although the page was told the map was being computed");
+				sawUmap = true;
+			}
+		}
+		if (sawPca) pcaPages++;
+		if (problems.length) ok = false;
+		lines.push(`${events.map((e) => `${JSON.stringify(e.caption)}${e.busy === "true" ? " (busy)" : ""}`).join(" → ")}${problems.length ? ` ✖ ${problems.join("; ")}` : ""}`);
+	}
+	return { ok, pcaPages, detail: `${pages.length} page(s): ${lines.map((l, i) => `[${i + 1}] ${l}`).join(" | ")}` };
 }
 
 /** Which cells of a 24 × 24 grid over the map canvas hold painted pixels: a fingerprint of the layout. */
@@ -923,7 +988,7 @@ async function runBigUi() {
 			const failures = readFileSync(join(demoOut, "failures.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
 			const failedPaths = failures.map((f) => f.path).filter((p) => !demoPaths.includes(p));
 			const modalities = countBy(readFileSync(join(demoOut, "embeddings.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l).modality));
-			await checkResultsPanel(
+			const demoPanel = await checkResultsPanel(
 				page,
 				"demo",
 				demoOut,
@@ -937,6 +1002,7 @@ async function runBigUi() {
 				},
 				join(shots, "results-demo.png"),
 			);
+			await demoPanel.captions.stop();
 			await runPaletteCommand(page, "View: Close All Editors");
 			await page.waitForTimeout(1000);
 		}
@@ -957,8 +1023,8 @@ async function runBigUi() {
 			},
 			join(shots, "results-10k.png"),
 		);
-		// The captions the 10k panel's map showed so far (its page is discarded when another editor hides it).
-		const captions10k = await captionsSeen(viewOf(page));
+		// The Runs view opens other panels: the caption record follows the 10k panel's pages only.
+		bigPanel.captions.pause();
 
 		// The Runs view (while UMAP of the 10,000 images runs in the host), then the image-level map again.
 		const latest = (file) => {
@@ -978,6 +1044,7 @@ async function runBigUi() {
 
 		// Back to the 10k panel: PCA came first, and UMAP (10,000 points in a host worker) replaces it.
 		await page.locator(".tabs-container .tab", { hasText: "results-10k" }).first().click();
+		bigPanel.captions.resume();
 		const view = viewOf(page);
 		await view.locator('button[data-tab="map"]').click({ timeout: 60_000 });
 		const umapCaption = view.locator(".map-view .caption", { hasText: /^UMAP of the embeddings/ });
@@ -990,13 +1057,13 @@ async function runBigUi() {
 			/* recorded below */
 		}
 		await sleep(800);
-		// The PCA caption says that UMAP is coming (10,000 points: UMAP is still running when the page gets ready).
-		const pcaAt = captions10k.findIndex((c) => /^PCA of the embeddings: the two axes explain [\d.]+ % of the variance\. PCA shown; the UMAP map replaces it when ready…$/.test(c ?? ""));
-		const umapAt = captions10k.findIndex((c) => /^UMAP/.test(c ?? ""));
+		// PCA at once, UMAP later, on every page of the panel (a page discarded while hidden comes back to what
+		// the host has then: UMAP, if it was done before that page got ready).
+		const mapPages = judgeMapCaptions(await bigPanel.captions.stop());
 		record(
-			"bigui[10k]: the image-level map shows PCA at once (caption: explained variance, UMAP coming), UMAP only later",
-			bigPanel.captions === true && pcaAt >= 0 && (umapAt < 0 || umapAt > pcaAt) && /^PCA of the embeddings/.test(bigPanel.firstMap.caption),
-			`captions seen: ${captions10k.map((c) => JSON.stringify(c)).join(" → ")}; at the map check: ${JSON.stringify(bigPanel.firstMap.caption)}`,
+			"bigui[10k]: the image-level map: a page ready while UMAP runs shows PCA at once (caption: explained variance, UMAP coming), UMAP only later",
+			mapPages.ok && /^(PCA|UMAP) of the embeddings/.test(bigPanel.firstMap.caption),
+			`${mapPages.detail}; at the map check: ${JSON.stringify(bigPanel.firstMap.caption)}${mapPages.pcaPages ? "" : " (information: no page got ready while UMAP ran)"}`,
 		);
 		const cells = umapAfter !== undefined ? await mapCells(view) : "";
 		const painted = umapAfter !== undefined ? await paintedPixels(view) : 0;

@@ -121,6 +121,8 @@ export class MapView {
 	private updateCaption(): void {
 		const s = this.s;
 		const m = this.series ? s.seriesMap : s.coords ? { method: s.mapMethod, explained: s.explained } : undefined;
+		// While the host computes the map of the level shown (PCA, then UMAP), the region says so to assistive technology.
+		this.root.setAttribute("aria-busy", String(s.busy.has(this.series ? "seriesMap" : "map")));
 		if (!m) {
 			this.caption.textContent = s.t("mapComputing");
 			return;

@@ -131,7 +131,7 @@ interface Variant {
 }
 
 const variants: Variant[] = [
-	{ name: "default (gray: adaptive + Z_RLE; colour: adaptive L4 Z_FILTERED)", level: NaN, filter: NaN, rgb: false },
+	{ name: "default (gray: adaptive + Z_RLE; colour: the smaller of adaptive L4 Z_FILTERED and none L6)", level: NaN, filter: NaN, rgb: false },
 	{ name: "gray Sub + Z_RLE", level: 1, filter: 1, rgb: false, strategy: zlib.constants.Z_RLE },
 	{ name: "gray Paeth + Z_RLE", level: 1, filter: 4, rgb: false, strategy: zlib.constants.Z_RLE },
 	{ name: "gray L1 Sub (before)", level: 1, filter: 1, rgb: false, strategy: zlib.constants.Z_DEFAULT_STRATEGY },

@@ -26,6 +26,21 @@ export const GRAY_PNG_DEFAULTS = Object.freeze({ filter: PNG_FILTER_ADAPTIVE, st
  */
 export const COLOUR_PNG_DEFAULTS = Object.freeze({ filter: PNG_FILTER_ADAPTIVE, strategy: zlib.constants.Z_FILTERED, level: 4 });
 
+/**
+ * The other encoding of colour images: no filter, zlib level 6. Screen captures, ultrasound with its
+ * black frame and burnt-in text, and other images with repeated pixel runs compress better unfiltered
+ * (zlib finds the repeats across rows); photographs and noisy images compress better filtered. The
+ * encoder keeps the smaller (see chooseColourProfile): on the shared colour files 0.87 of the
+ * adaptive encoding alone (docs/benchmarks.md, "Request bytes").
+ */
+export const COLOUR_PNG_UNFILTERED = Object.freeze({ filter: 0, strategy: zlib.constants.Z_DEFAULT_STRATEGY, level: 6 });
+
+/** Colour images up to this many pixels are encoded both ways in full and the smaller kept. */
+const COLOUR_BOTH_MAX_PIXELS = 65_536;
+/** Larger ones are judged on strips of SAMPLE_BAND rows every SAMPLE_EVERY bands (an eighth of the rows). */
+const SAMPLE_BAND = 16;
+const SAMPLE_EVERY = 8;
+
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 let crcTable: Uint32Array | undefined;
@@ -338,6 +353,36 @@ function cheapestFilter(cur: Uint8Array, prev: Uint8Array, bpp: number): number 
 	return type;
 }
 
+/**
+ * The rows of strips of SAMPLE_BAND rows taken every SAMPLE_EVERY bands, filtered as in the whole
+ * image (each row against the row above it in the image): what deflate would see, an eighth of it.
+ */
+function sampleRgbRows(data: Uint8Array, width: number, height: number, filter: number): Uint8Array {
+	const stride = width * 3;
+	const rows: number[] = [];
+	for (let y0 = 0; y0 < height; y0 += SAMPLE_BAND * SAMPLE_EVERY) for (let y = y0; y < Math.min(height, y0 + SAMPLE_BAND); y++) rows.push(y);
+	const out = new Uint8Array(rows.length * (stride + 1));
+	const zero = new Uint8Array(stride);
+	let o = 0;
+	for (const y of rows) {
+		const cur = data.subarray(y * stride, (y + 1) * stride);
+		const prev = y > 0 ? data.subarray((y - 1) * stride, y * stride) : zero;
+		filterRow(out, o, cur, prev, filter === PNG_FILTER_ADAPTIVE ? cheapestFilter(cur, prev, 3) : filter, 3);
+		o += stride + 1;
+	}
+	return out;
+}
+
+/**
+ * Which default encoding a large colour image gets: the one whose deflated sample (sampleRgbRows) is
+ * smaller. On the shared colour files the sample picks the smaller whole encoding, or one within 1 %.
+ */
+function chooseColourProfile(data: Uint8Array, width: number, height: number): { filter: number; strategy: number; level: number } {
+	const deflated = (profile: { filter: number; strategy: number; level: number }): number =>
+		zlib.deflateSync(sampleRgbRows(data, width, height, profile.filter), { level: profile.level, strategy: profile.strategy, memLevel: 9 }).length;
+	return deflated(COLOUR_PNG_UNFILTERED) < deflated(COLOUR_PNG_DEFAULTS) ? COLOUR_PNG_UNFILTERED : COLOUR_PNG_DEFAULTS;
+}
+
 function writeChunk(out: Uint8Array, o: number, type: string, body: Uint8Array): number {
 	const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
 	view.setUint32(o, body.length);
@@ -353,7 +398,8 @@ export interface PngOptions {
 	level?: number;
 	/**
 	 * PNG filter type 0–4 for every row, or PNG_FILTER_ADAPTIVE. Default: adaptive for grayscale and
-	 * colour PNGs, PNG_FILTER (Sub) for gray as RGB.
+	 * colour PNGs, PNG_FILTER (Sub) for gray as RGB. A colour PNG with none of level, filter and
+	 * strategy given is COLOUR_PNG_DEFAULTS or COLOUR_PNG_UNFILTERED, whichever is smaller.
 	 */
 	filter?: number;
 	/**
@@ -394,12 +440,25 @@ export function encodePng(data: Uint8Array, width: number, height: number, chann
 	const gray = channels === 1 && options.rgb !== true;
 	// Gray replicated to RGB (the reference's layout) keeps the earlier defaults: Sub, level 6.
 	const profile = gray ? GRAY_PNG_DEFAULTS : channels === 3 ? COLOUR_PNG_DEFAULTS : { filter: PNG_FILTER, strategy: zlib.constants.Z_DEFAULT_STRATEGY, level: 6 };
-	const filter = options.filter ?? profile.filter;
-	const strategy = options.strategy ?? profile.strategy;
-	const raw = gray ? filterGray8(data, width, height, filter) : channels === 1 ? filterGray(data, width, height, filter) : filterRgb(data, width, height, filter);
-	const zlevel = Math.max(0, Math.min(9, Math.round(options.level ?? profile.level)));
-	// One output chunk about the size of the result: no concatenation of many small chunks.
-	const idat = zlib.deflateSync(raw, { level: zlevel, strategy, memLevel: 9, chunkSize: Math.max(64 * 1024, Math.min(raw.length + 1024, 64 * 1024 * 1024)) });
+	const idatOf = (filter: number, strategy: number, level: number): Buffer => {
+		const raw = gray ? filterGray8(data, width, height, filter) : channels === 1 ? filterGray(data, width, height, filter) : filterRgb(data, width, height, filter);
+		const zlevel = Math.max(0, Math.min(9, Math.round(level)));
+		// One output chunk about the size of the result: no concatenation of many small chunks.
+		return zlib.deflateSync(raw, { level: zlevel, strategy, memLevel: 9, chunkSize: Math.max(64 * 1024, Math.min(raw.length + 1024, 64 * 1024 * 1024)) });
+	};
+	let idat: Buffer;
+	if (channels === 3 && options.filter === undefined && options.strategy === undefined && options.level === undefined) {
+		// Colour with the default encoding: filtered or unfiltered, whichever is smaller (a small image is
+		// encoded both ways; a large one the way its sample favours).
+		if (width * height <= COLOUR_BOTH_MAX_PIXELS) {
+			const filtered = idatOf(COLOUR_PNG_DEFAULTS.filter, COLOUR_PNG_DEFAULTS.strategy, COLOUR_PNG_DEFAULTS.level);
+			const plain = idatOf(COLOUR_PNG_UNFILTERED.filter, COLOUR_PNG_UNFILTERED.strategy, COLOUR_PNG_UNFILTERED.level);
+			idat = plain.length < filtered.length ? plain : filtered;
+		} else {
+			const chosen = chooseColourProfile(data, width, height);
+			idat = idatOf(chosen.filter, chosen.strategy, chosen.level);
+		}
+	} else idat = idatOf(options.filter ?? profile.filter, options.strategy ?? profile.strategy, options.level ?? profile.level);
 	const ihdr = new Uint8Array(13);
 	const hv = new DataView(ihdr.buffer);
 	hv.setUint32(0, width);

@@ -6,7 +6,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { inflateSync } from "node:zlib";
+import { constants as zlibConstants, inflateSync } from "node:zlib";
 import { after, describe, it } from "node:test";
 import { PNG } from "pngjs";
 import { convertCommand } from "../../../src/cli/convertCommand";
@@ -102,6 +102,35 @@ void describe("encodePng: gray as 8-bit grayscale", () => {
 			}
 		}
 	});
+
+	// 96×64 is encoded both ways in full; 400×300 (above 65,536 pixels) is judged on a sample of its rows.
+	for (const [width, height] of [[96, 64], [400, 300]] as const) {
+		void it(`a colour image (${width}×${height}) is encoded filtered or unfiltered, whichever is smaller: each kind of picture gets the one that suits it`, () => {
+			const same = (png: Uint8Array, rgb: Uint8Array): void => {
+				const back = rgba(png);
+				for (let i = 0; i < width * height; i++) assert.deepEqual([back.data[4 * i], back.data[4 * i + 1], back.data[4 * i + 2]], [rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]], `pixel ${i}`);
+			};
+			// A screen-capture-like picture: an 8×8 tile of arbitrary colours repeated (zlib finds the repeats
+			// unfiltered; the filters turn the tile edges into residuals that differ from row to row).
+			let seed = 7;
+			const rnd = (): number => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
+			const tile = Uint8Array.from({ length: 8 * 8 * 3 }, rnd);
+			const tiled = new Uint8Array(width * height * 3);
+			for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) for (let c = 0; c < 3; c++) tiled[3 * (y * width + x) + c] = tile[3 * ((y % 8) * 8 + (x % 8)) + c] as number;
+			// A photograph-like picture: smooth colour gradients with a little noise (the filters leave small residuals).
+			const smooth = new Uint8Array(width * height * 3);
+			for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) for (let c = 0; c < 3; c++) smooth[3 * (y * width + x) + c] = (x * (c + 1) + y * 2 + (rnd() & 3)) & 0xff;
+			for (const [name, rgb, winner] of [["tiled", tiled, "unfiltered"], ["smooth", smooth, "filtered"]] as const) {
+				const filtered = encodePng(rgb, width, height, 3, { filter: PNG_FILTER_ADAPTIVE, level: 4, strategy: zlibConstants.Z_FILTERED });
+				const unfiltered = encodePng(rgb, width, height, 3, { filter: 0, level: 6, strategy: zlibConstants.Z_DEFAULT_STRATEGY });
+				const chosen = encodePng(rgb, width, height, 3);
+				assert.ok(winner === "unfiltered" ? unfiltered.length < filtered.length : filtered.length < unfiltered.length, `${name}: filtered ${filtered.length} B, unfiltered ${unfiltered.length} B`);
+				assert.equal(chosen.length, Math.min(filtered.length, unfiltered.length), `${name}: the smaller is kept`);
+				assert.deepEqual(Buffer.from(chosen), Buffer.from(winner === "unfiltered" ? unfiltered : filtered), name);
+				same(chosen, rgb);
+			}
+		});
+	}
 
 	void it("refuses a buffer of the wrong size or a channel count other than 1 or 3", () => {
 		assert.throws(() => encodePng(new Uint8Array(10), 4, 4, 1), /expected 16/);

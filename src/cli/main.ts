@@ -1,9 +1,10 @@
 /**
  * The headless CLI (bundled to dist/cli.js, `medimageinsight`): convert, embed, simulate, demo,
- * export, and the queue's submit, worker and status, on the same core as the extension. Progress and messages on stderr, results on disk.
+ * export, and the queue's submit, worker, status and cancel, on the same core as the extension. Progress and messages on stderr, results on disk.
  * Exit status: 0 success, 1 some files failed, 2 usage or configuration error, 130 cancelled.
  */
 import * as path from "node:path";
+import { cancelCommand, cancelHelp } from "./cancelCommand";
 import { convertCommand, convertHelp } from "./convertCommand";
 import type { CliContext } from "./context";
 import { demoCommand, demoHelp } from "./demoCommand";
@@ -34,6 +35,7 @@ Scaling out (a queue on Redis; see README "Scaling out"):
   submit <paths…> --queue redis://HOST:PORT --endpoint URL --out DIR [--wait]   a run as jobs on the queue
   worker --queue redis://HOST:PORT         take jobs (any number, any machine; key from ${"MEDIMAGEINSIGHT_API_KEY"})
   status --queue redis://HOST:PORT [--out DIR]   runs, jobs, images and workers on the queue
+  cancel --queue redis://HOST:PORT --out DIR      cancel the run writing to DIR (what was done is kept)
 
 Run "medimageinsight <command> --help" for the options of a command.`;
 
@@ -47,6 +49,7 @@ const commands: Record<string, { run: Command; help: string }> = {
 	submit: { run: submitCommand, help: submitHelp },
 	worker: { run: workerCommand, help: workerHelp },
 	status: { run: statusCommand, help: statusHelp },
+	cancel: { run: cancelCommand, help: cancelHelp },
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -57,7 +57,7 @@ Options:
 Exit status without --wait: 0 queued, 1 a DICOMweb listing broke off (what was listed is queued),
 2 usage or configuration error (bad option, Redis unreachable). With --wait: 0 all embedded,
 1 some failed, 2 configuration error (also one a worker reports, such as a refused key, when no
-worker is left), 130 Ctrl+C (the run goes on: "medimageinsight status").`;
+worker is left), 130 Ctrl+C (the run goes on: "medimageinsight status"; "medimageinsight cancel" stops it).`;
 
 
 /** `--queue URL`, checked. */
@@ -109,7 +109,7 @@ export function queueExitCode(r: QueueRunSummary): number {
 export function sayQueueSummary(r: QueueRunSummary, ctx: CliContext, startedAt: number): void {
 	const s = r.status;
 	if (r.detached) {
-		ctx.say(`Stopped following run ${s.runId}; it goes on with the workers. See: medimageinsight status --queue … --out ${s.outDir}`);
+		ctx.say(`Stopped following run ${s.runId}; it goes on with the workers. See: medimageinsight status --queue … --out ${s.outDir}; to stop it: medimageinsight cancel --queue … --out ${s.outDir}`);
 		return;
 	}
 	if (r.fatal) {

@@ -236,6 +236,48 @@ void describe("distributed runs: submit, workers, merge (real Redis, simulated e
 		}
 	});
 
+	void it("cancel: the waiting jobs of a run are removed and no worker takes them; submitting again finishes the rest", async () => {
+		assert.ok(redis, "redis-server started");
+		const sim = await simulator({ calls: 100, periodSeconds: 1, latencyMs: 0 });
+		try {
+			const input = makeInput("cancel-in", 12, 6);
+			const out = path.join(tmp, "cancel-out");
+			// Submitted while no worker runs: every job waits.
+			const queued = await runCli(submitArgs(redis.url, input.dir, out, sim, "100/1").filter((a) => a !== "--wait"));
+			assert.equal(queued.code, 0, queued.stderr);
+			const waiting = Number(/jobs: (\d+) waiting/.exec((await runCli(["status", "--queue", redis.url, "--out", out])).stderr)?.[1]);
+			assert.ok(waiting >= 3, `${waiting} jobs waiting`);
+
+			const cancelled = await runCli(["cancel", "--queue", redis.url, "--out", out]);
+			assert.equal(cancelled.code, 0, cancelled.stderr);
+			assert.match(cancelled.stderr, new RegExp(`Cancelled run \\w+ → .*cancel-out: ${waiting} waiting job\\(s\\) removed`));
+			const status = await runCli(["status", "--queue", redis.url, "--out", out]);
+			assert.match(status.stderr, /: cancelled; the jobs being processed finish/);
+			const again = await runCli(["cancel", "--queue", redis.url, "--out", out]);
+			assert.equal(again.code, 0, again.stderr);
+			assert.match(again.stderr, /already been cancelled; nothing to cancel/);
+
+			// A worker started now takes nothing of the cancelled submission; it only writes the final files (empty).
+			const worker = startCli(workerArgs(redis.url, "c1"), env);
+			try {
+				await waitFor("the cancelled run's final files", () => fs.existsSync(path.join(out, "run.json")));
+				assert.equal(lineCount(path.join(out, "embeddings.jsonl")), 0, "nothing embedded after the cancel");
+				// Submitting the run again queues every image and finishes it.
+				const resumed = await runCli(submitArgs(redis.url, input.dir, out, sim, "100/1"));
+				assert.equal(resumed.code, 0, resumed.stderr);
+				assertMerged(out, input.images, input.skipped);
+			} finally {
+				await stopWorker(worker);
+			}
+			// No run writes to another folder: exit 2 with the reason.
+			const none = await runCli(["cancel", "--queue", redis.url, "--out", path.join(tmp, "no-such-run")]);
+			assert.equal(none.code, 2, none.stderr);
+			assert.match(none.stderr, /no run on redis:\/\/127\.0\.0\.1:\d+ writes to .*no-such-run/);
+		} finally {
+			await sim.close();
+		}
+	});
+
 	void it("refuses a key on the command line, an endpoint URL with a credential, a bad queue URL and an unreachable Redis (exit 2, nothing echoed)", async () => {
 		const input = path.join(tmp, "usage-in");
 		fs.mkdirSync(input, { recursive: true });

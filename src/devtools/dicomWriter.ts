@@ -62,7 +62,12 @@ export interface DicomWriteSpec {
 	transferSyntaxUid?: string;
 	/** Declared values that override what the writer derives (e.g. a hostile Rows), as [tag, VR, value]. */
 	overrides?: [number, string, string | number][];
+	/** Sequences (SQ, undefined length) added to the data set: [tag, items], each item a list of nested elements. */
+	sequences?: [number, NestedElement[][]][];
 }
+
+/** An element of a sequence item: [tag, VR, value] (strings, US numbers) or [tag, "SQ", items]. */
+export type NestedElement = [number, string, string | number] | [number, "SQ", NestedElement[][]];
 
 const tsUid: Record<WriterTransferSyntax, string> = {
 	implicitLE: TS.implicitLE,
@@ -299,6 +304,14 @@ function build(spec: DicomWriteSpec, encodeFrame?: FrameEncoder): Uint8Array {
 			els.push({ tag: 0x7fe00010, vr: ba > 8 && ba !== 12 ? "OW" : "OB", value: data });
 		}
 	}
+	// Sequence items are encoded like the data set they belong to.
+	const nested = (elements: NestedElement[]): El[] =>
+		elements.map(([tag, vr, value]) =>
+			Array.isArray(value)
+				? { tag, vr: "SQ", items: value.map((item) => encodeElements(nested(item), explicit, le)) }
+				: { tag, vr, value: vr === "US" ? numbers([Number(value)], 2, le) : stringVr(vr, String(value)) },
+		);
+	for (const [tag, items] of spec.sequences ?? []) els.push(...nested([[tag, "SQ", items]]));
 	for (const [tag, vr, value] of spec.overrides ?? []) {
 		const i = els.findIndex((e) => e.tag === tag);
 		if (i >= 0) els.splice(i, 1);

@@ -50,6 +50,58 @@ function ds(dsx: dicomParser.DataSet, tag: string): number | undefined {
 	}
 }
 
+/**
+ * SOP classes whose Rescale Intercept / Slope GDCM (the reference reads through ITK's GDCMImageIO)
+ * takes from the functional groups: the Pixel Value Transformation Sequence (0028,9145) in the first
+ * item of the Shared Functional Groups Sequence (5200,9229), else of the Per-frame one (5200,9230),
+ * i.e. frame 1's (gdcm::ImageHelper::GetRescaleInterceptSlopeValue).
+ */
+const functionalGroupRescaleClasses = new Set([
+	"1.2.840.10008.5.1.4.1.1.2.1", // Enhanced CT
+	"1.2.840.10008.5.1.4.1.1.4.1", // Enhanced MR
+	"1.2.840.10008.5.1.4.1.1.130", // Enhanced PET
+	"1.2.840.10008.5.1.4.1.1.13.1.1", // X-Ray 3D Angiographic
+	"1.2.840.10008.5.1.4.1.1.13.1.2", // X-Ray 3D Craniofacial
+	"1.2.840.10008.5.1.4.1.1.66.4", // Segmentation
+	"1.2.840.10008.5.1.4.1.1.13.1.3", // Breast Tomosynthesis
+	"1.2.840.10008.5.1.4.1.1.13.1.4", // Breast Projection X-Ray, for presentation
+	"1.2.840.10008.5.1.4.1.1.13.1.5", // Breast Projection X-Ray, for processing
+	"1.2.840.10008.5.1.4.1.1.4.4", // Legacy Converted Enhanced MR
+	"1.2.840.10008.5.1.4.1.1.2.2", // Legacy Converted Enhanced CT
+	"1.2.840.10008.5.1.4.1.1.128.1", // Legacy Converted Enhanced PET
+]);
+
+/** Intercept and slope of a data set that holds both (the pair GDCM takes from a sequence item). */
+function rescalePair(d: dicomParser.DataSet | undefined): { intercept: number; slope: number } | undefined {
+	if (!d) return undefined;
+	const intercept = ds(d, "x00281052");
+	const slope = ds(d, "x00281053");
+	return intercept !== undefined && slope !== undefined ? { intercept, slope } : undefined;
+}
+
+/**
+ * The modality rescale as the reference applies it: for the enhanced (multi-frame) classes above, from
+ * the functional groups (an X-Ray 3D Angiographic file without them: from its first X-Ray 3D
+ * Reconstruction item); otherwise, and as the fallback, Rescale Intercept (default 0) and Rescale
+ * Slope (default 1; a slope of 0 is taken as 1) of the data set, for every SOP class (ITK sets
+ * GDCM's ForceRescaleInterceptSlope).
+ */
+export function modalityRescale(dataSet: dicomParser.DataSet): { intercept: number; slope: number } {
+	const sopClass = (dataSet.string("x00020002") ?? dataSet.string("x00080016") ?? "").replace(/[\0\s]+$/, "").trim();
+	if (functionalGroupRescaleClasses.has(sopClass)) {
+		for (const group of ["x52009229", "x52009230"]) {
+			const pair = rescalePair(dataSet.elements[group]?.items?.[0]?.dataSet?.elements["x00289145"]?.items?.[0]?.dataSet);
+			if (pair) return pair;
+		}
+		if (sopClass === "1.2.840.10008.5.1.4.1.1.13.1.1") {
+			const pair = rescalePair(dataSet.elements["x00189530"]?.items?.[0]?.dataSet);
+			if (pair) return pair;
+		}
+	}
+	const slope = ds(dataSet, "x00281053");
+	return { intercept: ds(dataSet, "x00281052") ?? 0, slope: slope === undefined || slope === 0 ? 1 : slope };
+}
+
 export function readPixelModule(dataSet: dicomParser.DataSet): PixelModule {
 	const bitsAllocated = num(dataSet, "x00280100") ?? 0;
 	const frames = Number.parseInt((dataSet.string("x00280008") ?? "1").trim(), 10);
@@ -63,8 +115,7 @@ export function readPixelModule(dataSet: dicomParser.DataSet): PixelModule {
 		photometric: (dataSet.string("x00280004") ?? "").trim().toUpperCase(),
 		planarConfiguration: num(dataSet, "x00280006") ?? 0,
 		frames: Number.isFinite(frames) && frames > 0 ? frames : 1,
-		slope: ds(dataSet, "x00281053") ?? 1,
-		intercept: ds(dataSet, "x00281052") ?? 0,
+		...modalityRescale(dataSet),
 	};
 }
 

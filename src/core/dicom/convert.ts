@@ -1,6 +1,7 @@
 import { boxDownscale } from "../imaging/thumbnail";
 import { windowImage, type WindowedImage } from "../imaging/window";
 import { convertPngOptions, encodePng } from "../png/encodePng";
+import { giveBackScratch, takeScratch, type Scratch } from "../util/scratch";
 import { ConvertError, errorText } from "./convertError";
 
 /** The uint8 array right before PNG encoding (gray stays one channel); throws on failure. */
@@ -81,7 +82,24 @@ function hasPixelData(parsed: ParsedDicom): boolean {
  * Never throws: every problem becomes `failed` with a stage and a one-line reason; a file without an
  * image (report, presentation state, DICOMDIR, ...) becomes `skipped`.
  */
-export async function convertDicomBytes(bytes: Uint8Array, options: ConvertOptions = defaultConvertOptions, _fileName?: string, limits: ConvertLimits = {}): Promise<ConvertOutcome> {
+export async function convertDicomBytes(
+	bytes: Uint8Array,
+	options: ConvertOptions = defaultConvertOptions,
+	_fileName?: string,
+	limits: ConvertLimits = {},
+	scratch?: Scratch,
+): Promise<ConvertOutcome> {
+	// The thread's reusable arrays for this conversion, unless the caller holds them (none while another
+	// conversion does); nothing that this function returns is one of them.
+	const own = scratch ? undefined : takeScratch();
+	try {
+		return await convertWith(bytes, options, limits, scratch ?? own);
+	} finally {
+		giveBackScratch(own);
+	}
+}
+
+async function convertWith(bytes: Uint8Array, options: ConvertOptions, limits: ConvertLimits, scratch: Scratch | undefined): Promise<ConvertOutcome> {
 	const budget = limits.memoryBudgetBytes ?? defaultMemoryBudgetBytes;
 	let parsed: ParsedDicom;
 	try {
@@ -110,13 +128,13 @@ export async function convertDicomBytes(bytes: Uint8Array, options: ConvertOptio
 	}
 	let frame: FrameValues;
 	try {
-		frame = await decodeFirstFrame(parsed, options.maxPixels > 0 ? options.maxPixels : defaultConvertOptions.maxPixels);
+		frame = await decodeFirstFrame(parsed, options.maxPixels > 0 ? options.maxPixels : defaultConvertOptions.maxPixels, scratch);
 	} catch (e) {
 		return { kind: "failed", stage: e instanceof ConvertError ? e.stage : "decode", error: errorText(e), meta };
 	}
 	let windowed: WindowedImage;
 	try {
-		windowed = windowImage(frame.values);
+		windowed = windowImage(frame.values, scratch);
 	} catch (e) {
 		return { kind: "failed", stage: "window", error: errorText(e), meta };
 	}

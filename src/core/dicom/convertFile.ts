@@ -11,6 +11,7 @@ import type { FileConversion } from "../pipeline/types";
 import { convertDicomBytes } from "./convert";
 import { ConvertError } from "./convertError";
 import { readFirstFrameBytes, type FirstFrameReadOptions } from "./firstFrameBytes";
+import { giveBackScratch, takeScratch, type Scratch } from "../util/scratch";
 import { defaultConvertOptions, type ConvertOptions } from "./types";
 
 export interface ConvertFileLimits extends FirstFrameReadOptions {
@@ -54,6 +55,16 @@ export function maxFileBytes(options: ConvertOptions): number {
  * the size limit or one that fails to convert gives a failed outcome with a reason.
  */
 export async function convertDicomFile(absPath: string, options: ConvertOptions = defaultConvertOptions, limits: ConvertFileLimits = {}): Promise<FileConversionRead> {
+	// The thread's reusable arrays (scratch.ts) hold the file's bytes too, and are kept until the conversion is done.
+	const scratch = takeScratch();
+	try {
+		return await convertFileWith(absPath, options, limits, scratch);
+	} finally {
+		giveBackScratch(scratch);
+	}
+}
+
+async function convertFileWith(absPath: string, options: ConvertOptions, limits: ConvertFileLimits, scratch: Scratch | undefined): Promise<FileConversionRead> {
 	let handle: FileHandle;
 	let size: number;
 	try {
@@ -70,14 +81,18 @@ export async function convertDicomFile(absPath: string, options: ConvertOptions 
 		}
 		let read;
 		try {
-			read = await readFirstFrameBytes(handle, size, { ...limits, ...(limits.memoryBudgetBytes !== undefined ? { maxWholeFileBytes: limits.memoryBudgetBytes / 2 } : {}) });
+			read = await readFirstFrameBytes(handle, size, {
+				...limits,
+				...(limits.memoryBudgetBytes !== undefined ? { maxWholeFileBytes: limits.memoryBudgetBytes / 2 } : {}),
+				...(scratch ? { wholeFileBuffer: (n: number) => scratch.uint8("input", n) } : {}),
+			});
 		} catch (e) {
 			if (e instanceof ConvertError) return { size, bytesRead: 0, outcome: { kind: "failed", stage: e.stage, error: e.message } };
 			throw e;
 		}
 		// A file read whole is hashed from memory; a partly read one by streaming it.
 		const sha256 = read.bytes.length === size && read.framesInFile === undefined ? createHash("sha256").update(read.bytes).digest("hex") : await hashFile(handle);
-		const outcome = await convertDicomBytes(read.bytes, options, path.basename(absPath), limits.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: limits.memoryBudgetBytes } : {});
+		const outcome = await convertDicomBytes(read.bytes, options, path.basename(absPath), limits.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: limits.memoryBudgetBytes } : {}, scratch);
 		if (read.framesInFile !== undefined && outcome.kind === "image") {
 			outcome.warnings.push(`only the first frame's bytes were read (${megabytes(read.bytesRead)} of ${megabytes(size)})`);
 		}

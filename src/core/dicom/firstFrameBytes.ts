@@ -29,6 +29,8 @@ export interface FirstFrameReadOptions {
 	wholeFileUpTo?: number;
 	/** A file that must be read whole but is larger than this fails (stage "read") instead. */
 	maxWholeFileBytes?: number;
+	/** Where a whole file is read (default: a new array); e.g. a conversion's reusable scratch. */
+	wholeFileBuffer?: (length: number) => Uint8Array;
 }
 
 const MB = 1024 * 1024;
@@ -37,8 +39,8 @@ const FIRST_HEAD = 64 * 1024;
 const MAX_HEAD = 64 * MB;
 const DEFAULT_WHOLE_FILE_UP_TO = 16 * MB;
 
-async function readAt(handle: FileHandle, position: number, length: number): Promise<Uint8Array> {
-	const out = new Uint8Array(Math.max(0, length));
+async function readAt(handle: FileHandle, position: number, length: number, buffer?: (length: number) => Uint8Array): Promise<Uint8Array> {
+	const out = buffer?.(Math.max(0, length)) ?? new Uint8Array(Math.max(0, length));
 	let done = 0;
 	while (done < out.length) {
 		const { bytesRead } = await handle.read(out, done, out.length - done, position + done);
@@ -109,7 +111,7 @@ export async function readFirstFrameBytes(handle: FileHandle, size: number, opti
 		if (size > cap) {
 			throw new ConvertError("read", `file of ${Math.round(size / MB)} MB must be read whole (single frame or a layout read in one piece) and is above the worker's memory budget of ${Math.round(cap / MB)} MB`);
 		}
-		const bytes = await readAt(handle, 0, size);
+		const bytes = await readAt(handle, 0, size, options.wholeFileBuffer);
 		return { bytes, bytesRead: bytes.length };
 	};
 	if (size <= (options.wholeFileUpTo ?? DEFAULT_WHOLE_FILE_UP_TO)) return whole();

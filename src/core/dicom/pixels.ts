@@ -1,3 +1,4 @@
+import type { Scratch } from "../util/scratch";
 import type * as dicomParser from "dicom-parser";
 import { decodeWasmFrame } from "./codecs";
 import { jpegFrameHeader, sniffEncoding } from "./codestream";
@@ -147,7 +148,7 @@ function fixBits(v: number, bits: number, signed: boolean): number {
  * Reads native (uncompressed) samples of frame 1 from raw bytes in the data set's byte order; 8- and
  * 16-bit one-channel samples come as a Float32Array (see Stored).
  */
-function readNative(bytes: Uint8Array, pm: PixelModule, littleEndian: boolean, warnings: string[]): Int32Array | Float64Array | Float32Array {
+function readNative(bytes: Uint8Array, pm: PixelModule, littleEndian: boolean, warnings: string[], scratch?: Scratch): Int32Array | Float64Array | Float32Array {
 	const count = pm.rows * pm.columns * pm.samplesPerPixel;
 	const ba = pm.bitsAllocated;
 	const bs = Math.min(pm.bitsStored || ba, ba);
@@ -170,14 +171,16 @@ function readNative(bytes: Uint8Array, pm: PixelModule, littleEndian: boolean, w
 		return out;
 	}
 	const gray = asFloat32Gray(pm, pm.samplesPerPixel);
+	const output = (): Float32Array | Int32Array =>
+		scratch ? (gray ? scratch.float32("samples", count) : scratch.int32("samples", count)) : gray ? new Float32Array(count) : new Int32Array(count);
 	if (ba === 8) {
-		const out = gray ? new Float32Array(count) : new Int32Array(count);
+		const out = output();
 		if (bs === 8 && !signed) out.set(bytes.subarray(0, count)); // native widening copy
 		else for (let i = 0; i < count; i++) out[i] = fixBits(bytes[i] ?? 0, bs, signed);
 		return out;
 	}
 	if (ba === 16) {
-		const out = gray ? new Float32Array(count) : new Int32Array(count);
+		const out = output();
 		if (bs === 16 && littleEndian) {
 			const aligned = bytes.byteOffset % 2 === 0 ? bytes : new Uint8Array(bytes.subarray(0, need)); // copies (Buffer#slice would not)
 			const words = signed ? new Int16Array(aligned.buffer, aligned.byteOffset, count) : new Uint16Array(aligned.buffer, aligned.byteOffset, count);
@@ -487,7 +490,7 @@ export function withoutColorTransform(b: Uint8Array): Uint8Array {
  * MONOCHROME1 inverted over the stored range → PALETTE COLOR / YBR to RGB → rescale (grayscale only).
  * Throws ConvertError (stage "decode") with a one-line reason.
  */
-export async function decodeFirstFrame(parsed: ParsedDicom, maxPixels: number): Promise<FrameValues> {
+export async function decodeFirstFrame(parsed: ParsedDicom, maxPixels: number, scratch?: Scratch): Promise<FrameValues> {
 	const { dataSet } = parsed;
 	const warnings: string[] = [];
 	const pm = readPixelModule(dataSet);
@@ -567,7 +570,7 @@ export async function decodeFirstFrame(parsed: ParsedDicom, maxPixels: number): 
 			}
 			samples = expandYbr422(b, pm.columns, pm.rows);
 		} else {
-			samples = readNative(bytes, { ...pm, samplesPerPixel: spp }, littleEndian, warnings);
+			samples = readNative(bytes, { ...pm, samplesPerPixel: spp }, littleEndian, warnings, scratch);
 			if (spp === 3 && pm.planarConfiguration === 1 && !(samples instanceof Float32Array)) samples = interleave(samples, pixelCount);
 		}
 		stored = {
@@ -582,7 +585,7 @@ export async function decodeFirstFrame(parsed: ParsedDicom, maxPixels: number): 
 		throw new ConvertError("decode", "no pixel data");
 	}
 	if (parsed.truncated && warnings.length === 0) warnings.push("file is truncated");
-	return toValues(parsed, pm, stored, warnings);
+	return toValues(parsed, pm, stored, warnings, scratch);
 }
 
 /**
@@ -617,7 +620,7 @@ function codecErrorText(e: unknown): string {
 	return errorText(e);
 }
 
-function toValues(parsed: ParsedDicom, pm: PixelModule, stored: Stored, warnings: string[]): FrameValues {
+function toValues(parsed: ParsedDicom, pm: PixelModule, stored: Stored, warnings: string[], scratch?: Scratch): FrameValues {
 	const pi = pm.photometric;
 	let samples = stored.samples;
 	let channels = stored.channels;
@@ -636,7 +639,7 @@ function toValues(parsed: ParsedDicom, pm: PixelModule, stored: Stored, warnings
 		const rescale = slope !== 1 || intercept !== 0;
 		// Exact integers already in float32 (see Stored) are the values, rescaled or inverted in place
 		// (each value is read before it is written: the same float64 arithmetic and float32 rounding).
-		const values = samples instanceof Float32Array ? samples : new Float32Array(samples.length);
+		const values = samples instanceof Float32Array ? samples : (scratch?.float32("values", samples.length) ?? new Float32Array(samples.length));
 		if (!invert && !rescale) {
 			if (values !== samples) values.set(samples); // native conversion, the same float32 rounding
 		} else if (!invert) for (let i = 0; i < samples.length; i++) values[i] = (samples[i] as number) * slope + intercept;
@@ -645,6 +648,11 @@ function toValues(parsed: ParsedDicom, pm: PixelModule, stored: Stored, warnings
 		return { width: pm.columns, height: pm.rows, channels, values, warnings };
 	}
 	// Colour: palette output is already float32 (exact integers).
-	const values = samples instanceof Float32Array ? samples : new Float32Array(samples);
+	let values: Float32Array;
+	if (samples instanceof Float32Array) values = samples;
+	else {
+		values = scratch?.float32("values", samples.length) ?? new Float32Array(samples.length);
+		values.set(samples);
+	}
 	return { width: pm.columns, height: pm.rows, channels, values, warnings };
 }

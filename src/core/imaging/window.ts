@@ -7,6 +7,7 @@
  * The percentiles are found by counting (integer-valued data of modest range) or by selection,
  * never by a full sort.
  */
+import type { Scratch } from "../util/scratch";
 
 const fround = Math.fround;
 
@@ -307,8 +308,8 @@ export interface WindowedImage {
  * minimum and maximum with the same float32 formula (clip, (v - min)·255 / (max - min), truncate)
  * and says so; a constant image gives all zeros.
  */
-export function windowImage(values: Float32Array): WindowedImage {
-	const out = new Uint8Array(values.length);
+export function windowImage(values: Float32Array, scratch?: Scratch): WindowedImage {
+	const out = scratch?.uint8("window", values.length) ?? new Uint8Array(values.length);
 	if (values.length === 0) return { data: out, window: "constant" };
 	const fast = windowIntegers(values, out);
 	if (fast) return { data: out, window: fast };

@@ -36,7 +36,7 @@ export const COLOUR_PNG_DEFAULTS = Object.freeze({ filter: PNG_FILTER_ADAPTIVE, 
 export const COLOUR_PNG_UNFILTERED = Object.freeze({ filter: 0, strategy: zlib.constants.Z_DEFAULT_STRATEGY, level: 6 });
 
 /** Colour images up to this many pixels are encoded both ways in full and the smaller kept. */
-const COLOUR_BOTH_MAX_PIXELS = 65_536;
+const COLOUR_BOTH_MAX_PIXELS = 16_384;
 /** Larger ones are judged on strips of SAMPLE_BAND rows every SAMPLE_EVERY bands (an eighth of the rows). */
 const SAMPLE_BAND = 16;
 const SAMPLE_EVERY = 8;

@@ -103,7 +103,7 @@ void describe("encodePng: gray as 8-bit grayscale", () => {
 		}
 	});
 
-	// 96×64 is encoded both ways in full; 400×300 (above 65,536 pixels) is judged on a sample of its rows.
+	// 96×64 is encoded both ways in full; 400×300 (above 16,384 pixels) is judged on a sample of its rows.
 	for (const [width, height] of [[96, 64], [400, 300]] as const) {
 		void it(`a colour image (${width}×${height}) is encoded filtered or unfiltered, whichever is smaller: each kind of picture gets the one that suits it`, () => {
 			const same = (png: Uint8Array, rgb: Uint8Array): void => {

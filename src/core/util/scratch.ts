@@ -13,8 +13,11 @@
  * their awaits) gets none and allocates as before.
  */
 
-/** A role's buffer is kept only up to this size (a larger array is allocated for each conversion). */
-const maxKeptBytes = 256 * 1024 * 1024;
+/**
+ * A role's buffer is kept only up to this size (a larger array is allocated for each conversion): a
+ * mammogram's float values (3328×4096) fit, and a thread keeps at most 4 × 64 MB between files.
+ */
+const maxKeptBytes = 64 * 1024 * 1024;
 
 export type ScratchRole = "input" | "samples" | "values" | "window";
 

@@ -368,6 +368,12 @@ export interface QueueRunStatus {
 
 async function snapshot(queue: Queue<RunJobData>, run: RunRecord, workers: number): Promise<QueueRunStatus> {
 	const c = await queue.getJobCounts("waiting", "active", "delayed", "prioritized", "failed");
+	// The jobs are the run's images: the merge job of the current submission is not counted (while it
+	// waits or runs, the run is "merging", not "1 job waiting").
+	const mergeState = await queue.getJobState(mergeJobIdOf(run.generation)).catch(() => "unknown");
+	for (const state of ["waiting", "active", "delayed", "prioritized", "failed"] as const) {
+		if (mergeState === state && (c[state] ?? 0) > 0) c[state] = (c[state] ?? 0) - 1;
+	}
 	return {
 		runId: run.meta.runId,
 		outDir: run.meta.outDir,

@@ -253,6 +253,8 @@ void describe("distributed runs: submit, workers, merge (real Redis, simulated e
 			assert.match(cancelled.stderr, new RegExp(`Cancelled run \\w+ → .*cancel-out: ${waiting} waiting job\\(s\\) removed`));
 			const status = await runCli(["status", "--queue", redis.url, "--out", out]);
 			assert.match(status.stderr, /: cancelled; the jobs being processed finish/);
+			// The merge job waiting for a worker is not one of the run's jobs.
+			assert.match(status.stderr, /jobs: 0 waiting, 0 active, 0 delayed, 0 failed/);
 			const again = await runCli(["cancel", "--queue", redis.url, "--out", out]);
 			assert.equal(again.code, 0, again.stderr);
 			assert.match(again.stderr, /already been cancelled; nothing to cancel/);

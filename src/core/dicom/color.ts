@@ -147,10 +147,11 @@ function readLut(ds: dicomParser.DataSet, color: "1" | "2" | "3"): Lut & { bits:
  * PALETTE COLOR → interleaved RGB, as GDCM does: 8-bit pixel data gives 8-bit RGB (the high byte of
  * 16-bit LUT entries), 16-bit pixel data gives the 16-bit entries. Indices outside the LUT clamp.
  */
-export function applyPalette(ds: dicomParser.DataSet, indices: Int32Array | Float64Array | Float32Array, bitsAllocated: number): Float32Array {
+export function applyPalette(ds: dicomParser.DataSet, indices: Int32Array | Float64Array | Float32Array, bitsAllocated: number, into?: Float32Array): Float32Array {
 	const luts = [readLut(ds, "1"), readLut(ds, "2"), readLut(ds, "3")];
-	// The colour values (integers of at most 16 bits, exact in float32) in the type the window reads.
-	const out = new Float32Array(indices.length * 3);
+	// The colour values (integers of at most 16 bits, exact in float32) in the type the window reads
+	// (`into`: a zero-filled array of 3 × the indices, e.g. from the conversion's scratch).
+	const out = into ?? new Float32Array(indices.length * 3);
 	// Per channel: the shifted entries once (a missing LUT gives zeros), its first index and last slot.
 	const tables: Int32Array[] = [];
 	const firsts: number[] = [];

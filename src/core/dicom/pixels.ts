@@ -250,12 +250,18 @@ const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
  * or with `asFloat32` into a Float32Array (the same integers, exact), which saves one-channel images a
  * second pass and array in toValues.
  */
-function fromCodec(pixels: Uint8Array, bitsPerSample: number, count: number, signed: boolean, bits: number): Int32Array;
-function fromCodec(pixels: Uint8Array, bitsPerSample: number, count: number, signed: boolean, bits: number, asFloat32: boolean): Int32Array | Float32Array;
-function fromCodec(pixels: Uint8Array, bitsPerSample: number, count: number, signed: boolean, bits: number, asFloat32 = false): Int32Array | Float32Array {
+/** A zero-filled sample array: Float32Array (one-channel values) or Int32Array. */
+type SampleAlloc = (count: number, asFloat32: boolean) => Int32Array | Float32Array;
+const newSamples: SampleAlloc = (count, asFloat32) => (asFloat32 ? new Float32Array(count) : new Int32Array(count));
+/** Sample arrays from the conversion's scratch (see util/scratch.ts), or new ones. */
+function sampleAlloc(scratch: Scratch | undefined): SampleAlloc {
+	return scratch ? (count, asFloat32) => (asFloat32 ? scratch.float32("samples", count) : scratch.int32("samples", count)) : newSamples;
+}
+
+function fromCodec(pixels: Uint8Array, bitsPerSample: number, count: number, signed: boolean, bits: number, asFloat32 = false, alloc: SampleAlloc = newSamples): Int32Array | Float32Array {
 	const have = bitsPerSample <= 8 ? pixels.length : pixels.length >> 1;
 	if (have < count) throw new ConvertError("decode", `the decoder returned ${have} of ${count} samples`);
-	const out = asFloat32 ? new Float32Array(count) : new Int32Array(count);
+	const out = alloc(count, asFloat32);
 	if (bitsPerSample <= 8) {
 		const n = Math.min(count, pixels.length);
 		// fixBits(v, b, true) as shifts: keep the low b bits and extend their sign.
@@ -289,7 +295,9 @@ async function decodeEncapsulated(
 	family: PixelEncoding,
 	labelled: PixelEncoding | undefined,
 	warnings: string[],
+	scratch?: Scratch,
 ): Promise<Stored> {
+	const alloc = sampleAlloc(scratch);
 	const frame = firstEncapsulatedFrame(parsed.dataSet, el, pm.frames, family);
 	// The decoder follows the codestream (GDCM does the same): JPEG baseline data labelled JPEG
 	// Lossless, JPEG 2000 in a file labelled Explicit VR Little Endian, ...
@@ -312,16 +320,16 @@ async function decodeEncapsulated(
 	switch (encoding) {
 		case "rle": {
 			const raw = decodeRleFrame(frame, pixelCount, spp, pm.bitsAllocated);
-			return { ...base, samples: readNative(raw, { ...pm, samplesPerPixel: spp }, true, warnings), colorConverted: false };
+			return { ...base, samples: readNative(raw, { ...pm, samplesPerPixel: spp }, true, warnings, scratch), colorConverted: false };
 		}
 		case "deflatedFrame": {
 			const raw = inflateFrame(frame, Math.ceil((count * pm.bitsAllocated) / 8));
-			return { ...base, samples: readNative(raw, { ...pm, samplesPerPixel: spp }, true, warnings), colorConverted: false };
+			return { ...base, samples: readNative(raw, { ...pm, samplesPerPixel: spp }, true, warnings, scratch), colorConverted: false };
 		}
 		case "jpegLossless": {
 			const d = decodeJpegLossless(frame, pm.bitsAllocated);
 			checkDecoded(d.width, d.height, d.components, d.precision, d.samples.length, pm, spp, "JPEG Lossless");
-			const out = asFloat32Gray(pm, spp) ? new Float32Array(count) : new Int32Array(count);
+			const out = alloc(count, asFloat32Gray(pm, spp));
 			if (signed) for (let i = 0; i < count; i++) out[i] = fixBits(d.samples[i] ?? 0, bits, true);
 			else out.set(d.samples.subarray(0, count)); // native widening copy
 			return { ...base, samples: out, colorConverted: false };
@@ -335,7 +343,7 @@ async function decodeEncapsulated(
 			if (precision > 8) {
 				const d = decodeJpegDct(frame);
 				checkDecoded(d.width, d.height, d.components, d.precision, d.samples.length, pm, spp, "JPEG");
-				const out = asFloat32Gray(pm, spp) ? new Float32Array(count) : new Int32Array(count);
+				const out = alloc(count, asFloat32Gray(pm, spp));
 				if (signed) for (let i = 0; i < count; i++) out[i] = fixBits(d.samples[i] ?? 0, bits, true);
 				else out.set(d.samples.subarray(0, count)); // native widening copy
 				return { ...base, samples: out, colorConverted: !ybr && d.components === 3 };
@@ -346,14 +354,14 @@ async function decodeEncapsulated(
 			// Read straight from the decoder's memory (no copy of the decoded frame).
 			const samples = await decodeWasmFrame("libjpegturbo", input, (info, pixels) => {
 				checkDecoded(info.width, info.height, info.componentCount, info.bitsPerSample || 8, pixels.length, pm, spp, "JPEG");
-				return fromCodec(pixels, 8, count, signed, bits, asFloat32Gray(pm, spp));
+				return fromCodec(pixels, 8, count, signed, bits, asFloat32Gray(pm, spp), alloc);
 			});
 			return { ...base, samples, colorConverted: !ybr };
 		}
 		case "jpegLs": {
 			const { samples: decoded, interleaveMode } = await decodeWasmFrame("charls", frame, (info, pixels, interleaveMode) => {
 				checkDecoded(info.width, info.height, info.componentCount, info.bitsPerSample, pixels.length / (info.bitsPerSample > 8 ? 2 : 1), pm, spp, "JPEG-LS");
-				return { samples: fromCodec(pixels, info.bitsPerSample, count, signed, bits, asFloat32Gray(pm, spp)), interleaveMode };
+				return { samples: fromCodec(pixels, info.bitsPerSample, count, signed, bits, asFloat32Gray(pm, spp), alloc), interleaveMode };
 			});
 			let samples = decoded;
 			if (spp === 3 && interleaveMode === 0 && samples instanceof Int32Array) samples = interleave(samples, pixelCount);
@@ -365,7 +373,7 @@ async function decodeEncapsulated(
 				const bps = info.bitsPerSample;
 				checkDecoded(info.width, info.height, info.componentCount, bps, pixels.length / (bps > 8 ? 2 : 1), pm, spp, encoding === "j2k" ? "JPEG 2000" : "HTJ2K");
 				const codecSigned = info.isSigned ?? signed;
-				return { samples: fromCodec(pixels, bps, count, codecSigned, bps, asFloat32Gray(pm, spp)), bps, codecSigned };
+				return { samples: fromCodec(pixels, bps, count, codecSigned, bps, asFloat32Gray(pm, spp), alloc), bps, codecSigned };
 			});
 			if (codecSigned !== signed || bps > bits) {
 				// The codestream disagrees with Pixel Representation / Bits Stored: follow the header, as
@@ -544,7 +552,7 @@ export async function decodeFirstFrame(parsed: ParsedDicom, maxPixels: number, s
 			);
 		}
 		try {
-			stored = await decodeEncapsulated(parsed, el, pm, family, labelled, warnings);
+			stored = await decodeEncapsulated(parsed, el, pm, family, labelled, warnings, scratch);
 		} catch (e) {
 			if (e instanceof ConvertError) throw e;
 			throw new ConvertError("decode", `${transferSyntaxName(parsed.transferSyntaxUid)} decode failed: ${codecErrorText(e)}`);
@@ -625,7 +633,7 @@ function toValues(parsed: ParsedDicom, pm: PixelModule, stored: Stored, warnings
 	let samples = stored.samples;
 	let channels = stored.channels;
 	if (channels === 1 && pi === "PALETTE COLOR") {
-		samples = applyPalette(parsed.dataSet, samples, pm.bitsAllocated);
+		samples = applyPalette(parsed.dataSet, samples, pm.bitsAllocated, scratch?.float32("values", samples.length * 3));
 		channels = 3;
 	} else if (channels === 3 && (pi === "YBR_FULL" || pi === "YBR_FULL_422") && !stored.colorConverted) {
 		ybrFullToRgb(samples, stored.bits > 8 ? 2 ** Math.min(stored.bits, 16) - 1 : 255);

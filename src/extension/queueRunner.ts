@@ -200,9 +200,10 @@ export class QueueRunner {
 				let reported = 0;
 				let submitted: SubmittedCounts = { found: 0, alreadyDone: 0, ignored: 0, done: false };
 				const meter = new RateMeter();
-				// While the workers run, a queue that stops answering (Redis restarted, the network) is said, not a frozen count.
+				// While the run is submitted and while the workers run, a queue that stops answering (Redis
+				// restarted, the network) is said, not a frozen message.
 				let heardAt = Date.now();
-				let following = false;
+				let following = true;
 				let probing = false;
 				let lastProgress: RunProgress | undefined;
 				const silence = setInterval(() => {
@@ -234,6 +235,7 @@ export class QueueRunner {
 							{
 								...options,
 								onProgress: (sp) => {
+									heardAt = Date.now();
 									submitted = submittedCounts(sp, false);
 									if (throttle.shouldReport()) say(submittingMessage(sp, queue.shown));
 								},

@@ -144,6 +144,9 @@ export class RunController extends Disposable {
 		const controller = new AbortController();
 		const claim: ActiveRun = { controller, outDir: "" };
 		this.active = claim;
+		// What the last run showed is not this run's (tests read these while a run is active).
+		this.latestProgress = undefined;
+		this.queueMessage = undefined;
 		let release = true;
 		try {
 			const scope = inputs[0] ? vscode.Uri.file(inputs[0].path) : undefined;

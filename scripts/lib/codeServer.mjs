@@ -125,7 +125,10 @@ export async function startCodeServer({ workspace, extensionsDir, keybindings, l
 	child.stdout.on("data", onData);
 	child.stderr.on("data", onData);
 	const url = `http://127.0.0.1:${port}/`;
-	const deadline = Date.now() + 60_000;
+	// A code-server that exits fails at once; one that runs but never answers is stopped by this hang
+	// guard, generous so that a loaded machine is slow, never failed.
+	const hangGuardMs = 600_000;
+	const deadline = Date.now() + hangGuardMs;
 	for (;;) {
 		if (child.exitCode !== null) throw new Error(`code-server exited (${child.exitCode}):\n${output}`);
 		try {
@@ -136,7 +139,7 @@ export async function startCodeServer({ workspace, extensionsDir, keybindings, l
 		}
 		if (Date.now() > deadline) {
 			stopGroup(child.pid);
-			throw new Error(`code-server did not start within 60 s:\n${output}`);
+			throw new Error(`code-server is running but did not answer within ${hangGuardMs / 60_000} minutes (hang guard):\n${output}`);
 		}
 		await new Promise((r) => setTimeout(r, 250));
 	}

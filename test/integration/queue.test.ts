@@ -10,13 +10,13 @@
 import * as assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
-import { createServer } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as vscode from "vscode";
 import type { RunSummary } from "../../src/core/pipeline/types";
 import { startSimulator, type SimulatorHandle } from "../../src/core/simulator/server";
 import { newUid, writeDicom } from "../../src/devtools/dicomWriter";
+import { freePort } from "../unit/helpers/debianPackage";
 import { startRedis, type RedisServer } from "../unit/helpers/redis";
 import { api, extensionId, readJsonl, setSetting, waitFor } from "./helpers";
 
@@ -48,17 +48,6 @@ function writeImages(dir: string, count: number, seed: number): string[] {
 		out.push(rel);
 	}
 	return out.sort();
-}
-
-async function closedPort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const s = createServer();
-		s.once("error", reject);
-		s.listen(0, "127.0.0.1", () => {
-			const port = (s.address() as { port: number }).port;
-			s.close(() => resolve(port));
-		});
-	});
 }
 
 /** Resolves with the promise's value, or fails after a generous hang guard (not a timing assertion). */
@@ -251,7 +240,7 @@ describe("Queue runs (medImageInsight.queue.url, real Redis and workers)", funct
 
 	it("an unreachable Redis is refused at once with the plain reason", async function () {
 		const a = await api();
-		const port = await closedPort();
+		const port = await freePort();
 		await setSetting("queue.url", `redis://127.0.0.1:${port}`);
 		const data = path.join(work, "scans-c");
 		writeImages(data, 2, 9);

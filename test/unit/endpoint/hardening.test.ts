@@ -16,6 +16,7 @@ import { EndpointClient } from "../../../src/core/endpoint/client";
 import { defaultEndpointSettings, FatalEndpointError, type ClientStatus } from "../../../src/core/endpoint/types";
 import { nullLogger } from "../../../src/core/util/logger";
 import { maxTimerDelayMs, timerDelay } from "../../../src/core/util/timers";
+import { freePort } from "../helpers/debianPackage";
 import { captureLogger, distinctPngs, fastSettings, jsonAnswer, makePng, startTestServer } from "./helpers";
 
 const key = "hardening-key-31";
@@ -26,15 +27,6 @@ const rowsOf = (body: string) => (JSON.parse(body) as { input_data: { data: unkn
 const never = () => new AbortController().signal;
 /** Hang guard only: every test here ends in well under a second when the client behaves. */
 const guard = { timeout: 60_000 };
-
-/** A loopback port with nothing listening on it (bound once, then released). */
-async function closedPort(): Promise<number> {
-	const s = http.createServer();
-	await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-	const port = (s.address() as AddressInfo).port;
-	await new Promise<void>((r) => s.close(() => r()));
-	return port;
-}
 
 void describe("redirects are never followed", () => {
 	for (const status of [301, 302, 303, 307, 308]) {
@@ -216,7 +208,7 @@ void describe("Retry-After is bounded", () => {
 
 void describe("a dead or wrong endpoint is said at once", () => {
 	void it("nothing listening: a few quick attempts, then a fatal 'unreachable' error that says why (default backoff settings)", guard, async () => {
-		const port = await closedPort();
+		const port = await freePort();
 		const url = `http://127.0.0.1:${port}/score`;
 		const { logger, lines } = captureLogger();
 		// The default settings: 8 attempts, 2 s to 60 s apart. Minutes, unless the first contact is treated apart.

@@ -1,7 +1,7 @@
 /**
  * What the helpers that start a Debian service for a test (redis-server, Orthanc) share: installing
- * the packages when they are missing (as root, without letting the package start its system service)
- * and a free loopback port.
+ * the packages when they are missing (as root, without letting the package start its system service),
+ * a free loopback port, and waiting until the started server answers.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -38,4 +38,21 @@ export async function freePort(): Promise<number> {
 			s.close(() => resolve(port));
 		});
 	});
+}
+
+/**
+ * Waits until a server started for a test answers (`answers()`), polling every 100 ms. Fails at once,
+ * with the reason, when the process has exited (`exitedWith()` returns a text). Otherwise it waits:
+ * the bound is a hang guard for a server that runs but never answers, ten minutes, so that a loaded
+ * machine is slow, never failed.
+ */
+export async function waitUntilServing(what: string, answers: () => Promise<boolean>, exitedWith: () => string | undefined, hangGuardMs = 600_000): Promise<void> {
+	const deadline = Date.now() + hangGuardMs;
+	for (;;) {
+		const exited = exitedWith();
+		if (exited !== undefined) throw new Error(`${what} exited at start:\n${exited}`);
+		if (await answers()) return;
+		if (Date.now() > deadline) throw new Error(`${what} is running but did not answer within ${hangGuardMs / 60_000} minutes (hang guard)`);
+		await new Promise((r) => setTimeout(r, 100));
+	}
 }

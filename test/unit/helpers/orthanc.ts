@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ensureDebianPackages, freePort } from "./debianPackage";
+import { ensureDebianPackages, freePort, waitUntilServing } from "./debianPackage";
 
 const orthancBin = "/usr/sbin/Orthanc";
 const dicomwebPlugin = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so";
@@ -76,23 +76,21 @@ export async function startOrthanc(options: OrthancOptions = {}): Promise<Orthan
 		}
 		fs.rmSync(dir, { recursive: true, force: true });
 	};
-	for (let i = 0; ; i++) {
-		if (exited) {
-			const text = fs.readFileSync(path.join(dir, "orthanc.log"), "utf8").slice(-2000);
-			await stop();
-			throw new Error(`Orthanc exited at start:\n${text}`);
-		}
-		try {
-			const r = await fetch(`${url}/system`, auth ? { headers: auth } : {});
-			if (r.ok) break;
-		} catch {
-			// not listening yet
-		}
-		if (i > 1200) {
-			await stop();
-			throw new Error("Orthanc did not answer within 120 s (hang guard).");
-		}
-		await new Promise((r) => setTimeout(r, 100));
+	try {
+		await waitUntilServing(
+			"Orthanc",
+			async () => {
+				try {
+					return (await fetch(`${url}/system`, auth ? { headers: auth } : {})).ok;
+				} catch {
+					return false; // not listening yet
+				}
+			},
+			() => (exited ? fs.readFileSync(path.join(dir, "orthanc.log"), "utf8").slice(-2000) : undefined),
+		);
+	} catch (e) {
+		await stop();
+		throw e;
 	}
 	return {
 		url,

@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import { createConnection } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ensureDebianPackages, freePort } from "./debianPackage";
+import { ensureDebianPackages, freePort, waitUntilServing } from "./debianPackage";
 
 const redisBin = "/usr/bin/redis-server";
 
@@ -77,12 +77,11 @@ export async function startRedis(options: { persist?: boolean } = {}): Promise<R
 		c.once("exit", () => {
 			if (child === c) exited = true;
 		});
-		for (let i = 0; ; i++) {
-			if (exited) throw new Error(`redis-server exited at start:\n${fs.readFileSync(logPath, "utf8").slice(-2000)}`);
-			if (await ping(port)) return;
-			if (i > 600) throw new Error("redis-server did not answer within 60 s (hang guard).");
-			await new Promise((r) => setTimeout(r, 100));
-		}
+		await waitUntilServing(
+			"redis-server",
+			() => ping(port),
+			() => (exited ? fs.readFileSync(logPath, "utf8").slice(-2000) : undefined),
+		);
 	};
 	const kill = async () => {
 		const c = child;

@@ -12,18 +12,8 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { probeQueue } from "../../../src/core/queue/probeQueue";
+import { freePort } from "../helpers/debianPackage";
 import { ensureRedis, startRedis, type RedisServer } from "../helpers/redis";
-
-async function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const s = createServer();
-		s.once("error", reject);
-		s.listen(0, "127.0.0.1", () => {
-			const port = (s.address() as { port: number }).port;
-			s.close(() => resolve(port));
-		});
-	});
-}
 
 const password = "probe-pw-3c9e1a";
 

@@ -5,10 +5,9 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ResultsSession } from "../../../src/core/analysis/resultsSession";
-import { defaultStrings, type ToWebview } from "../../../src/core/protocol/webview";
+import type { ToWebview } from "../../../src/core/protocol/webview";
 import type { ResultsModel, ResultsRow } from "../../../src/core/results/reader";
-import { nullLogger } from "../../../src/core/util/logger";
+import { testSession } from "../helpers/resultsSession";
 
 const dim = 6;
 const seriesCount = 12;
@@ -77,14 +76,7 @@ function harness() {
 	const sent: ToWebview[] = [];
 	const layouts: { vectors: Float32Array; dim: number }[] = [];
 	const m = model();
-	const s = new ResultsSession(m, {
-		post: (msg) => sent.push(msg),
-		strings: defaultStrings,
-		logger: nullLogger,
-		thumbnailUri: () => undefined,
-		embedTexts: async () => ({ embeddings: [] }),
-		onAction: async () => undefined,
-		hasNpy: false,
+	const s = testSession(m, sent, {
 		// Stands in for the UMAP worker: records what it is given, answers with a recognisable layout (point i at (i, −i)).
 		layoutUmap: async (vectors, d) => {
 			layouts.push({ vectors: vectors.slice(), dim: d });

@@ -1,9 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ResultsSession, csvCell, type ShellAction } from "../../../src/core/analysis/resultsSession";
-import { defaultStrings, type ToWebview } from "../../../src/core/protocol/webview";
+import { csvCell, type ShellAction } from "../../../src/core/analysis/resultsSession";
+import type { ToWebview } from "../../../src/core/protocol/webview";
 import type { ResultsModel } from "../../../src/core/results/reader";
-import { nullLogger } from "../../../src/core/util/logger";
+import { testSession } from "../helpers/resultsSession";
 
 /** Three images in 2-D: 0°, 20°, 90° (dim 2), plus one failure. */
 function model(): ResultsModel {
@@ -23,16 +23,12 @@ function model(): ResultsModel {
 function harness(texts: Record<string, number[]> = {}) {
 	const sent: ToWebview[] = [];
 	const actions: ShellAction[] = [];
-	const s = new ResultsSession(model(), {
-		post: (m) => sent.push(m),
-		strings: defaultStrings,
-		logger: nullLogger,
+	const s = testSession(model(), sent, {
 		thumbnailUri: (r) => `https://file+.vscode-resource/out/${r}`,
 		embedTexts: async (t) => ({ embeddings: t.map((x) => Float32Array.from(texts[x] ?? [0, 0])) }),
 		onAction: async (a) => {
 			actions.push(a);
 		},
-		hasNpy: false,
 	});
 	const settle = () => new Promise((r) => setTimeout(r, 50));
 	return { s, sent, actions, settle };
@@ -113,16 +109,10 @@ void test("labels use the text embeddings and the model's scaling factor", async
 
 void test("an embedder error reaches the webview as an error and clears busy", async () => {
 	const sent: ToWebview[] = [];
-	const s = new ResultsSession(model(), {
-		post: (m) => sent.push(m),
-		strings: defaultStrings,
-		logger: nullLogger,
-		thumbnailUri: () => undefined,
+	const s = testSession(model(), sent, {
 		embedTexts: async () => {
 			throw new Error("401: set the API key");
 		},
-		onAction: async () => undefined,
-		hasNpy: false,
 	});
 	s.receive({ type: "ready" });
 	s.receive({ type: "query", text: "chest" });

@@ -1,17 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ResultsSession } from "../../../src/core/analysis/resultsSession";
-import { defaultStrings, type ToWebview } from "../../../src/core/protocol/webview";
+import type { ToWebview } from "../../../src/core/protocol/webview";
 import type { ResultsModel } from "../../../src/core/results/reader";
-import { nullLogger } from "../../../src/core/util/logger";
+import { testSession } from "../helpers/resultsSession";
 
 function session(model: ResultsModel, onCopy?: string) {
 	const sent: ToWebview[] = [];
-	const s = new ResultsSession(model, {
-		post: (m) => sent.push(m),
-		strings: defaultStrings,
-		logger: nullLogger,
-		thumbnailUri: () => undefined,
+	const s = testSession(model, sent, {
 		embedTexts: async (t) => ({ embeddings: t.map((x, i) => Float32Array.from([Math.cos(i + x.length), Math.sin(i + x.length)])) }),
 		onAction: async (a) => (a.type === "copyPath" ? onCopy : undefined),
 		hasNpy: true,

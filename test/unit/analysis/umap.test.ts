@@ -5,15 +5,27 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { ResultsSession } from "../../../src/core/analysis/resultsSession";
 import { umapLayout } from "../../../src/core/analysis/umap";
 import { runUmapInWorker } from "../../../src/core/analysis/umapWorkerClient";
-import { defaultStrings, type ToWebview } from "../../../src/core/protocol/webview";
+import type { ToWebview } from "../../../src/core/protocol/webview";
 import type { ResultsModel } from "../../../src/core/results/reader";
-import { nullLogger } from "../../../src/core/util/logger";
 import { seededRandom } from "../../../src/core/util/random";
+import { testSession } from "../helpers/resultsSession";
 
 const worker = path.join(__dirname, "../../../src/workers/umapWorker.js");
+
+/** A results model of the rows of `vectors`, all CT images of one series. */
+function oneSeries(vectors: Float32Array, dim: number): ResultsModel {
+	const n = vectors.length / dim;
+	return {
+		outDir: "/out",
+		rows: Array.from({ length: n }, (_, i) => ({ path: `i${i}.dcm`, sha256: "", key: "", sopInstanceUid: `${i}`, seriesInstanceUid: "s", studyInstanceUid: "t", modality: "CT", time: "" })),
+		dim,
+		vectors,
+		failures: [],
+		problems: [],
+	};
+}
 
 /** n unit vectors in `dim` dimensions around `clusters` random centres; cluster of row i = i % clusters. */
 function clustered(n: number, dim: number, clusters: number, seed = 5): Float32Array {
@@ -83,23 +95,9 @@ void test("aborting the signal stops the worker and rejects", async () => {
 void test("the webview gets the PCA map first, then the UMAP map; a closed session does not wait for UMAP", async () => {
 	const dim = 16;
 	const vectors = clustered(40, dim, 2);
-	const model: ResultsModel = {
-		outDir: "/out",
-		rows: Array.from({ length: 40 }, (_, i) => ({ path: `i${i}.dcm`, sha256: "", key: "", sopInstanceUid: `${i}`, seriesInstanceUid: "s", studyInstanceUid: "t", modality: "CT", time: "" })),
-		dim,
-		vectors,
-		failures: [],
-		problems: [],
-	};
+	const model = oneSeries(vectors, dim);
 	const sent: ToWebview[] = [];
-	const session = new ResultsSession(model, {
-		post: (m) => sent.push(m),
-		strings: defaultStrings,
-		logger: nullLogger,
-		thumbnailUri: () => undefined,
-		embedTexts: async () => ({ embeddings: [] }),
-		onAction: async () => undefined,
-		hasNpy: false,
+	const session = testSession(model, sent, {
 		layoutUmap: (v, d, signal) => runUmapInWorker(worker, v, d, signal, { seed: 3 }),
 	});
 	session.receive({ type: "ready" });
@@ -115,14 +113,7 @@ void test("the webview gets the PCA map first, then the UMAP map; a closed sessi
 	// Disposed while UMAP runs: the worker is terminated and nothing more is posted.
 	const sent2: ToWebview[] = [];
 	let rejected: unknown;
-	const s2 = new ResultsSession(model, {
-		post: (m) => sent2.push(m),
-		strings: defaultStrings,
-		logger: nullLogger,
-		thumbnailUri: () => undefined,
-		embedTexts: async () => ({ embeddings: [] }),
-		onAction: async () => undefined,
-		hasNpy: false,
+	const s2 = testSession(model, sent2, {
 		layoutUmap: (v, d, signal) =>
 			runUmapInWorker(worker, v, d, signal).catch((e: unknown) => {
 				rejected = e;
@@ -140,28 +131,14 @@ void test("the webview gets the PCA map first, then the UMAP map; a closed sessi
 void test("a page that gets ready while UMAP runs gets the PCA map and is told that UMAP is still coming", async () => {
 	const dim = 16;
 	const vectors = clustered(40, dim, 2);
-	const model: ResultsModel = {
-		outDir: "/out",
-		rows: Array.from({ length: 40 }, (_, i) => ({ path: `i${i}.dcm`, sha256: "", key: "", sopInstanceUid: `${i}`, seriesInstanceUid: "s", studyInstanceUid: "t", modality: "CT", time: "" })),
-		dim,
-		vectors,
-		failures: [],
-		problems: [],
-	};
+	const model = oneSeries(vectors, dim);
 	const sent: ToWebview[] = [];
 	// UMAP (a real worker) starts only when the test lets it, so the page is surely ready before it ends.
 	let umapAsked!: () => void;
 	const asked = new Promise<void>((r) => (umapAsked = r));
 	let go!: () => void;
 	const gate = new Promise<void>((r) => (go = r));
-	const session = new ResultsSession(model, {
-		post: (m) => sent.push(m),
-		strings: defaultStrings,
-		logger: nullLogger,
-		thumbnailUri: () => undefined,
-		embedTexts: async () => ({ embeddings: [] }),
-		onAction: async () => undefined,
-		hasNpy: false,
+	const session = testSession(model, sent, {
 		layoutUmap: async (v, d, signal) => {
 			umapAsked();
 			await gate;
@@ -195,7 +172,7 @@ void test("the Series tab's data: series rows, neighbours by series embedding, o
 		problems: [],
 	};
 	const sent: ToWebview[] = [];
-	const s = new ResultsSession(model, { post: (m) => sent.push(m), strings: defaultStrings, logger: nullLogger, thumbnailUri: () => undefined, embedTexts: async () => ({ embeddings: [] }), onAction: async () => undefined, hasNpy: false });
+	const s = testSession(model, sent);
 	s.receive({ type: "ready" });
 	s.receive({ type: "series" });
 	s.receive({ type: "selectSeries", index: 0, k: 2 });

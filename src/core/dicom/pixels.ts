@@ -144,11 +144,19 @@ function fixBits(v: number, bits: number, signed: boolean): number {
 	return masked;
 }
 
+/** A zero-filled sample array: Float32Array (one-channel values) or Int32Array. */
+type SampleAlloc = (count: number, asFloat32: boolean) => Int32Array | Float32Array;
+const newSamples: SampleAlloc = (count, asFloat32) => (asFloat32 ? new Float32Array(count) : new Int32Array(count));
+/** Sample arrays from the conversion's scratch (see util/scratch.ts), or new ones. */
+function sampleAlloc(scratch: Scratch | undefined): SampleAlloc {
+	return scratch ? (count, asFloat32) => (asFloat32 ? scratch.float32("samples", count) : scratch.int32("samples", count)) : newSamples;
+}
+
 /**
  * Reads native (uncompressed) samples of frame 1 from raw bytes in the data set's byte order; 8- and
  * 16-bit one-channel samples come as a Float32Array (see Stored).
  */
-function readNative(bytes: Uint8Array, pm: PixelModule, littleEndian: boolean, warnings: string[], scratch?: Scratch): Int32Array | Float64Array | Float32Array {
+function readNative(bytes: Uint8Array, pm: PixelModule, littleEndian: boolean, warnings: string[], alloc: SampleAlloc = newSamples): Int32Array | Float64Array | Float32Array {
 	const count = pm.rows * pm.columns * pm.samplesPerPixel;
 	const ba = pm.bitsAllocated;
 	const bs = Math.min(pm.bitsStored || ba, ba);
@@ -171,16 +179,14 @@ function readNative(bytes: Uint8Array, pm: PixelModule, littleEndian: boolean, w
 		return out;
 	}
 	const gray = asFloat32Gray(pm, pm.samplesPerPixel);
-	const output = (): Float32Array | Int32Array =>
-		scratch ? (gray ? scratch.float32("samples", count) : scratch.int32("samples", count)) : gray ? new Float32Array(count) : new Int32Array(count);
 	if (ba === 8) {
-		const out = output();
+		const out = alloc(count, gray);
 		if (bs === 8 && !signed) out.set(bytes.subarray(0, count)); // native widening copy
 		else for (let i = 0; i < count; i++) out[i] = fixBits(bytes[i] ?? 0, bs, signed);
 		return out;
 	}
 	if (ba === 16) {
-		const out = output();
+		const out = alloc(count, gray);
 		if (bs === 16 && littleEndian) {
 			const aligned = bytes.byteOffset % 2 === 0 ? bytes : new Uint8Array(bytes.subarray(0, need)); // copies (Buffer#slice would not)
 			const words = signed ? new Int16Array(aligned.buffer, aligned.byteOffset, count) : new Uint16Array(aligned.buffer, aligned.byteOffset, count);
@@ -250,14 +256,6 @@ const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
  * or with `asFloat32` into a Float32Array (the same integers, exact), which saves one-channel images a
  * second pass and array in toValues.
  */
-/** A zero-filled sample array: Float32Array (one-channel values) or Int32Array. */
-type SampleAlloc = (count: number, asFloat32: boolean) => Int32Array | Float32Array;
-const newSamples: SampleAlloc = (count, asFloat32) => (asFloat32 ? new Float32Array(count) : new Int32Array(count));
-/** Sample arrays from the conversion's scratch (see util/scratch.ts), or new ones. */
-function sampleAlloc(scratch: Scratch | undefined): SampleAlloc {
-	return scratch ? (count, asFloat32) => (asFloat32 ? scratch.float32("samples", count) : scratch.int32("samples", count)) : newSamples;
-}
-
 function fromCodec(pixels: Uint8Array, bitsPerSample: number, count: number, signed: boolean, bits: number, asFloat32 = false, alloc: SampleAlloc = newSamples): Int32Array | Float32Array {
 	const have = bitsPerSample <= 8 ? pixels.length : pixels.length >> 1;
 	if (have < count) throw new ConvertError("decode", `the decoder returned ${have} of ${count} samples`);
@@ -320,11 +318,11 @@ async function decodeEncapsulated(
 	switch (encoding) {
 		case "rle": {
 			const raw = decodeRleFrame(frame, pixelCount, spp, pm.bitsAllocated);
-			return { ...base, samples: readNative(raw, { ...pm, samplesPerPixel: spp }, true, warnings, scratch), colorConverted: false };
+			return { ...base, samples: readNative(raw, { ...pm, samplesPerPixel: spp }, true, warnings, alloc), colorConverted: false };
 		}
 		case "deflatedFrame": {
 			const raw = inflateFrame(frame, Math.ceil((count * pm.bitsAllocated) / 8));
-			return { ...base, samples: readNative(raw, { ...pm, samplesPerPixel: spp }, true, warnings, scratch), colorConverted: false };
+			return { ...base, samples: readNative(raw, { ...pm, samplesPerPixel: spp }, true, warnings, alloc), colorConverted: false };
 		}
 		case "jpegLossless": {
 			const d = decodeJpegLossless(frame, pm.bitsAllocated);
@@ -578,7 +576,7 @@ export async function decodeFirstFrame(parsed: ParsedDicom, maxPixels: number, s
 			}
 			samples = expandYbr422(b, pm.columns, pm.rows);
 		} else {
-			samples = readNative(bytes, { ...pm, samplesPerPixel: spp }, littleEndian, warnings, scratch);
+			samples = readNative(bytes, { ...pm, samplesPerPixel: spp }, littleEndian, warnings, sampleAlloc(scratch));
 			if (spp === 3 && pm.planarConfiguration === 1 && !(samples instanceof Float32Array)) samples = interleave(samples, pixelCount);
 		}
 		stored = {
